@@ -1,0 +1,1 @@
+"""Input discovery, fingerprints and chunkers. No database I/O here."""

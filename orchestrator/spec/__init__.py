@@ -1,0 +1,1 @@
+"""Job specs: YAML loading, the typed model, validation with file:line errors."""

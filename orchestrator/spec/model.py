@@ -1,0 +1,207 @@
+"""The typed, validated form of a job spec.
+
+Everything downstream (planner, store, dispatcher) sees these frozen
+dataclasses, never raw YAML. ``JobSpec.to_dict`` gives a canonical JSON-able
+form: it is what the store keeps and what the spec hash is computed from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orchestrator.states import Priority
+
+JOB_TYPES: tuple[str, ...] = (
+    "convert",
+    "noop",
+    "validate",
+    "transform",
+    "dedupe",
+    "identity_match",
+    "household",
+    "report",
+    "migrate",
+    "sync",
+)
+STRATEGIES: tuple[str, ...] = (
+    "sequential",
+    "parallel_chunks",
+    "streaming",
+    "map_reduce",
+    "hybrid",
+    "custom",
+)
+INPUT_FORMATS: tuple[str, ...] = ("auto", "csv", "parquet", "arrow")
+OUTPUT_FORMATS: tuple[str, ...] = ("parquet", "csv", "arrow")
+COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "gzip", "none")
+OUTPUT_MODES: tuple[str, ...] = ("error_if_exists", "overwrite")
+CONCURRENCY_POLICIES: tuple[str, ...] = ("forbid", "replace", "allow", "queue")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a chunk whose processor failed is retried before it goes to the DLQ."""
+
+    max_attempts: int = 3
+    backoff_base: float = 2.0  # seconds; attempt n waits base * 2**(n-1)
+    backoff_max: float = 300.0
+    jitter: bool = True
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    delimiter: str = ","
+    header: bool = True
+    quote_char: str = '"'
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Where the rows come from.
+
+    ``path`` is a file, a glob or a directory (or a ``pyarrow.fs`` URI).
+    ``sequence`` replaces ``path`` for jobs that need N chunks and no data
+    (benchmarks, generators): chunk *i* carries only its index.
+    """
+
+    path: str | None = None
+    format: str = "auto"
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    sequence: int | None = None
+
+
+@dataclass(frozen=True)
+class ChunkingSpec:
+    """Target chunk size: ``rows`` or ``bytes`` (exactly one is set)."""
+
+    rows: int | None = 250_000
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    path: str
+    format: str = "parquet"
+    compression: str = "zstd"
+    mode: str = "error_if_exists"
+
+
+@dataclass(frozen=True)
+class LocalExecutorSpec:
+    workers: int | None = None  # None = the CPU count
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    local: LocalExecutorSpec | None = field(default_factory=LocalExecutorSpec)
+    # The SSH executor's section is kept as validated plain data until it lands.
+    ssh: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    chunk: float = 1800.0  # seconds a chunk may run before it is killed and retried
+    lease: float = 60.0  # seconds a lease lives without a heartbeat
+    heartbeat: float = 10.0  # seconds between lease renewals; lease >= 2 * heartbeat
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    file: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job of a spec file, with defaults applied."""
+
+    name: str
+    type: str | None = None
+    python: str | None = None
+    command: tuple[str, ...] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    priority: Priority = Priority.NORMAL
+    queue: str = "default"
+    strategy: str = "parallel_chunks"
+    input: InputSpec = field(default_factory=InputSpec)
+    chunking: ChunkingSpec = field(default_factory=ChunkingSpec)
+    output: OutputSpec | None = None
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    schedule: str | None = None
+    depends_on: tuple[str, ...] = ()
+    concurrency: str = "allow"
+    source: SourceLocation = field(default=SourceLocation("<memory>"), compare=False)
+
+    @property
+    def processor_ref(self) -> str:
+        """A short human name of what runs on each chunk."""
+        if self.python:
+            return f"python:{self.python}"
+        if self.command:
+            return "command:" + " ".join(self.command)
+        return f"type:{self.type}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON-able form (stored with the job, hashed for resume checks)."""
+        data = asdict(self)
+        data.pop("source", None)
+        data["priority"] = self.priority.name
+        if self.command is not None:
+            data["command"] = list(self.command)
+        data["depends_on"] = list(self.depends_on)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        """Rebuild a spec stored by :meth:`to_dict` (trusted input: our own store)."""
+        d = dict(data)
+        inp = dict(d.get("input") or {})
+        inp["csv"] = CsvOptions(**(inp.get("csv") or {}))
+        executor = dict(d.get("executor") or {})
+        local = executor.get("local")
+        return cls(
+            name=d["name"],
+            type=d.get("type"),
+            python=d.get("python"),
+            command=tuple(d["command"]) if d.get("command") is not None else None,
+            params=dict(d.get("params") or {}),
+            priority=Priority[d.get("priority", "NORMAL")],
+            queue=d.get("queue", "default"),
+            strategy=d.get("strategy", "parallel_chunks"),
+            input=InputSpec(**inp),
+            chunking=ChunkingSpec(**(d.get("chunking") or {})),
+            output=OutputSpec(**d["output"]) if d.get("output") else None,
+            executor=ExecutorSpec(
+                local=LocalExecutorSpec(**local) if local is not None else None,
+                ssh=executor.get("ssh"),
+            ),
+            timeouts=Timeouts(**(d.get("timeouts") or {})),
+            retries=RetryPolicy(**(d.get("retries") or {})),
+            schedule=d.get("schedule"),
+            depends_on=tuple(d.get("depends_on") or ()),
+            concurrency=d.get("concurrency", "allow"),
+        )
+
+    def spec_hash(self) -> str:
+        """A stable hash of the canonical form: a changed spec refuses to resume."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    path: str
+    version: int
+    jobs: tuple[JobSpec, ...]
+
+    def job(self, name: str) -> JobSpec:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(name)

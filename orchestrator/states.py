@@ -1,0 +1,110 @@
+"""The one state machine for jobs and chunks.
+
+State names are part of the user interface (``status --json``, ``list
+--state``) and of the store schema. The transition tables here are the single
+Python definition; the store enforces the same tables again in SQL by only
+updating rows whose current state is an allowed source (zero rows changed means
+:class:`~orchestrator.errors.IllegalTransition`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from orchestrator.errors import IllegalTransition
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UPSTREAM_FAILED = "upstream_failed"
+    ROLLED_BACK = "rolled_back"
+
+
+class ChunkState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # reserved: a failed attempt returns the chunk to pending or dead
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+class Priority(enum.IntEnum):
+    """Global priorities: a higher value is served first, across all jobs."""
+
+    LOW = 0
+    NORMAL = 1
+    HIGH = 2
+    URGENT = 3
+
+
+JOB_TERMINAL: frozenset[JobState] = frozenset(
+    {
+        JobState.SUCCEEDED,
+        JobState.FAILED,
+        JobState.CANCELLED,
+        JobState.UPSTREAM_FAILED,
+        JobState.ROLLED_BACK,
+    }
+)
+JOB_ACTIVE: frozenset[JobState] = frozenset({JobState.PENDING, JobState.RUNNING})
+
+CHUNK_TERMINAL: frozenset[ChunkState] = frozenset(
+    {ChunkState.SUCCEEDED, ChunkState.DEAD, ChunkState.CANCELLED}
+)
+
+JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.PENDING: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.UPSTREAM_FAILED}),
+    JobState.RUNNING: frozenset(
+        {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.PENDING}
+    ),
+    # resume: a failed job goes back to running with its dead chunks re-queued
+    JobState.FAILED: frozenset({JobState.RUNNING, JobState.ROLLED_BACK}),
+    JobState.CANCELLED: frozenset({JobState.RUNNING, JobState.ROLLED_BACK}),
+    JobState.SUCCEEDED: frozenset({JobState.ROLLED_BACK}),
+    JobState.UPSTREAM_FAILED: frozenset({JobState.PENDING}),
+    JobState.ROLLED_BACK: frozenset(),
+}
+
+CHUNK_TRANSITIONS: dict[ChunkState, frozenset[ChunkState]] = {
+    ChunkState.PENDING: frozenset({ChunkState.RUNNING, ChunkState.CANCELLED}),
+    ChunkState.RUNNING: frozenset(
+        {
+            ChunkState.SUCCEEDED,
+            ChunkState.PENDING,  # retry after an error, lost lease, release
+            ChunkState.DEAD,
+            ChunkState.CANCELLED,
+            ChunkState.FAILED,
+        }
+    ),
+    ChunkState.FAILED: frozenset({ChunkState.PENDING, ChunkState.DEAD}),
+    ChunkState.DEAD: frozenset({ChunkState.PENDING}),  # dlq retry / resume
+    ChunkState.CANCELLED: frozenset({ChunkState.PENDING}),  # resume of a cancelled job
+    ChunkState.SUCCEEDED: frozenset(),
+}
+
+
+def job_sources(target: JobState) -> frozenset[JobState]:
+    """All job states from which ``target`` may be reached."""
+    return frozenset(src for src, dsts in JOB_TRANSITIONS.items() if target in dsts)
+
+
+def chunk_sources(target: ChunkState) -> frozenset[ChunkState]:
+    """All chunk states from which ``target`` may be reached."""
+    return frozenset(src for src, dsts in CHUNK_TRANSITIONS.items() if target in dsts)
+
+
+def check_job_transition(current: JobState, target: JobState) -> None:
+    """Raise :class:`IllegalTransition` unless ``current -> target`` is allowed."""
+    if target not in JOB_TRANSITIONS[current]:
+        raise IllegalTransition(f"job cannot go from {current} to {target}")
+
+
+def check_chunk_transition(current: ChunkState, target: ChunkState) -> None:
+    """Raise :class:`IllegalTransition` unless ``current -> target`` is allowed."""
+    if target not in CHUNK_TRANSITIONS[current]:
+        raise IllegalTransition(f"chunk cannot go from {current} to {target}")

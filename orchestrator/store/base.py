@@ -1,0 +1,340 @@
+"""The state store interface: the only source of truth about jobs and chunks.
+
+Two backends implement it (``sqlite.py``, ``postgres.py``), each with its SQL in
+one named-query file under ``store/sql/``. One contract test suite
+(``tests/contract``) runs unchanged against both. Every method that changes
+state runs in one transaction and writes one ``events`` row per transition in
+that same transaction. Timestamps come from the database clock.
+
+The store persists decisions; it does not make policy. The dispatcher decides
+whether a failed attempt is retried or dead (``dispatch/retry.py``) and passes
+the decision in a :class:`ChunkOutcome`; the store accepts it only when the
+outcome's fencing token is still the chunk's current one.
+"""
+
+from __future__ import annotations
+
+import abc
+import getpass
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.states import ChunkState, JobState, Priority
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changes the store: written into every ``events`` row."""
+
+    user: str
+    host: str
+    pid: int
+
+    @classmethod
+    def current(cls) -> Actor:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.getuid())
+        return cls(user=user, host=socket.gethostname(), pid=os.getpid())
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job about to be submitted (its chunks are passed alongside)."""
+
+    name: str
+    run_key: str
+    spec: dict[str, Any]
+    spec_hash: str
+    priority: Priority
+    queue: str
+    output_path: str | None
+    source_file: str | None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    name: str
+    run_key: str
+    state: JobState
+    priority: Priority
+    queue: str
+    spec: dict[str, Any]
+    spec_hash: str
+    output_path: str | None
+    source_file: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    id: int
+    job_id: int
+    seq: int
+    phase: int
+    state: ChunkState
+    descriptor: ChunkDescriptor
+    attempts: int  # processor-error attempts spent (counts toward max_attempts)
+    infra_attempts: int  # lost leases, lost workers, preemption (separate cap)
+    fencing_token: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    rows_in: int | None
+    rows_out: int | None
+    rows_rejected: int | None
+    bytes_out: int | None
+    checksum: str | None
+    part_file: str | None
+    error: str | None
+    checkpoint: Any | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A chunk leased to an owner. Commits must present ``fencing_token``."""
+
+    chunk_id: int
+    job_id: int
+    seq: int
+    fencing_token: int
+    attempts: int  # processor-error attempts already spent before this one
+    infra_attempts: int
+    descriptor: ChunkDescriptor
+    checkpoint: Any | None
+
+
+class OutcomeKind:
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # processor error: spends an attempt
+    LOST = "lost"  # infrastructure: worker died, lease lost, preempted; no attempt spent
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class ChunkOutcome:
+    """The end of one attempt, as the dispatcher reports it to the store.
+
+    For ``failed``: ``dead`` says the retry policy gave up (chunk -> dead), else
+    the chunk returns to pending and is not leased again for ``retry_delay``
+    seconds. For ``lost``: the chunk returns to pending at once, spends an infra
+    attempt, and goes dead only when ``dead`` is set (the infra cap).
+    """
+
+    chunk_id: int
+    fencing_token: int
+    kind: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_rejected: int = 0
+    bytes_out: int = 0
+    checksum: str | None = None
+    part_file: str | None = None
+    error: str | None = None
+    duration: float = 0.0
+    worker: str | None = None
+    dead: bool = False
+    retry_delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Counts and totals of one job, cheap enough to poll for a live view."""
+
+    job_id: int
+    state: JobState
+    chunks: dict[ChunkState, int]
+    rows_in: int
+    rows_out: int
+    rows_rejected: int
+    bytes_out: int
+    retries: int  # attempts beyond the first, over all chunks
+
+    @property
+    def total(self) -> int:
+        return sum(self.chunks.values())
+
+    @property
+    def done(self) -> int:
+        return self.chunks.get(ChunkState.SUCCEEDED, 0)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    at: datetime
+    kind: str
+    job_id: int | None
+    chunk_id: int | None
+    actor_user: str
+    actor_host: str
+    actor_pid: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(abc.ABC):
+    """The narrow interface both backends implement. See the module docstring."""
+
+    #: a URL safe to show (password removed)
+    display_url: str
+
+    # -- schema -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def upgrade(self) -> list[int]:
+        """Apply pending migrations under a lock; return the versions applied."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> tuple[int, int]:
+        """(version of the store, latest version this code knows)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""
+
+    # -- jobs -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def submit_job(
+        self, job: NewJob, inputs: Sequence[InputFile], chunks: Sequence[ChunkDescriptor]
+    ) -> tuple[int, bool]:
+        """Insert a job with its inputs and chunks in one transaction.
+
+        Returns ``(job_id, created)``. When a job with the same ``(name,
+        run_key)`` exists, nothing is inserted and ``created`` is False, also
+        when two processes submit at the same moment.
+        """
+
+    @abc.abstractmethod
+    def get_job(self, job_id: int) -> JobRecord:
+        """The job, or :class:`NotFound`."""
+
+    @abc.abstractmethod
+    def find_job(self, name: str, run_key: str | None = None) -> JobRecord | None:
+        """The job with this name and run key; without a run key, the newest one."""
+
+    @abc.abstractmethod
+    def list_jobs(
+        self, states: Sequence[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        """Newest first, optionally filtered by state."""
+
+    @abc.abstractmethod
+    def job_inputs(self, job_id: int) -> list[InputFile]:
+        """The input fingerprints recorded at submit."""
+
+    @abc.abstractmethod
+    def job_progress(self, job_id: int) -> JobProgress:
+        """Chunk counts per state and row totals (one or two indexed queries)."""
+
+    @abc.abstractmethod
+    def set_job_state(
+        self,
+        job_id: int,
+        target: JobState,
+        *,
+        error: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        """Move a job to ``target`` if the transition table allows it from its
+        current state; else raise :class:`IllegalTransition` and change nothing.
+        Sets ``started_at`` on entering running and ``finished_at`` on a terminal
+        state."""
+
+    @abc.abstractmethod
+    def cancel_job(self, job_id: int) -> bool:
+        """Cancel a pending or running job and all its unfinished chunks.
+
+        Idempotent: returns False (and changes nothing) when the job is already
+        in a terminal state. Running chunks become cancelled too; a late commit
+        of theirs is then rejected by the state check.
+        """
+
+    # -- chunks -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def add_chunks(self, job_id: int, chunks: Sequence[ChunkDescriptor]) -> int:
+        """Add chunks to an existing job (later phases, new files). Returns count."""
+
+    @abc.abstractmethod
+    def list_chunks(
+        self,
+        job_id: int,
+        states: Sequence[ChunkState] | None = None,
+        limit: int | None = None,
+    ) -> list[ChunkRecord]:
+        """Chunks of a job in ``seq`` order, optionally filtered by state."""
+
+    @abc.abstractmethod
+    def lease_chunks(
+        self,
+        owner: str,
+        job_ids: Sequence[int],
+        limit: int,
+        lease_seconds: float,
+    ) -> list[Lease]:
+        """Lease up to ``limit`` pending chunks of the given jobs whose backoff has
+        passed: highest job priority first, then oldest job, then ``seq``. Each
+        leased chunk becomes running with a new fencing token, an ``attempts``
+        row and a ``chunk_leased`` event. Safe against concurrent callers
+        (``FOR UPDATE SKIP LOCKED`` / ``BEGIN IMMEDIATE``)."""
+
+    @abc.abstractmethod
+    def renew_leases(self, owner: str, lease_seconds: float) -> int:
+        """Extend every running lease of ``owner`` to now + ``lease_seconds``
+        (database clock). Returns how many were renewed."""
+
+    @abc.abstractmethod
+    def complete_chunks(self, owner: str, outcomes: Sequence[ChunkOutcome]) -> list[bool]:
+        """Record many attempt outcomes in one transaction.
+
+        Each is accepted only if the chunk is still running under that
+        ``fencing_token``; the returned list says which were. Accepted outcomes
+        update the chunk, its attempt row, and write one event each.
+        """
+
+    @abc.abstractmethod
+    def release_leases(self, owner: str, reason: str) -> int:
+        """Return every running chunk of ``owner`` to pending without spending an
+        attempt (graceful stop). Returns how many were released."""
+
+    @abc.abstractmethod
+    def reap_expired(self, limit: int = 1000) -> int:
+        """Return running chunks whose lease expired (database clock) to pending,
+        as an infrastructure failure. Never touches a chunk that committed."""
+
+    @abc.abstractmethod
+    def requeue_chunks(self, job_id: int, states: Sequence[ChunkState]) -> int:
+        """Resume: chunks of the job in ``states`` go back to pending with their
+        attempt counters reset. Succeeded chunks are never touched."""
+
+    @abc.abstractmethod
+    def save_checkpoint(self, chunk_id: int, fencing_token: int, state: Any) -> bool:
+        """Store a processor checkpoint (JSON) if the token is still current."""
+
+    # -- events -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def record_event(
+        self,
+        kind: str,
+        *,
+        job_id: int | None = None,
+        chunk_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an audit event in its own transaction."""
+
+    @abc.abstractmethod
+    def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
+        """Events of a job, oldest first."""
