@@ -1,0 +1,71 @@
+"""Options shared by every command, so flags are spelled the same everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from orchestrator.store import open_store, redact_url, resolve_store_url
+from orchestrator.store.base import Store
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="State store URL (postgresql://... or sqlite:///path.db). "
+        "Default: $JOBCTL_DATABASE_URL, else the embedded SQLite store.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+#: Rich console for stdout (tables, live view) and stderr (notices, errors).
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+
+
+@contextmanager
+def cli_store(db: str | None, *, quiet: bool = False) -> Iterator[Store]:
+    """Open the store for one command; say which embedded file is used."""
+    url, embedded = resolve_store_url(db)
+    if embedded and not quiet:
+        err_console.print(
+            f"jobctl: using the embedded store {redact_url(url)} "
+            "(set JOBCTL_DATABASE_URL or --db for PostgreSQL)",
+            style="dim",
+        )
+    store = open_store(url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def print_json(data: Any) -> None:
+    """JSON on stdout, one document, stable key order."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def fmt_time(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"

@@ -1,0 +1,212 @@
+"""Commands about jobs: validate, submit, run, resume, status, list, cancel, events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator import api
+from orchestrator.cli.common import (
+    DbOption,
+    JsonOption,
+    cli_store,
+    console,
+    is_terminal,
+    print_json,
+)
+from orchestrator.cli.progress import ProgressReporter, watch_status
+from orchestrator.cli.render import (
+    event_row,
+    job_row,
+    print_events,
+    print_jobs,
+    print_status,
+    status_document,
+)
+from orchestrator.dispatch.coordinator import RunOptions, exit_code_for, run_jobs
+from orchestrator.spec.loader import load_spec
+from orchestrator.states import JobState
+
+SpecPath = Annotated[Path, typer.Argument(help="The job spec (YAML).", show_default=False)]
+JobRef = Annotated[str, typer.Argument(help="Job id, or name (its newest run).")]
+JobNames = Annotated[
+    list[str] | None, typer.Option("--job", help="Only this job of the file (repeatable).")
+]
+RunKey = Annotated[
+    str | None,
+    typer.Option(
+        "--run-key",
+        help="Idempotency key: the same job name + run key is one job (re-run = resume).",
+    ),
+]
+Workers = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Local worker processes (default: spec).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)
+    app.command()(submit)
+    app.command()(run)
+    app.command()(resume)
+    app.command()(status)
+    app.command("list")(list_jobs)
+    app.command()(cancel)
+    app.command()(events)
+
+
+def validate(spec: SpecPath, json_output: JsonOption = False) -> None:
+    """Check a spec file; print every error with file:line. Exit 0 or 2."""
+    spec_file = load_spec(spec)
+    if json_output:
+        print_json({"file": str(spec), "valid": True, "jobs": [j.name for j in spec_file.jobs]})
+    else:
+        console.print(f"{spec}: ok ({len(spec_file.jobs)} job(s))", markup=False)
+
+
+def submit(
+    spec: SpecPath,
+    job: JobNames = None,
+    run_key: RunKey = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Plan and enqueue the jobs of a spec file; print their ids."""
+    spec_file = load_spec(spec)
+    with cli_store(db) as store:
+        results = api.submit_spec(store, spec_file, job, run_key)
+    if json_output:
+        print_json([result.__dict__ for result in results])
+        return
+    for result in results:
+        verb = "submitted" if result.created else "exists"
+        console.print(
+            f"{result.job_id}\t{result.name}\t{verb}\trun-key {result.run_key}\t"
+            f"{result.chunks} chunk(s) from {result.inputs} input(s)",
+            markup=False,
+        )
+
+
+def run(
+    spec: SpecPath,
+    job: JobNames = None,
+    run_key: RunKey = None,
+    workers: Workers = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Submit and run jobs until they end; the exit code is their final state."""
+    spec_file = load_spec(spec)
+    with cli_store(db) as store:
+        results = api.submit_spec(store, spec_file, job, run_key)
+        job_ids = [result.job_id for result in results]
+        _dispatch(store, job_ids, workers, json_output)
+
+
+def resume(
+    job_ref: JobRef,
+    workers: Workers = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Continue an unfinished or failed job: re-run only chunks that did not succeed."""
+    with cli_store(db) as store:
+        record = api.resolve_job(store, job_ref)
+        _dispatch(store, [record.id], workers, json_output, resume=True)
+
+
+def _dispatch(
+    store: api.Store,
+    job_ids: list[int],
+    workers: int | None,
+    json_output: bool,
+    resume: bool = False,
+) -> None:
+    reporter = ProgressReporter(store, live=is_terminal() and not json_output)
+    options = RunOptions(workers=workers, resume=resume)
+    with reporter:
+        final = run_jobs(store, job_ids, options, observer=reporter.update)
+    statuses = [api.job_status(store, store.get_job(job_id)) for job_id in job_ids]
+    if json_output:
+        print_json([status_document(s) for s in statuses])
+    else:
+        for item in statuses:
+            print_status(item)
+    raise typer.Exit(exit_code_for(final))
+
+
+def status(
+    job_ref: Annotated[
+        str | None, typer.Argument(help="Job id or name; default: recent jobs.")
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the job live.")] = False,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show a job's state, chunk counts, rows, and every failed chunk."""
+    with cli_store(db, quiet=json_output) as store:
+        if job_ref is None:
+            jobs = store.list_jobs(limit=20)
+            if json_output:
+                print_json([status_document(api.job_status(store, j)) for j in jobs])
+            else:
+                print_jobs(jobs)
+            return
+        record = api.resolve_job(store, job_ref)
+        if watch:
+            watch_status(store, record.id, live=is_terminal())
+            record = store.get_job(record.id)
+        result = api.job_status(store, record)
+    if json_output:
+        print_json(status_document(result))
+    else:
+        print_status(result)
+
+
+def list_jobs(
+    state: Annotated[
+        list[JobState] | None, typer.Option("--state", help="Only jobs in this state.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 100,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List jobs, newest first."""
+    with cli_store(db, quiet=json_output) as store:
+        jobs = store.list_jobs(state or None, limit=limit)
+    if json_output:
+        print_json([job_row(j) for j in jobs])
+    else:
+        print_jobs(jobs)
+
+
+def cancel(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Cancel a job (idempotent). A running `jobctl run` stops within seconds."""
+    with cli_store(db, quiet=json_output) as store:
+        record = api.resolve_job(store, job_ref)
+        changed = store.cancel_job(record.id)
+        record = store.get_job(record.id)
+    if json_output:
+        print_json({"id": record.id, "state": record.state.value, "changed": changed})
+    elif changed:
+        console.print(f"job {record.id} {record.name}: cancelled", markup=False)
+    else:
+        console.print(f"job {record.id} {record.name}: already {record.state.value}", markup=False)
+
+
+def events(
+    job_ref: JobRef,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The audit log of a job: every state change, who, where, when."""
+    with cli_store(db, quiet=json_output) as store:
+        record = api.resolve_job(store, job_ref)
+        rows = store.list_events(record.id, limit=limit)
+    if json_output:
+        print_json([event_row(e) for e in rows])
+    else:
+        print_events(rows)

@@ -1,0 +1,150 @@
+"""Publish a finished job: committed parts to their final names, then ``_SUCCESS``.
+
+Nothing is visible under the output path before publish. The committed part
+of every chunk (the file its succeeded transaction recorded) is renamed into a
+``publish`` directory inside the job's staging area, ``_SUCCESS`` is written
+there last, and the directory is renamed onto the output path in one step.
+Files of stale or failed attempts are never looked at, and are deleted with
+the staging area. Publish is idempotent: a coordinator that dies half-way is
+followed by one that finishes the same renames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator.dispatch.staging import (
+    final_part_name,
+    is_nonempty_dir,
+    output_dir,
+    staging_dir,
+    staging_root,
+)
+from orchestrator.errors import JobctlError, OutputExists
+from orchestrator.spec.model import JobSpec
+from orchestrator.states import ChunkState
+from orchestrator.store.base import Store
+
+MANIFEST_NAME = "_SUCCESS"
+
+
+class PublishError(JobctlError):
+    """A committed part is missing or damaged; the job cannot be published."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(store: Store, job_id: int) -> dict[str, Any] | None:
+    """Move every committed part into the output and write the manifest.
+
+    Returns the manifest, or None for a job without output.
+    """
+    record = store.get_job(job_id)
+    if record.output_path is None:
+        return None
+    spec = JobSpec.from_dict(record.spec)
+    assert spec.output is not None
+    out = output_dir(record.output_path)
+    staging = staging_dir(record.output_path, job_id)
+    ready = staging / "publish"
+    manifest_path = out / MANIFEST_NAME
+    if manifest_path.exists():
+        existing = json.loads(manifest_path.read_text())
+        if existing.get("job_id") == job_id:
+            return dict(existing)  # already published by an earlier attempt
+    ready.mkdir(parents=True, exist_ok=True)
+    parts = []
+    rows_total = 0
+    for chunk in store.list_chunks(job_id, [ChunkState.SUCCEEDED]):
+        final_name = final_part_name(chunk.seq, spec.output.format)
+        target = ready / final_name
+        if chunk.part_file is None:
+            continue  # the processor produced no output for this chunk
+        if not target.exists():
+            source = Path(chunk.part_file)
+            if not source.exists():
+                raise PublishError(f"committed part of chunk {chunk.seq} is missing: {source}")
+            os.replace(source, target)
+        parts.append(
+            {
+                "file": final_name,
+                "seq": chunk.seq,
+                "rows": chunk.rows_out or 0,
+                "bytes": chunk.bytes_out or 0,
+                "checksum": chunk.checksum,
+            }
+        )
+        rows_total += chunk.rows_out or 0
+    manifest = {
+        "job_id": job_id,
+        "job": record.name,
+        "run_key": record.run_key,
+        "spec_hash": record.spec_hash,
+        "format": spec.output.format,
+        "compression": spec.output.compression,
+        "inputs": [item.to_dict() for item in store.job_inputs(job_id)],
+        "parts": parts,
+        "rows": rows_total,
+        "published_at": datetime.now(UTC).isoformat(),
+    }
+    tmp = ready / f".{MANIFEST_NAME}.tmp"
+    with open(tmp, "w") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, ready / MANIFEST_NAME)
+    _fsync_dir(ready)
+    _swap_into_place(ready, out, spec.output.mode, job_id)
+    shutil.rmtree(staging, ignore_errors=True)
+    _remove_if_empty(staging_root(record.output_path))
+    return manifest
+
+
+def _swap_into_place(ready: Path, out: Path, mode: str, job_id: int) -> None:
+    """Rename the complete ``ready`` directory onto ``out`` (overwrite: old goes aside)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not is_nonempty_dir(out):
+        out.rmdir()
+    if out.exists():
+        if mode != "overwrite":
+            raise OutputExists(f"output {out} appeared while the job ran; nothing published")
+        trash = out.parent / f".{out.name}.jobctl-replaced-{job_id}"
+        shutil.rmtree(trash, ignore_errors=True)
+        os.replace(out, trash)
+        os.replace(ready, out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(ready, out)
+    _fsync_dir(out.parent)
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def verify_output(out: Path) -> list[str]:
+    """Problems found checking a published output against its manifest (empty = ok)."""
+    from orchestrator.io.parts import verify_part
+
+    problems = []
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    for part in manifest["parts"]:
+        path = out / part["file"]
+        if not path.exists():
+            problems.append(f"missing {part['file']}")
+        elif part["checksum"] and not verify_part(str(path), part["checksum"]):
+            problems.append(f"checksum mismatch {part['file']}")
+    return problems

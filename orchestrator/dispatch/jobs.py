@@ -1,0 +1,78 @@
+"""A job as the dispatcher holds it while it runs: spec, worker payload, counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.dispatch.staging import staging_dir
+from orchestrator.spec.model import JobSpec
+from orchestrator.states import JobState
+from orchestrator.store.base import JobProgress, JobRecord
+
+
+def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> dict[str, Any]:
+    """What a worker needs to run this job's chunks (sent once per worker)."""
+    return {
+        "key": f"{record.id}:{record.spec_hash}",
+        "name": spec.name,
+        "type": spec.type,
+        "python": spec.python,
+        "command": list(spec.command) if spec.command else None,
+        "params": spec.params,
+        "input": {
+            "format": spec.input.format,
+            "csv": {
+                "delimiter": spec.input.csv.delimiter,
+                "header": spec.input.csv.header,
+                "quote_char": spec.input.csv.quote_char,
+                "encoding": spec.input.csv.encoding,
+            },
+        },
+        "output": (
+            {"format": spec.output.format, "compression": spec.output.compression}
+            if spec.output
+            else None
+        ),
+        "staging_dir": str(staging) if staging else None,
+        "csv_schema": (record.spec.get("planned") or {}).get("csv_schema"),
+    }
+
+
+@dataclass
+class ActiveJob:
+    """In-memory view of one job being dispatched; the store stays the truth."""
+
+    record: JobRecord
+    spec: JobSpec
+    payload: dict[str, Any]
+    staging: Path | None
+    total: int = 0
+    done: int = 0
+    dead: int = 0
+    running: int = 0
+    retries: int = 0
+    failures: int = 0
+    rows_in: int = 0
+    rows_out: int = 0
+    state: JobState = JobState.RUNNING
+    final_state: JobState | None = None
+    rates: list[tuple[float, int]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, record: JobRecord) -> ActiveJob:
+        spec = JobSpec.from_dict(record.spec)
+        staging = staging_dir(record.output_path, record.id) if record.output_path else None
+        return cls(record, spec, worker_payload(record, spec, staging), staging)
+
+    @property
+    def key(self) -> str:
+        return str(self.payload["key"])
+
+    def load_progress(self, progress: JobProgress) -> None:
+        self.total = progress.total
+        self.done = progress.done
+        self.rows_in = progress.rows_in
+        self.rows_out = progress.rows_out
+        self.retries = progress.retries

@@ -1,0 +1,135 @@
+"""Local slots: long-lived ``python -m orchestrator.worker`` child processes.
+
+A local slot speaks exactly the framed protocol a remote SSH worker speaks;
+only the transport (pipes instead of an SSH channel) differs. Workers run in
+their own session so a terminal's Ctrl-C reaches the coordinator only (it
+decides how to stop); they exit by themselves when their stdin closes, so a
+coordinator killed with SIGKILL leaves no orphans behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.protocol import MessageReader, encode_message
+
+WORKER_ARGV: tuple[str, ...] = (sys.executable, "-m", "orchestrator.worker")
+
+
+class WorkerProcess:
+    """One slot: a child process, its pipes and its incremental frame parser."""
+
+    def __init__(self, slot: int, log_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.slot = slot
+        self.log_dir = log_dir
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.reader = MessageReader()
+        self.ready = False
+        self.known_jobs: set[str] = set()  # job payload keys already sent to this process
+        self.started_at = 0.0
+
+    @property
+    def name(self) -> str:
+        return f"local-{self.slot}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"worker-{os.getpid()}-{self.slot}.log"
+        with open(log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                WORKER_ARGV,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                bufsize=0,
+                start_new_session=True,
+                env=self.env,
+            )
+        assert self.proc.stdout is not None
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self.reader = MessageReader()
+        self.ready = False
+        self.known_jobs = set()
+        self.started_at = time.monotonic()
+
+    def fileno(self) -> int:
+        assert self.proc is not None and self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
+    def send(self, frames: Sequence[tuple[dict[str, Any], bytes | None]]) -> bool:
+        """Write frames in one go; False if the process is gone."""
+        assert self.proc is not None and self.proc.stdin is not None
+        data = b"".join(encode_message(header, payload) for header, payload in frames)
+        try:
+            self.proc.stdin.write(data)
+        except (BrokenPipeError, OSError):
+            return False
+        return True
+
+    def read_available(self) -> tuple[list[tuple[dict[str, Any], bytes | None]], bool]:
+        """Messages that arrived, and whether the stream is still open."""
+        messages: list[tuple[dict[str, Any], bytes | None]] = []
+        while True:
+            try:
+                data = os.read(self.fileno(), 1 << 16)
+            except BlockingIOError:
+                return messages, True
+            except OSError:
+                return messages, False
+            if not data:
+                return messages, False
+            messages.extend(self.reader.feed(data))
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Stop at once (SIGKILL to its whole session) and reap it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+        self._close()
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Ask politely (close stdin), then kill after ``timeout``."""
+        if self.proc is None:
+            return
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return
+        self._close()
+
+    def _close(self) -> None:
+        assert self.proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass

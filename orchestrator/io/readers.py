@@ -1,0 +1,213 @@
+"""Read exactly one chunk's slice of an input, with memory bounded by the chunk.
+
+A worker (local or remote) gets a :class:`ChunkDescriptor` and nothing else;
+these functions turn it into Arrow data by reading only the bytes, row groups
+or record batches the descriptor names - never the whole file.
+
+CSV column types. Each chunk is parsed on its own, so without help Arrow infers
+types per chunk: a column that is all digits in one chunk (int64) may hold text
+in another (string), and an all-empty column infers as ``null``. Concatenating
+chunks then needs casts. Pass ``schema`` (for example the output of a
+validation step, or all-``pa.string()``) to force the same types in every
+chunk; without it, types are whatever Arrow infers from the chunk's own rows.
+Column names come from the header stored in the descriptor, or are ``f0``,
+``f1``... for a headerless file (the same in every chunk).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import cast
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from orchestrator.errors import PlanningError
+from orchestrator.planning.model import ChunkDescriptor
+from orchestrator.planning.paths import open_binary, resolve
+from orchestrator.spec.model import CsvOptions
+
+# Arrow parses CSV in blocks and cannot parse a record longer than one block; a
+# chunk is parsed in blocks between these bounds, so records up to 64 MiB work.
+CSV_MIN_BLOCK = 1024 * 1024
+CSV_MAX_BLOCK = 64 * 1024 * 1024
+
+
+def read_chunk(
+    desc: ChunkDescriptor,
+    csv: CsvOptions | None = None,
+    columns: list[str] | None = None,
+    schema: pa.Schema | None = None,
+) -> pa.Table:
+    """The rows of one chunk as a table (only ``columns``, when given).
+
+    ``csv`` gives the parse options of a CSV input (defaults when None);
+    ``schema`` forces CSV column types (see the module docstring) and is
+    ignored for Parquet and Arrow inputs, which carry their own types. A
+    ``sequence`` chunk has no data: the result is an empty table.
+    """
+    try:
+        if desc.kind == "csv":
+            return _read_csv(desc, csv or CsvOptions(), columns, schema)
+        if desc.kind == "parquet":
+            return _read_parquet(desc, columns)
+        if desc.kind == "arrow":
+            return _read_arrow(desc, columns)
+    except pa.ArrowException as exc:
+        exc.add_note(f"while reading {desc.describe()}")
+        raise
+    if desc.kind == "sequence":
+        return pa.table({})
+    raise ValueError(f"unknown chunk kind {desc.kind!r}")
+
+
+def iter_chunk_batches(
+    desc: ChunkDescriptor,
+    csv: CsvOptions | None = None,
+    columns: list[str] | None = None,
+    schema: pa.Schema | None = None,
+    batch_size: int = 65_536,
+) -> Iterator[pa.RecordBatch]:
+    """The chunk's rows as a stream of batches.
+
+    Parquet chunks are decoded batch by batch (memory of one batch plus the
+    reader's page buffers, not of the chunk); the other kinds are read whole
+    and then handed out in batches.
+    """
+    if desc.kind == "parquet":
+        yield from _parquet_batches(desc, columns, batch_size)
+        return
+    yield from read_chunk(desc, csv, columns, schema).to_batches(max_chunksize=batch_size)
+
+
+def _read_slice(desc: ChunkDescriptor, prefix: bytes) -> pa.Buffer:
+    """``prefix``, the bytes [start, stop) of the input, and a final newline if they lack one.
+
+    The newline matters for the last chunk of a file without one: Arrow cannot
+    infer the columns of a block holding only ``""`` (one quoted empty field),
+    and a terminated final record parses the same as an unterminated one.
+    """
+    assert desc.path is not None
+    length = desc.stop - desc.start
+    buf = bytearray(len(prefix) + length + 1)
+    buf[: len(prefix)] = prefix
+    view = memoryview(buf)[len(prefix) : len(prefix) + length]
+    got = 0
+    with open_binary(desc.path) as f:
+        f.seek(desc.start)
+        reader = cast(io.BufferedIOBase, f)  # Python files and Arrow NativeFiles both have it
+        while got < length:
+            n = reader.readinto(view[got:])
+            if not n:
+                break
+            got += n
+    if got != length:
+        raise PlanningError(
+            f"{desc.describe()}: the file ended after {got} of {length} bytes; "
+            "it changed since it was planned"
+        )
+    view.release()
+    data = pa.py_buffer(buf)
+    if buf[-2:-1] in (b"\n", b"\r"):
+        return data.slice(0, len(buf) - 1)
+    buf[-1] = ord("\n")
+    return data
+
+
+def _read_csv(
+    desc: ChunkDescriptor,
+    csv: CsvOptions,
+    columns: list[str] | None,
+    schema: pa.Schema | None,
+) -> pa.Table:
+    header = desc.header.encode(csv.encoding) if desc.header is not None else b""
+    data = _read_slice(desc, header)
+    block = max(CSV_MIN_BLOCK, min(len(data) + 1, CSV_MAX_BLOCK))
+    read_options = pacsv.ReadOptions(
+        encoding=csv.encoding,
+        autogenerate_column_names=desc.header is None,
+        block_size=block,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=csv.delimiter,
+        quote_char=csv.quote_char or False,
+        newlines_in_values=True,
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types=schema,
+        include_columns=columns,
+    )
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=read_options,
+        parse_options=parse_options,
+        convert_options=convert_options,
+    )
+
+
+def _filesystem(path: str | None) -> tuple[pafs.FileSystem, str]:
+    assert path is not None
+    fs, inner = resolve(path)
+    return (fs or pafs.LocalFileSystem()), inner
+
+
+def _parquet_file(desc: ChunkDescriptor) -> pq.ParquetFile:
+    fs, inner = _filesystem(desc.path)
+    return pq.ParquetFile(inner, filesystem=fs)
+
+
+def _group_offset(pf: pq.ParquetFile, group: int) -> int:
+    """Global row number of the first row of ``group`` (from the footer, already read)."""
+    meta = pf.metadata
+    return sum(meta.row_group(i).num_rows for i in range(group))
+
+
+def _read_parquet(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
+    """Decode the chunk's row groups and keep the global rows [start, stop).
+
+    A chunk of whole groups is read in one call (fastest). A part of a split
+    group is decoded batch by batch and only its rows are kept, so memory is
+    bounded by the chunk, not by the (large) group.
+    """
+    with _parquet_file(desc) as pf:
+        if not desc.row_groups:
+            return pf.schema_arrow.empty_table().select(columns or pf.schema_arrow.names)
+        meta = pf.metadata
+        offset = _group_offset(pf, desc.row_groups[0])
+        rows = sum(meta.row_group(g).num_rows for g in desc.row_groups)
+        if (desc.start, desc.stop) == (offset, offset + rows):
+            return pf.read_row_groups(list(desc.row_groups), columns=columns)
+    return pa.Table.from_batches(list(_parquet_batches(desc, columns, 65_536)))
+
+
+def _parquet_batches(
+    desc: ChunkDescriptor, columns: list[str] | None, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    """The chunk's rows, one decoded batch at a time."""
+    if not desc.row_groups:
+        return
+    with _parquet_file(desc) as pf:
+        pos = _group_offset(pf, desc.row_groups[0])
+        for batch in pf.iter_batches(
+            batch_size=batch_size, row_groups=list(desc.row_groups), columns=columns
+        ):
+            lo = max(desc.start - pos, 0)
+            hi = min(desc.stop - pos, batch.num_rows)
+            if hi > lo:
+                yield batch.slice(lo, hi - lo)
+            pos += batch.num_rows
+            if pos >= desc.stop:
+                return
+
+
+def _read_arrow(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
+    fs, inner = _filesystem(desc.path)
+    with fs.open_input_file(inner) as f:
+        reader = pa.ipc.open_file(f)
+        table = pa.Table.from_batches(
+            [reader.get_batch(i) for i in range(desc.start, desc.stop)], schema=reader.schema
+        )
+    return table.select(columns) if columns is not None else table

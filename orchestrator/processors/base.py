@@ -1,0 +1,182 @@
+"""The processor interface (DESIGN decision 8): processors are plain callables.
+
+A processor is ``(table: pa.Table, ctx: ChunkContext) -> pa.Table | None``:
+it gets the chunk's rows as an Arrow table (an empty table for ``sequence``
+chunks) and returns the output rows, or ``None`` for "no output". Built-in job
+types, user functions (``python: pkg.mod:func``) and external programs
+(``command: [...]``) all become such a callable, so the worker runtime has
+exactly one way to run a chunk.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.errors import ProcessorError
+from orchestrator.planning.model import ChunkDescriptor
+from orchestrator.spec.model import JOB_TYPES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Processor = Callable[["pa.Table", "ChunkContext"], "pa.Table | None"]
+Emit = Callable[[dict[str, Any]], None]
+
+#: Built-in job types that exist today: type name -> (module, function).
+BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
+    "convert": ("orchestrator.processors.convert", "convert"),
+    "noop": ("orchestrator.processors.noop", "noop"),
+}
+
+#: Distinct ``reject`` reasons kept per chunk; the rest are counted as "(other)".
+MAX_REJECT_REASONS = 50
+
+PROCESSOR_LOGGER_NAME = "jobctl.processor"
+
+
+class _ForwardingHandler(logging.Handler):
+    """Sends processor log records to the coordinator as ``log`` messages.
+
+    One handler per process: the worker binds it to the running task's sink
+    before each chunk (a worker runs one chunk at a time). Unbound (in-process
+    use without a sink), warnings and errors still reach stderr.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink: Emit | None = None
+        self.task = ""
+
+    def bind(self, sink: Emit | None, task: str) -> None:
+        self.sink = sink
+        self.task = task
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = self.sink
+        if sink is None:
+            if record.levelno >= logging.WARNING and logging.lastResort is not None:
+                logging.lastResort.handle(record)
+            return
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            sink(
+                {
+                    "type": "log",
+                    "task": self.task,
+                    "level": record.levelname,
+                    "logger": record.name,
+                    "message": message,
+                }
+            )
+        except Exception:
+            self.handleError(record)
+
+
+LOG_HANDLER = _ForwardingHandler()
+PROCESSOR_LOGGER = logging.getLogger(PROCESSOR_LOGGER_NAME)
+PROCESSOR_LOGGER.addHandler(LOG_HANDLER)
+PROCESSOR_LOGGER.setLevel(logging.INFO)
+PROCESSOR_LOGGER.propagate = False
+
+
+@dataclass(slots=True, eq=False)
+class ChunkContext:
+    """What a processor may know and do besides transforming its table.
+
+    ``last_checkpoint`` is the state the processor last saved for this chunk
+    (from an earlier, interrupted attempt), or ``None``: a processor that
+    supports checkpoints resumes from it. ``checkpoint(state)`` saves a new
+    JSON-able state with the coordinator; ``reject(n, reason)`` counts input
+    rows deliberately dropped, which the result reports as ``rows_rejected``.
+    """
+
+    params: dict[str, Any]
+    chunk: ChunkDescriptor
+    job_name: str
+    attempt: int = 1
+    logger: logging.Logger = PROCESSOR_LOGGER
+    last_checkpoint: Any = None
+    task: str = ""
+    rows_rejected: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    emit: Emit | None = field(default=None, repr=False)
+
+    def checkpoint(self, state: Any) -> None:
+        """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""
+        try:
+            json.dumps(state)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"checkpoint state must be JSON-able: {exc}") from None
+        if self.emit is not None:
+            self.emit({"type": "checkpoint", "task": self.task, "state": state})
+
+    def reject(self, n: int, reason: str = "") -> None:
+        """Count ``n`` input rows that were dropped on purpose (bad data, filters)."""
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"reject() needs a non-negative row count, got {n!r}")
+        self.rows_rejected += n
+        if reason:
+            reasons = self.reject_reasons
+            if reason not in reasons and len(reasons) >= MAX_REJECT_REASONS:
+                reason = "(other)"
+            reasons[reason] = reasons.get(reason, 0) + n
+
+
+def load_processor(job: Mapping[str, Any]) -> Processor:
+    """Resolve a job payload's processor to a callable (once per job per worker).
+
+    Precedence follows :attr:`JobSpec.processor_ref`: ``python``, then
+    ``command``, then ``type``. Raises :class:`ProcessorError` with a message
+    a user can act on when the processor cannot be loaded.
+    """
+    name = job.get("name", "?")
+    python = job.get("python")
+    command = job.get("command")
+    job_type = job.get("type")
+    params = job.get("params") or {}
+    if python:
+        from orchestrator.processors.python_callable import load_callable
+
+        return load_callable(str(python))
+    if command:
+        from orchestrator.processors.command import make_command_processor
+
+        return make_command_processor([str(arg) for arg in command], params)
+    if job_type:
+        builtin = BUILTIN_PROCESSORS.get(job_type)
+        if builtin is None:
+            if job_type in JOB_TYPES:
+                raise ProcessorError(f"job type {job_type!r} is not available yet")
+            known = ", ".join(JOB_TYPES)
+            raise ProcessorError(f"unknown job type {job_type!r} (known types: {known})")
+        module = importlib.import_module(builtin[0])
+        check = getattr(module, "check_params", None)
+        if check is not None:
+            check(params)
+        func: Processor = getattr(module, builtin[1])
+        return func
+    raise ProcessorError(f"job {name!r} names no processor: set one of type, python or command")
+
+
+def check_processor(job: Mapping[str, Any]) -> None:
+    """Fail early and once, in the coordinator, before any chunk runs.
+
+    Loads the processor (import errors, missing programs, bad built-in params)
+    and checks that the output format and compression can be written.
+    """
+    load_processor(job)
+    output = job.get("output")
+    if output:
+        from orchestrator.io.parts import validate_output
+
+        try:
+            validate_output(str(output.get("format")), str(output.get("compression")))
+        except ValueError as exc:
+            raise ProcessorError(f"job {job.get('name', '?')!r}: {exc}") from None

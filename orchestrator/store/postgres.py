@@ -1,0 +1,477 @@
+"""The PostgreSQL backend: psycopg 3 with a small connection pool.
+
+Every method is one transaction; the batch operations of the dispatcher
+(lease, complete, release, reap, requeue, cancel) are one statement each, so a
+batch of a hundred chunks costs a constant number of round trips. Leases use
+``FOR UPDATE SKIP LOCKED`` so several coordinators take disjoint chunks.
+Driver errors are wrapped here, at the edge: an unreachable server becomes
+:class:`StoreUnavailable` whose message names the server without a password.
+Every SQL text comes from ``sql/postgres.sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+from orchestrator.errors import (
+    IllegalTransition,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+)
+from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.states import (
+    JOB_ACTIVE,
+    JOB_TERMINAL,
+    ChunkState,
+    JobState,
+    chunk_sources,
+    job_sources,
+)
+from orchestrator.store import redact_url, rows
+from orchestrator.store.base import (
+    Actor,
+    ChunkOutcome,
+    ChunkRecord,
+    EventRecord,
+    JobProgress,
+    JobRecord,
+    Lease,
+    NewJob,
+    Store,
+)
+from orchestrator.store.queries import latest_version, load_migrations, load_queries
+from orchestrator.store.rows import EventKind
+
+#: seconds libpq waits for a server to answer a new connection
+CONNECT_TIMEOUT_S = 5
+#: connections per Store: the dispatcher loop, its heartbeat thread, a spare
+POOL_MAX_SIZE = 4
+#: seconds a call waits for a free pooled connection before StoreUnavailable
+POOL_TIMEOUT_S = 10.0
+#: pg_advisory_xact_lock key serializing migrators ("jobc")
+MIGRATION_LOCK_KEY = 0x6A6F6263
+
+_Q = load_queries("postgres")
+_DIALECT = "postgres"
+Cursor = psycopg.Cursor[DictRow]
+
+
+def _same(value: Any) -> Any:
+    """psycopg already decodes jsonb."""
+    return value
+
+
+class PostgresStore(Store):
+    """See the module docstring. ``url`` is passed to libpq untouched."""
+
+    def __init__(self, url: str, *, actor: Actor) -> None:
+        self.display_url = redact_url(url)
+        self.actor = actor
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise StoreError(f"invalid PostgreSQL URL {self.display_url}: {exc}") from None
+        self._password = str(params.get("password") or "")
+        kwargs: dict[str, Any] = {"autocommit": False}
+        if "connect_timeout" not in params:
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
+        if "application_name" not in params:
+            kwargs["application_name"] = "jobctl"
+        try:  # a first connection of our own: fails fast and says why
+            with psycopg.connect(url, **kwargs) as conn:
+                conn.execute(_Q["ping"])
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"cannot reach PostgreSQL at {self.display_url}: {self._reason(exc)}"
+            ) from None
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url,
+            kwargs=kwargs,
+            min_size=1,
+            max_size=POOL_MAX_SIZE,
+            open=True,
+            timeout=POOL_TIMEOUT_S,
+            name="jobctl-store",
+        )
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _reason(self, exc: BaseException) -> str:
+        """The driver's message, first line, never containing the password."""
+        lines = str(exc).strip().splitlines()
+        text = lines[0] if lines else type(exc).__name__
+        return text.replace(self._password, "***") if self._password else text
+
+    @contextmanager
+    def _tx(self) -> Iterator[Cursor]:
+        """One transaction on a pooled connection; driver errors wrapped."""
+        try:
+            with (
+                self._pool.connection() as conn,
+                conn.transaction(),
+                conn.cursor(row_factory=dict_row) as cur,
+            ):
+                yield cur
+        except PoolTimeout:
+            raise StoreUnavailable(
+                f"no connection to PostgreSQL at {self.display_url} within "
+                f"{POOL_TIMEOUT_S:g} s (server down, or all {POOL_MAX_SIZE} connections busy)"
+            ) from None
+        except PoolClosed:
+            raise StoreError("the store was closed") from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL at {self.display_url}: {self._reason(exc)}"
+            ) from exc
+        except psycopg.errors.UndefinedTable as exc:
+            raise StoreError(
+                f"the store {self.display_url} has no schema ({self._reason(exc)}); "
+                "run `jobctl db upgrade`"
+            ) from exc
+        except psycopg.IntegrityError as exc:
+            raise StoreError(f"PostgreSQL at {self.display_url}: {self._reason(exc)}") from exc
+
+    def _event(
+        self,
+        cur: Cursor,
+        kind: str,
+        job_id: int | None,
+        chunk_id: int | None,
+        detail: dict[str, Any] | None,
+    ) -> None:
+        cur.execute(
+            _Q["insert_event"],
+            {
+                "kind": kind,
+                "job_id": job_id,
+                "chunk_id": chunk_id,
+                "detail": rows.dump_json(detail or {}),
+                **self._who(),
+            },
+        )
+
+    def _who(self) -> dict[str, Any]:
+        return {"user": self.actor.user, "host": self.actor.host, "pid": self.actor.pid}
+
+    def _one(self, name: str, params: dict[str, Any]) -> DictRow | None:
+        with self._tx() as cur:
+            cur.execute(_Q[name], params)
+            return cur.fetchone()
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[DictRow]:
+        with self._tx() as cur:
+            cur.execute(_Q[name], params)
+            return cur.fetchall()
+
+    # -- schema -------------------------------------------------------------------
+
+    def upgrade(self) -> list[int]:
+        latest = latest_version(_DIALECT)
+        current, _ = self.schema_version()
+        if current > latest:
+            raise self._too_new(current, latest)
+        if current == latest:
+            return []
+        applied: list[int] = []
+        with self._tx() as cur:
+            cur.execute(_Q["migration_lock"], {"key": MIGRATION_LOCK_KEY})
+            cur.execute(_Q["ensure_migrations_table"])
+            cur.execute(_Q["current_version"])
+            current = int(_row(cur)["version"])  # again, under the lock
+            if current > latest:
+                raise self._too_new(current, latest)
+            for migration in load_migrations(_DIALECT):
+                if migration.version > current:
+                    cur.execute(migration.sql)
+                    cur.execute(_Q["insert_migration"], {"version": migration.version})
+                    applied.append(migration.version)
+        return applied
+
+    def _too_new(self, current: int, latest: int) -> SchemaTooNew:
+        return SchemaTooNew(
+            f"the store {self.display_url} is at schema version {current}, newer than this "
+            f"jobctl knows ({latest}); upgrade jobctl to use it"
+        )
+
+    def schema_version(self) -> tuple[int, int]:
+        latest = latest_version(_DIALECT)
+        with self._tx() as cur:
+            cur.execute(_Q["has_migrations_table"])
+            if not _row(cur)["present"]:
+                return 0, latest
+            cur.execute(_Q["current_version"])
+            return int(_row(cur)["version"]), latest
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # -- jobs ---------------------------------------------------------------------
+
+    def submit_job(
+        self, job: NewJob, inputs: Sequence[InputFile], chunks: Sequence[ChunkDescriptor]
+    ) -> tuple[int, bool]:
+        key = {"name": job.name, "run_key": job.run_key}
+        with self._tx() as cur:
+            cur.execute(
+                _Q["insert_job"],
+                {
+                    **key,
+                    "priority": int(job.priority),
+                    "queue": job.queue,
+                    "spec": rows.dump_json(job.spec),
+                    "spec_hash": job.spec_hash,
+                    "output_path": job.output_path,
+                    "source_file": job.source_file,
+                },
+            )
+            created = cur.fetchone()
+            if created is None:  # the key exists (perhaps committed a moment ago)
+                cur.execute(_Q["job_id_by_key"], key)
+                return int(_row(cur)["id"]), False
+            job_id = int(created["id"])
+            if inputs:
+                cur.executemany(
+                    _Q["insert_input"], [rows.input_row(job_id, i, f) for i, f in enumerate(inputs)]
+                )
+            self._copy_chunks(cur, job_id, chunks)
+            detail = {
+                **key,
+                "priority": int(job.priority),
+                "queue": job.queue,
+                "inputs": len(inputs),
+                "chunks": len(chunks),
+            }
+            self._event(cur, EventKind.JOB_SUBMITTED, job_id, None, detail)
+        return job_id, True
+
+    def _copy_chunks(self, cur: Cursor, job_id: int, chunks: Sequence[ChunkDescriptor]) -> None:
+        if not chunks:
+            return
+        with cur.copy(_Q["copy_chunks"]) as copy:
+            for chunk in chunks:
+                copy.write_row(rows.chunk_row(job_id, chunk))
+
+    def get_job(self, job_id: int) -> JobRecord:
+        row = self._one("get_job", {"job_id": job_id})
+        if row is None:
+            raise NotFound(f"job {job_id} does not exist")
+        return rows.job_record(row, _same)
+
+    def find_job(self, name: str, run_key: str | None = None) -> JobRecord | None:
+        if run_key is None:
+            row = self._one("find_job_newest", {"name": name})
+        else:
+            row = self._one("find_job_by_key", {"name": name, "run_key": run_key})
+        return None if row is None else rows.job_record(row, _same)
+
+    def list_jobs(
+        self, states: Sequence[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        params = {"states": None if states is None else rows.state_values(states), "limit": limit}
+        return [rows.job_record(r, _same) for r in self._all("list_jobs", params)]
+
+    def job_inputs(self, job_id: int) -> list[InputFile]:
+        return [rows.input_file(r) for r in self._all("job_inputs", {"job_id": job_id})]
+
+    def job_progress(self, job_id: int) -> JobProgress:
+        with self._tx() as cur:
+            cur.execute(_Q["job_state"], {"job_id": job_id})
+            job = cur.fetchone()
+            if job is None:
+                raise NotFound(f"job {job_id} does not exist")
+            cur.execute(_Q["job_progress"], {"job_id": job_id})
+            return rows.job_progress(job_id, job["state"], cur.fetchall())
+
+    def _move_job(
+        self, cur: Cursor, job_id: int, target: JobState, error: str | None
+    ) -> tuple[JobState, JobRecord]:
+        """Apply one job transition in the caller's transaction: (source, new record)."""
+        cur.execute(_Q["job_state_for_update"], {"job_id": job_id})
+        current = cur.fetchone()
+        if current is None:
+            raise NotFound(f"job {job_id} does not exist")
+        cur.execute(
+            _Q["update_job_state"],
+            {
+                "job_id": job_id,
+                "target": target.value,
+                "sources": rows.state_values(job_sources(target)),
+                "terminal": target in JOB_TERMINAL,
+                "active": target in JOB_ACTIVE,
+                "error": error,
+            },
+        )
+        changed = cur.fetchone()
+        if changed is None:
+            raise IllegalTransition(f"job {job_id} cannot go from {current['state']} to {target}")
+        return JobState(current["state"]), rows.job_record(changed, _same)
+
+    def set_job_state(
+        self,
+        job_id: int,
+        target: JobState,
+        *,
+        error: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        with self._tx() as cur:
+            source, record = self._move_job(cur, job_id, target, error)
+            info = rows.job_state_detail(source, target, error, detail)
+            self._event(cur, EventKind.JOB_STATE, job_id, None, info)
+        return record
+
+    def cancel_job(self, job_id: int) -> bool:
+        with self._tx() as cur:
+            cur.execute(_Q["job_state_for_update"], {"job_id": job_id})
+            current = cur.fetchone()
+            if current is None:
+                raise NotFound(f"job {job_id} does not exist")
+            if JobState(current["state"]) in JOB_TERMINAL:
+                return False
+            source, _record = self._move_job(cur, job_id, JobState.CANCELLED, None)
+            sources = rows.state_values(chunk_sources(ChunkState.CANCELLED))
+            cur.execute(_Q["cancel_chunks"], {"job_id": job_id, "sources": sources, **self._who()})
+            detail = {"from": source.value, "chunks_cancelled": len(cur.fetchall())}
+            self._event(cur, EventKind.JOB_CANCELLED, job_id, None, detail)
+        return True
+
+    # -- chunks -------------------------------------------------------------------
+
+    def add_chunks(self, job_id: int, chunks: Sequence[ChunkDescriptor]) -> int:
+        with self._tx() as cur:
+            cur.execute(_Q["job_state"], {"job_id": job_id})
+            if cur.fetchone() is None:
+                raise NotFound(f"job {job_id} does not exist")
+            self._copy_chunks(cur, job_id, chunks)
+            seqs = [c.seq for c in chunks]
+            detail = {
+                "count": len(chunks),
+                "first_seq": min(seqs, default=None),
+                "last_seq": max(seqs, default=None),
+            }
+            self._event(cur, EventKind.CHUNKS_ADDED, job_id, None, detail)
+        return len(chunks)
+
+    def list_chunks(
+        self,
+        job_id: int,
+        states: Sequence[ChunkState] | None = None,
+        limit: int | None = None,
+    ) -> list[ChunkRecord]:
+        params = {
+            "job_id": job_id,
+            "states": None if states is None else rows.state_values(states),
+            "limit": limit,
+        }
+        return [rows.chunk_record(r, _same) for r in self._all("list_chunks", params)]
+
+    def lease_chunks(
+        self,
+        owner: str,
+        job_ids: Sequence[int],
+        limit: int,
+        lease_seconds: float,
+    ) -> list[Lease]:
+        if limit <= 0 or not job_ids:
+            return []
+        params = {
+            "owner": owner,
+            "job_ids": list(job_ids),
+            "limit": limit,
+            "lease_seconds": float(lease_seconds),
+            **self._who(),
+        }
+        return [rows.lease_record(r, _same) for r in self._all("lease_chunks", params)]
+
+    def renew_leases(self, owner: str, lease_seconds: float) -> int:
+        with self._tx() as cur:
+            cur.execute(_Q["renew_leases"], {"owner": owner, "lease_seconds": float(lease_seconds)})
+            return cur.rowcount
+
+    def complete_chunks(self, owner: str, outcomes: Sequence[ChunkOutcome]) -> list[bool]:
+        keep = rows.unique_outcomes(outcomes)
+        if not keep:
+            return [False] * len(outcomes)
+        batch = [outcomes[i] for i in keep]
+        params: dict[str, Any] = {
+            "ids": [o.chunk_id for o in batch],
+            "tokens": [o.fencing_token for o in batch],
+            "kinds": [o.kind for o in batch],
+            "targets": [rows.outcome_target(o).value for o in batch],
+            "delays": [float(o.retry_delay) for o in batch],
+            "rows_in": [o.rows_in for o in batch],
+            "rows_out": [o.rows_out for o in batch],
+            "rows_rejected": [o.rows_rejected for o in batch],
+            "bytes_out": [o.bytes_out for o in batch],
+            "checksums": [o.checksum for o in batch],
+            "part_files": [o.part_file for o in batch],
+            "errors": [o.error for o in batch],
+            "durations": [float(o.duration) for o in batch],
+            "workers": [o.worker for o in batch],
+            "events": [rows.outcome_event(o) for o in batch],
+            "details": [rows.dump_json(rows.outcome_detail(owner, o)) for o in batch],
+            **self._who(),
+        }
+        done = {int(r["id"]) for r in self._all("complete_chunks", params)}
+        accepted = [False] * len(outcomes)
+        for index in keep:
+            accepted[index] = outcomes[index].chunk_id in done
+        return accepted
+
+    def release_leases(self, owner: str, reason: str) -> int:
+        row = self._one("release_leases", {"owner": owner, "reason": reason, **self._who()})
+        return 0 if row is None else int(row["n"])
+
+    def reap_expired(self, limit: int = 1000) -> int:
+        params = {"limit": limit, "reason": "lease expired", **self._who()}
+        row = self._one("reap_expired", params)
+        return 0 if row is None else int(row["n"])
+
+    def requeue_chunks(self, job_id: int, states: Sequence[ChunkState]) -> int:
+        allowed = set(states) & chunk_sources(ChunkState.PENDING)
+        allowed.discard(ChunkState.SUCCEEDED)
+        if not allowed:
+            return 0
+        params = {"job_id": job_id, "sources": rows.state_values(allowed), **self._who()}
+        row = self._one("requeue_chunks", params)
+        return 0 if row is None else int(row["n"])
+
+    def save_checkpoint(self, chunk_id: int, fencing_token: int, state: Any) -> bool:
+        with self._tx() as cur:
+            cur.execute(
+                _Q["save_checkpoint"],
+                {"chunk_id": chunk_id, "token": fencing_token, "checkpoint": rows.dump_json(state)},
+            )
+            return cur.rowcount == 1
+
+    # -- events -------------------------------------------------------------------
+
+    def record_event(
+        self,
+        kind: str,
+        *,
+        job_id: int | None = None,
+        chunk_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as cur:
+            self._event(cur, kind, job_id, chunk_id, detail)
+
+    def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
+        params = {"job_id": job_id, "limit": limit}
+        return [rows.event_record(r, _same) for r in self._all("list_events", params)]
+
+
+def _row(cur: Cursor) -> DictRow:
+    row = cur.fetchone()
+    assert row is not None
+    return row

@@ -1,0 +1,86 @@
+"""Named SQL queries and numbered migrations, loaded from package data.
+
+Each dialect keeps all of its SQL in ``store/sql/<dialect>.sql``: every query
+starts with ``-- name: some_name`` followed by a comment line saying what it
+does, and runs until the next ``-- name:``. Migrations are
+``store/migrations/<dialect>/NNNN_description.sql``; their number is the
+schema version they bring the store to. No other module holds SQL.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$")
+_MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+@cache
+def load_queries(dialect: str) -> dict[str, str]:
+    """All named queries of ``dialect`` (``sqlite`` or ``postgres``)."""
+    text = (resources.files("orchestrator.store") / "sql" / f"{dialect}.sql").read_text("utf-8")
+    queries: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in text.splitlines():
+        match = _NAME.match(line)
+        if match:
+            if name is not None:
+                queries[name] = "\n".join(lines).strip()
+            name, lines = match.group(1), []
+            if name in queries:
+                raise ValueError(f"{dialect}.sql: query {name!r} defined twice")
+        elif name is not None:
+            lines.append(line)
+    if name is not None:
+        queries[name] = "\n".join(lines).strip()
+    return queries
+
+
+@cache
+def load_migrations(dialect: str) -> tuple[Migration, ...]:
+    """The migrations of ``dialect`` in version order (versions start at 1, no gaps)."""
+    folder = resources.files("orchestrator.store") / "migrations" / dialect
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise ValueError(f"{dialect} migrations are not numbered 1..n: {versions}")
+    return tuple(found)
+
+
+def latest_version(dialect: str) -> int:
+    """The schema version this code brings a store to."""
+    migrations = load_migrations(dialect)
+    return migrations[-1].version if migrations else 0
+
+
+def sqlite_statements(script: str) -> list[str]:
+    """The statements of a SQLite migration, one by one: ``executescript`` would
+    commit the migrator's transaction before running them."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    leftover = [ln for ln in buffer.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+    if leftover:
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer!r}")
+    return statements

@@ -1,0 +1,382 @@
+-- Named queries of the PostgreSQL backend (orchestrator/store/postgres.py).
+--
+-- Timestamps come from now(): the transaction's start on the server clock.
+-- Lists are passed as arrays. State transitions are guarded in the WHERE
+-- clause; a row not in an allowed source state is not changed. The batch
+-- operations (lease, complete, release, reap, requeue, cancel) are one
+-- statement each: data-modifying CTEs update the chunks, open or close their
+-- attempt rows and append one event per chunk, in one round trip.
+
+-- name: ping
+-- Does the server answer?
+SELECT 1 AS ok
+
+-- name: migration_lock
+-- Serialize migrators (and first use of an empty store) until commit.
+SELECT pg_advisory_xact_lock(%(key)s)
+
+-- name: ensure_migrations_table
+-- Bootstrap: the table that records which migrations were applied.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+
+-- name: has_migrations_table
+-- Whether the store was ever migrated.
+SELECT to_regclass('schema_migrations') IS NOT NULL AS present
+
+-- name: current_version
+-- The schema version of the store: the highest migration applied.
+SELECT coalesce(max(version), 0) AS version FROM schema_migrations
+
+-- name: insert_migration
+-- Record that migration %(version)s was applied.
+INSERT INTO schema_migrations (version, applied_at) VALUES (%(version)s, now())
+
+-- name: insert_job
+-- Insert a job unless (name, run_key) exists; returns its id only when created.
+-- A concurrent insert of the same key waits for the other transaction, then
+-- does nothing: exactly one job is created.
+INSERT INTO jobs (name, run_key, state, priority, queue, spec, spec_hash,
+                  output_path, source_file)
+VALUES (%(name)s, %(run_key)s, 'pending', %(priority)s, %(queue)s, %(spec)s::jsonb,
+        %(spec_hash)s, %(output_path)s, %(source_file)s)
+ON CONFLICT (name, run_key) DO NOTHING
+RETURNING id
+
+-- name: job_id_by_key
+-- The id of the job with this (name, run_key).
+SELECT id FROM jobs WHERE name = %(name)s AND run_key = %(run_key)s
+
+-- name: insert_input
+-- One input fingerprint of a job: (job_id, idx, path, format, size, mtime_ns, sample_hash).
+INSERT INTO job_inputs (job_id, idx, path, format, size, mtime_ns, sample_hash)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+
+-- name: copy_chunks
+-- Bulk-load pending chunks: (job_id, seq, phase, kind, path, start, stop, est_rows, descriptor).
+COPY chunks (job_id, seq, phase, kind, path, start, stop, est_rows, descriptor) FROM STDIN
+
+-- name: insert_event
+-- Append one audit event.
+INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+VALUES (%(kind)s, %(job_id)s, %(chunk_id)s, %(user)s, %(host)s, %(pid)s, %(detail)s::jsonb)
+
+-- name: get_job
+-- One job by id.
+SELECT * FROM jobs WHERE id = %(job_id)s
+
+-- name: find_job_by_key
+-- The job with this name and run key.
+SELECT * FROM jobs WHERE name = %(name)s AND run_key = %(run_key)s
+
+-- name: find_job_newest
+-- The newest job with this name.
+SELECT * FROM jobs WHERE name = %(name)s ORDER BY created_at DESC, id DESC LIMIT 1
+
+-- name: list_jobs
+-- Jobs newest first, optionally only those in %(states)s (NULL = all).
+SELECT * FROM jobs
+WHERE %(states)s::text[] IS NULL OR state = ANY(%(states)s::text[])
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s
+
+-- name: job_inputs
+-- The input fingerprints of a job in discovery order.
+SELECT * FROM job_inputs WHERE job_id = %(job_id)s ORDER BY idx
+
+-- name: job_state
+-- The current state of a job.
+SELECT state FROM jobs WHERE id = %(job_id)s
+
+-- name: job_state_for_update
+-- The current state of a job, locked until the end of the transaction.
+SELECT state FROM jobs WHERE id = %(job_id)s FOR UPDATE
+
+-- name: job_progress
+-- Chunk counts and totals per state, from the covering index chunks_progress_idx.
+SELECT state,
+       count(*) AS n,
+       sum(rows_in) AS rows_in,
+       sum(rows_out) AS rows_out,
+       sum(rows_rejected) AS rows_rejected,
+       sum(bytes_out) AS bytes_out,
+       sum(attempts + infra_attempts) AS retries
+FROM chunks WHERE job_id = %(job_id)s
+GROUP BY state
+
+-- name: update_job_state
+-- Move a job to %(target)s only from an allowed source state.
+-- started_at is set the first time it runs; finished_at on a terminal state,
+-- cleared when it becomes active again; error replaced, or cleared on active.
+UPDATE jobs SET
+    state = %(target)s,
+    started_at = CASE WHEN %(target)s = 'running' THEN coalesce(started_at, now())
+                      ELSE started_at END,
+    finished_at = CASE WHEN %(terminal)s THEN now() ELSE NULL END,
+    error = CASE WHEN %(error)s::text IS NOT NULL THEN %(error)s::text
+                 WHEN %(active)s THEN NULL ELSE error END
+WHERE id = %(job_id)s AND state = ANY(%(sources)s::text[])
+RETURNING *
+
+-- name: cancel_chunks
+-- Cancel the unfinished chunks of a job (those in %(sources)s), close their
+-- open attempt rows, one chunk_cancelled event each; returns their ids.
+WITH victims AS (
+    SELECT id, state FROM chunks
+    WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
+    FOR UPDATE
+), moved AS (
+    UPDATE chunks c SET
+        state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
+    RETURNING c.id, c.job_id, v.state AS from_state
+), closed AS (
+    UPDATE attempts a SET finished_at = now(), outcome = 'cancelled',
+        duration = extract(epoch FROM now() - a.started_at)
+    FROM moved m
+    WHERE a.chunk_id = m.id AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_cancelled', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('from', m.from_state)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT id FROM moved
+
+-- name: list_chunks
+-- Chunks of a job in seq order, optionally only in %(states)s; NULL limit = all.
+SELECT * FROM chunks
+WHERE job_id = %(job_id)s
+  AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+ORDER BY seq
+LIMIT %(limit)s
+
+-- name: lease_chunks
+-- Lease up to %(limit)s pending chunks of the running jobs %(job_ids)s whose
+-- backoff has passed: highest priority, then oldest job, then seq. Each
+-- becomes running with a new fencing token; an attempt row and a
+-- chunk_leased event are written for each. SKIP LOCKED lets concurrent
+-- coordinators take disjoint chunks without waiting for each other.
+WITH ordered_jobs AS (
+    SELECT id, priority, created_at FROM jobs
+    WHERE id = ANY(%(job_ids)s::bigint[]) AND state = 'running'
+), picked AS (
+    SELECT p.id
+    FROM ordered_jobs j
+    CROSS JOIN LATERAL (
+        SELECT c.id, c.seq FROM chunks c
+        WHERE c.job_id = j.id AND c.state = 'pending'
+          AND (c.not_before IS NULL OR c.not_before <= now())
+        ORDER BY c.seq
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) p
+    ORDER BY j.priority DESC, j.created_at, j.id, p.seq
+    LIMIT %(limit)s
+), leased AS (
+    UPDATE chunks c SET
+        state = 'running',
+        fencing_token = c.fencing_token + 1,
+        lease_owner = %(owner)s,
+        lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+        not_before = NULL,
+        updated_at = now()
+    FROM picked
+    WHERE c.id = picked.id AND c.state = 'pending'
+    RETURNING c.id, c.job_id, c.seq, c.fencing_token, c.attempts, c.infra_attempts,
+              c.descriptor, c.checkpoint
+), opened AS (
+    INSERT INTO attempts (chunk_id, job_id, fencing_token, owner)
+    SELECT id, job_id, fencing_token, %(owner)s FROM leased
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_leased', l.job_id, l.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('owner', %(owner)s::text, 'fencing_token', l.fencing_token)
+    FROM leased l
+    ORDER BY l.id
+)
+SELECT l.* FROM leased l JOIN ordered_jobs j ON j.id = l.job_id
+ORDER BY j.priority DESC, j.created_at, j.id, l.seq
+
+-- name: renew_leases
+-- Extend every running lease of %(owner)s to now + %(lease_seconds)s.
+UPDATE chunks SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+WHERE lease_owner = %(owner)s AND state = 'running'
+
+-- name: complete_chunks
+-- Apply a batch of attempt outcomes. Each is accepted only if its chunk is
+-- still running under the outcome's fencing token; accepted ones move to
+-- their target state, close their attempt row and get one event. Returns
+-- the accepted chunk ids. (The caller sends at most one outcome per chunk.)
+WITH v AS (
+    SELECT * FROM unnest(
+        %(ids)s::bigint[], %(tokens)s::bigint[], %(kinds)s::text[], %(targets)s::text[],
+        %(delays)s::float8[], %(rows_in)s::bigint[], %(rows_out)s::bigint[],
+        %(rows_rejected)s::bigint[], %(bytes_out)s::bigint[], %(checksums)s::text[],
+        %(part_files)s::text[], %(errors)s::text[], %(durations)s::float8[],
+        %(workers)s::text[], %(events)s::text[], %(details)s::text[]
+    ) AS t(id, token, kind, target, delay, rows_in, rows_out, rows_rejected, bytes_out,
+           checksum, part_file, error, duration, worker, event, detail)
+), done AS (
+    UPDATE chunks c SET
+        state = v.target,
+        attempts = c.attempts + CASE WHEN v.kind = 'failed' THEN 1 ELSE 0 END,
+        infra_attempts = c.infra_attempts + CASE WHEN v.kind = 'lost' THEN 1 ELSE 0 END,
+        not_before = CASE WHEN v.kind = 'failed' AND v.target = 'pending'
+                          THEN now() + make_interval(secs => greatest(v.delay, 0)) END,
+        rows_in = CASE WHEN v.kind = 'succeeded' THEN v.rows_in ELSE c.rows_in END,
+        rows_out = CASE WHEN v.kind = 'succeeded' THEN v.rows_out ELSE c.rows_out END,
+        rows_rejected = CASE WHEN v.kind = 'succeeded' THEN v.rows_rejected
+                             ELSE c.rows_rejected END,
+        bytes_out = CASE WHEN v.kind = 'succeeded' THEN v.bytes_out ELSE c.bytes_out END,
+        checksum = CASE WHEN v.kind = 'succeeded' THEN v.checksum ELSE c.checksum END,
+        part_file = CASE WHEN v.kind = 'succeeded' THEN v.part_file ELSE c.part_file END,
+        error = CASE WHEN v.kind = 'succeeded' THEN NULL ELSE coalesce(v.error, c.error) END,
+        lease_owner = NULL,
+        lease_expires_at = NULL,
+        updated_at = now()
+    FROM v
+    WHERE c.id = v.id AND c.fencing_token = v.token AND c.state = 'running'
+    RETURNING c.id, c.job_id, v.token, v.kind, v.error, v.part_file, v.rows_out,
+              v.duration, v.worker, v.event, v.detail
+), closed AS (
+    UPDATE attempts a SET
+        finished_at = now(), outcome = d.kind, error = d.error,
+        part_file = d.part_file,
+        rows_out = CASE WHEN d.kind = 'succeeded' THEN d.rows_out END,
+        duration = d.duration, worker = coalesce(d.worker, a.worker)
+    FROM done d
+    WHERE a.chunk_id = d.id AND a.fencing_token = d.token AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT d.event, d.job_id, d.id, %(user)s, %(host)s, %(pid)s, d.detail::jsonb
+    FROM done d
+    ORDER BY d.id
+)
+SELECT id FROM done
+
+-- name: release_leases
+-- Graceful stop: every running chunk of %(owner)s back to pending without an
+-- attempt spent; attempt rows closed as 'released'; one chunk_released event
+-- each. Chunks locked by a concurrent commit are skipped (they are finishing).
+WITH victims AS (
+    SELECT id, lease_owner FROM chunks
+    WHERE state = 'running' AND lease_owner = %(owner)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE chunks c SET
+        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
+        updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = 'running'
+    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
+), closed AS (
+    UPDATE attempts a SET finished_at = now(), outcome = 'released',
+        duration = extract(epoch FROM now() - a.started_at)
+    FROM moved m
+    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_released', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
+                              'reason', %(reason)s::text)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT count(*) AS n FROM moved
+
+-- name: reap_expired
+-- Up to %(limit)s running chunks whose lease expired back to pending as an
+-- infrastructure failure (infra_attempts + 1); attempt rows closed as
+-- 'expired'; one chunk_reaped event each. FOR UPDATE re-checks state and
+-- expiry on the newest row version, and the UPDATE is guarded by state =
+-- 'running' again, so a chunk that committed meanwhile is never touched.
+WITH victims AS (
+    SELECT id, lease_owner FROM chunks
+    WHERE state = 'running' AND lease_expires_at < now()
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE chunks c SET
+        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
+        infra_attempts = c.infra_attempts + 1, updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = 'running' AND c.lease_expires_at < now()
+    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
+), closed AS (
+    UPDATE attempts a SET finished_at = now(), outcome = 'expired',
+        duration = extract(epoch FROM now() - a.started_at)
+    FROM moved m
+    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_reaped', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
+                              'reason', %(reason)s::text)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT count(*) AS n FROM moved
+
+-- name: requeue_chunks
+-- Resume: the chunks of a job in %(sources)s back to pending with counters,
+-- error, backoff and lease reset; open attempt rows closed as 'requeued';
+-- one chunk_requeued event each. Returns how many.
+WITH victims AS (
+    SELECT id, state FROM chunks
+    WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
+    FOR UPDATE
+), moved AS (
+    UPDATE chunks c SET
+        state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
+        not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
+    RETURNING c.id, c.job_id, v.state AS from_state
+), closed AS (
+    UPDATE attempts a SET finished_at = now(), outcome = 'requeued',
+        duration = extract(epoch FROM now() - a.started_at)
+    FROM moved m
+    WHERE a.chunk_id = m.id AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_requeued', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('from', m.from_state)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT count(*) AS n FROM moved
+
+-- name: save_checkpoint
+-- Store a processor checkpoint if the lease %(token)s is still current.
+UPDATE chunks SET checkpoint = %(checkpoint)s::jsonb, updated_at = now()
+WHERE id = %(chunk_id)s AND fencing_token = %(token)s AND state = 'running'
+
+-- name: list_events
+-- Events of a job, oldest first; NULL limit = all.
+SELECT * FROM events WHERE job_id = %(job_id)s ORDER BY id LIMIT %(limit)s
+
+-- name: create_database
+-- Test and benchmark support: a new database cloned from a template (both
+-- names are identifiers, composed in with psycopg.sql).
+CREATE DATABASE {db} TEMPLATE {template}
+
+-- name: create_empty_database
+-- Test and benchmark support: a new empty database (name composed with psycopg.sql).
+CREATE DATABASE {db}
+
+-- name: drop_database
+-- Test and benchmark support: drop a database, ending its sessions.
+DROP DATABASE IF EXISTS {db} WITH (FORCE)
+
+-- name: schema_columns
+-- Introspection for the schema tests: every (table, column) of the store.
+SELECT table_name::text AS table_name, column_name::text AS column_name
+FROM information_schema.columns
+WHERE table_schema = current_schema()
+ORDER BY 1, 2

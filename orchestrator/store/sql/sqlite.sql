@@ -1,0 +1,279 @@
+-- Named queries of the SQLite backend (orchestrator/store/sqlite.py).
+--
+-- Timestamps are REAL unix seconds. Every write transaction reads the
+-- database clock once (query `now`) and passes it as :now, so one
+-- transaction has one time. Lists of ids or states are passed as JSON
+-- arrays and read with json_each. State transitions are guarded in the
+-- WHERE clause: a row not in an allowed source state is not changed.
+
+-- name: configure_connection
+-- Per-connection settings: fsync only at checkpoints (with WAL a crash loses
+-- no committed transaction on an intact disk), foreign keys enforced.
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+
+-- name: enable_wal
+-- Write-ahead log: readers never block the writer. Persistent in the file,
+-- so only the first open of a new file changes anything.
+PRAGMA journal_mode = WAL
+
+-- name: begin_write
+-- Start a write transaction holding the write lock from its first statement.
+BEGIN IMMEDIATE
+
+-- name: begin_read
+-- Start a read transaction: one consistent snapshot for several queries.
+BEGIN
+
+-- name: commit
+-- Commit the transaction.
+COMMIT
+
+-- name: rollback
+-- Roll the transaction back.
+ROLLBACK
+
+-- name: now
+-- The database clock as unix seconds with sub-second precision.
+SELECT (julianday('now') - 2440587.5) * 86400.0 AS now
+
+-- name: ensure_migrations_table
+-- Bootstrap: the table that records which migrations were applied.
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    applied_at REAL NOT NULL
+)
+
+-- name: has_migrations_table
+-- Whether the store was ever migrated (an empty file has no tables).
+SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'
+
+-- name: current_version
+-- The schema version of the store: the highest migration applied.
+SELECT coalesce(max(version), 0) AS version FROM schema_migrations
+
+-- name: insert_migration
+-- Record that migration :version was applied.
+INSERT INTO schema_migrations (version, applied_at) VALUES (:version, :now)
+
+-- name: insert_job
+-- Insert a job unless (name, run_key) exists; returns its id only when created.
+INSERT INTO jobs (name, run_key, state, priority, queue, spec, spec_hash,
+                  output_path, source_file, created_at)
+VALUES (:name, :run_key, 'pending', :priority, :queue, :spec, :spec_hash,
+        :output_path, :source_file, :now)
+ON CONFLICT (name, run_key) DO NOTHING
+RETURNING id
+
+-- name: job_id_by_key
+-- The id of the job with this (name, run_key).
+SELECT id FROM jobs WHERE name = :name AND run_key = :run_key
+
+-- name: insert_input
+-- One input fingerprint of a job: (job_id, idx, path, format, size, mtime_ns, sample_hash).
+INSERT INTO job_inputs (job_id, idx, path, format, size, mtime_ns, sample_hash)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+
+-- name: insert_chunk
+-- One pending chunk: (job_id, seq, phase, kind, path, start, stop, est_rows, descriptor, now).
+INSERT INTO chunks (job_id, seq, phase, kind, path, start, stop, est_rows, descriptor,
+                    state, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+
+-- name: insert_event
+-- Append one audit event.
+INSERT INTO events (at, kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+VALUES (:now, :kind, :job_id, :chunk_id, :user, :host, :pid, :detail)
+
+-- name: get_job
+-- One job by id.
+SELECT * FROM jobs WHERE id = :job_id
+
+-- name: find_job_by_key
+-- The job with this name and run key.
+SELECT * FROM jobs WHERE name = :name AND run_key = :run_key
+
+-- name: find_job_newest
+-- The newest job with this name.
+SELECT * FROM jobs WHERE name = :name ORDER BY created_at DESC, id DESC LIMIT 1
+
+-- name: list_jobs
+-- Jobs newest first, optionally only those in :states (JSON array or NULL).
+SELECT * FROM jobs
+WHERE :states IS NULL OR state IN (SELECT value FROM json_each(:states))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit
+
+-- name: job_inputs
+-- The input fingerprints of a job in discovery order.
+SELECT * FROM job_inputs WHERE job_id = :job_id ORDER BY idx
+
+-- name: job_state_for_update
+-- The current state of a job (read inside the write transaction).
+SELECT state FROM jobs WHERE id = :job_id
+
+-- name: job_progress
+-- Chunk counts and totals per state, from the covering index chunks_progress_idx.
+SELECT state,
+       count(*) AS n,
+       sum(rows_in) AS rows_in,
+       sum(rows_out) AS rows_out,
+       sum(rows_rejected) AS rows_rejected,
+       sum(bytes_out) AS bytes_out,
+       sum(attempts + infra_attempts) AS retries
+FROM chunks WHERE job_id = :job_id
+GROUP BY state
+
+-- name: update_job_state
+-- Move a job to :target only from an allowed source state (:sources, JSON).
+-- started_at is set the first time it runs; finished_at on a terminal state,
+-- cleared when it becomes active again; error replaced, or cleared on active.
+UPDATE jobs SET
+    state = :target,
+    started_at = CASE WHEN :target = 'running' THEN coalesce(started_at, :now)
+                      ELSE started_at END,
+    finished_at = CASE WHEN :terminal THEN :now ELSE NULL END,
+    error = CASE WHEN :error IS NOT NULL THEN :error
+                 WHEN :active THEN NULL ELSE error END
+WHERE id = :job_id AND state IN (SELECT value FROM json_each(:sources))
+RETURNING *
+
+-- name: list_chunks
+-- Chunks of a job in seq order, optionally only in :states; :limit -1 = all.
+SELECT * FROM chunks
+WHERE job_id = :job_id
+  AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+ORDER BY seq
+LIMIT :limit
+
+-- name: chunks_in_states
+-- The chunks of a job in :states (JSON), with what their events need.
+SELECT id, job_id, state, fencing_token, lease_owner FROM chunks
+WHERE job_id = :job_id AND state IN (SELECT value FROM json_each(:states))
+ORDER BY seq
+
+-- name: running_jobs_by_priority
+-- Of the jobs :job_ids (JSON), those running, in lease order: priority, age.
+SELECT id FROM jobs
+WHERE id IN (SELECT value FROM json_each(:job_ids)) AND state = 'running'
+ORDER BY priority DESC, created_at, id
+
+-- name: lease_job_chunks
+-- Lease the next :limit pending chunks of one job whose backoff has passed:
+-- running, a new fencing token, the owner and the expiry.
+UPDATE chunks SET
+    state = 'running',
+    fencing_token = fencing_token + 1,
+    lease_owner = :owner,
+    lease_expires_at = :now + :lease_seconds,
+    not_before = NULL,
+    updated_at = :now
+WHERE id IN (
+    SELECT id FROM chunks
+    WHERE job_id = :job_id AND state = 'pending'
+      AND (not_before IS NULL OR not_before <= :now)
+    ORDER BY seq
+    LIMIT :limit
+)
+RETURNING id, job_id, seq, fencing_token, attempts, infra_attempts, descriptor, checkpoint
+
+-- name: insert_attempt
+-- Open the attempt row of a new lease: (chunk_id, job_id, fencing_token, owner, now).
+INSERT INTO attempts (chunk_id, job_id, fencing_token, owner, started_at)
+VALUES (?, ?, ?, ?, ?)
+
+-- name: insert_event_row
+-- Append one audit event: (at, kind, job_id, chunk_id, user, host, pid, detail).
+INSERT INTO events (at, kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: renew_leases
+-- Extend every running lease of :owner to now + :lease_seconds.
+UPDATE chunks SET lease_expires_at = :now + :lease_seconds
+WHERE lease_owner = :owner AND state = 'running'
+
+-- name: complete_chunk
+-- Apply one attempt outcome if the chunk is still running under :token.
+-- :target is where the outcome leads (succeeded, pending, dead, cancelled).
+UPDATE chunks SET
+    state = :target,
+    attempts = attempts + :spent,
+    infra_attempts = infra_attempts + :infra_spent,
+    not_before = :not_before,
+    rows_in = CASE WHEN :succeeded THEN :rows_in ELSE rows_in END,
+    rows_out = CASE WHEN :succeeded THEN :rows_out ELSE rows_out END,
+    rows_rejected = CASE WHEN :succeeded THEN :rows_rejected ELSE rows_rejected END,
+    bytes_out = CASE WHEN :succeeded THEN :bytes_out ELSE bytes_out END,
+    checksum = CASE WHEN :succeeded THEN :checksum ELSE checksum END,
+    part_file = CASE WHEN :succeeded THEN :part_file ELSE part_file END,
+    error = CASE WHEN :succeeded THEN NULL ELSE coalesce(:error, error) END,
+    lease_owner = NULL,
+    lease_expires_at = NULL,
+    updated_at = :now
+WHERE id = :chunk_id AND fencing_token = :token AND state = 'running'
+RETURNING job_id
+
+-- name: close_attempt
+-- Close the attempt row of (chunk_id, fencing_token) with its outcome.
+UPDATE attempts SET
+    finished_at = :now, outcome = :outcome, error = :error, part_file = :part_file,
+    rows_out = :rows_out, duration = :duration, worker = coalesce(:worker, worker)
+WHERE chunk_id = :chunk_id AND fencing_token = :token AND finished_at IS NULL
+
+-- name: close_open_attempts
+-- Close the open attempt rows of the chunks :chunk_ids (JSON) with :outcome.
+UPDATE attempts SET finished_at = :now, outcome = :outcome,
+    duration = :now - started_at
+WHERE chunk_id IN (SELECT value FROM json_each(:chunk_ids)) AND finished_at IS NULL
+
+-- name: running_of_owner
+-- The running chunks leased by :owner.
+SELECT id, job_id, state, fencing_token, lease_owner FROM chunks
+WHERE lease_owner = :owner AND state = 'running'
+
+-- name: expired_leases
+-- Running chunks whose lease expired, oldest expiry first.
+SELECT id, job_id, state, fencing_token, lease_owner, lease_expires_at FROM chunks
+WHERE state = 'running' AND lease_expires_at < :now
+ORDER BY lease_expires_at
+LIMIT :limit
+
+-- name: return_to_pending
+-- Running chunks :chunk_ids (JSON) back to pending, lease cleared; :infra_spent
+-- is added to infra_attempts. Only chunks still running are touched.
+UPDATE chunks SET
+    state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
+    infra_attempts = infra_attempts + :infra_spent, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:chunk_ids)) AND state = 'running'
+
+-- name: requeue_chunks
+-- Resume: chunks :chunk_ids (JSON) in an allowed source state (:sources) back
+-- to pending with counters, error, backoff and lease reset.
+UPDATE chunks SET
+    state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
+    not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:chunk_ids))
+  AND state IN (SELECT value FROM json_each(:sources))
+
+-- name: cancel_chunks
+-- Cancel chunks :chunk_ids (JSON) still in an allowed source state (:sources).
+UPDATE chunks SET
+    state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:chunk_ids))
+  AND state IN (SELECT value FROM json_each(:sources))
+
+-- name: save_checkpoint
+-- Store a processor checkpoint if the lease :token is still current.
+UPDATE chunks SET checkpoint = :checkpoint, updated_at = :now
+WHERE id = :chunk_id AND fencing_token = :token AND state = 'running'
+
+-- name: list_events
+-- Events of a job, oldest first; :limit -1 = all.
+SELECT * FROM events WHERE job_id = :job_id ORDER BY id LIMIT :limit
+
+-- name: schema_columns
+-- Introspection for the schema tests: every (table, column) of the store.
+SELECT m.name AS table_name, p.name AS column_name
+FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
+WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence')
+ORDER BY 1, 2

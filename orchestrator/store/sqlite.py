@@ -1,0 +1,539 @@
+"""The embedded SQLite backend: one file, WAL, one connection per Store.
+
+Writers serialize on ``BEGIN IMMEDIATE`` (SQLite has no ``SKIP LOCKED``, and
+needs none: a write transaction holds the only write lock), readers never
+block them (WAL). A Store may be shared by threads (the dispatcher's
+heartbeat thread): a lock guards the one connection. Every SQL text comes
+from ``sql/sqlite.sql``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from orchestrator.errors import (
+    IllegalTransition,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+)
+from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.states import (
+    JOB_ACTIVE,
+    JOB_TERMINAL,
+    ChunkState,
+    JobState,
+    chunk_sources,
+    job_sources,
+)
+from orchestrator.store import rows
+from orchestrator.store.base import (
+    Actor,
+    ChunkOutcome,
+    ChunkRecord,
+    EventRecord,
+    JobProgress,
+    JobRecord,
+    Lease,
+    NewJob,
+    OutcomeKind,
+    Store,
+)
+from orchestrator.store.queries import (
+    latest_version,
+    load_migrations,
+    load_queries,
+    sqlite_statements,
+)
+from orchestrator.store.rows import EventKind
+
+#: seconds a writer waits for the write lock before StoreUnavailable
+BUSY_TIMEOUT_S = 30.0
+
+_Q = load_queries("sqlite")
+_DIALECT = "sqlite"
+
+
+def _ids(values: Sequence[int]) -> str:
+    return json.dumps(list(values))
+
+
+def _insert_chunks(
+    conn: sqlite3.Connection, now: float, job_id: int, chunks: Sequence[ChunkDescriptor]
+) -> None:
+    conn.executemany(_Q["insert_chunk"], [(*rows.chunk_row(job_id, c), now) for c in chunks])
+
+
+class SqliteStore(Store):
+    """See the module docstring. ``path`` is a file path or ``:memory:``."""
+
+    def __init__(self, path: str, *, actor: Actor) -> None:
+        self.path = path
+        self.display_url = f"sqlite://{path}" if path.startswith("/") else f"sqlite:{path}"
+        self.actor = actor
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._enable_wal()
+            self._conn.executescript(_Q["configure_connection"])
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open the SQLite store {path}: {exc}") from None
+
+    def _enable_wal(self) -> None:
+        """Switch a new file to WAL. SQLite answers "locked" at once, without
+        waiting, when another connection opens the same new file at the same
+        moment, so retry within the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self._conn.execute(_Q["enable_wal"]).fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _wrap(self, exc: sqlite3.Error) -> StoreError:
+        message = str(exc)
+        if "no such table" in message:
+            return StoreError(
+                f"the store {self.display_url} has no schema ({message}); run `jobctl db upgrade`"
+            )
+        if "locked" in message or "busy" in message:
+            return StoreUnavailable(
+                f"the SQLite store {self.path} stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:g} s ({message}); is another jobctl writing to it?"
+            )
+        return StoreUnavailable(f"SQLite store {self.path}: {message}")
+
+    @contextmanager
+    def _tx(self, write: bool = True) -> Iterator[tuple[sqlite3.Connection, float]]:
+        """One transaction (IMMEDIATE for writes) and the database time at its start."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute(_Q["begin_write" if write else "begin_read"])
+                now = float(conn.execute(_Q["now"]).fetchone()["now"])
+                yield conn, now
+                conn.execute(_Q["commit"])
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute(_Q["rollback"])
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise StoreError(f"SQLite store {self.path}: {exc}") from exc
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise self._wrap(exc) from exc
+                raise
+
+    def _read(self, name: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(_Q[name], params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise self._wrap(exc) from exc
+
+    def _events(
+        self, conn: sqlite3.Connection, now: float, items: list[tuple[str, Any, Any, Any]]
+    ) -> None:
+        """Append events: (kind, job_id, chunk_id, detail) each."""
+        a = self.actor
+        conn.executemany(
+            _Q["insert_event_row"],
+            [
+                (now, kind, job_id, chunk_id, a.user, a.host, a.pid, rows.dump_json(detail or {}))
+                for kind, job_id, chunk_id, detail in items
+            ],
+        )
+
+    # -- schema -------------------------------------------------------------------
+
+    def upgrade(self) -> list[int]:
+        applied: list[int] = []
+        latest = latest_version(_DIALECT)
+        with self._tx() as (conn, now):
+            conn.execute(_Q["ensure_migrations_table"])
+            current = int(conn.execute(_Q["current_version"]).fetchone()["version"])
+            if current > latest:
+                raise self._too_new(current, latest)
+            for migration in load_migrations(_DIALECT):
+                if migration.version <= current:
+                    continue
+                for statement in sqlite_statements(migration.sql):
+                    conn.execute(statement)
+                conn.execute(_Q["insert_migration"], {"version": migration.version, "now": now})
+                applied.append(migration.version)
+        return applied
+
+    def _too_new(self, current: int, latest: int) -> SchemaTooNew:
+        return SchemaTooNew(
+            f"the store {self.display_url} is at schema version {current}, newer than this "
+            f"jobctl knows ({latest}); upgrade jobctl to use it"
+        )
+
+    def schema_version(self) -> tuple[int, int]:
+        latest = latest_version(_DIALECT)
+        if not self._read("has_migrations_table", {})[0]["n"]:
+            return 0, latest
+        return int(self._read("current_version", {})[0]["version"]), latest
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- jobs ---------------------------------------------------------------------
+
+    def submit_job(
+        self, job: NewJob, inputs: Sequence[InputFile], chunks: Sequence[ChunkDescriptor]
+    ) -> tuple[int, bool]:
+        with self._tx() as (conn, now):
+            row = conn.execute(
+                _Q["insert_job"],
+                {
+                    "name": job.name,
+                    "run_key": job.run_key,
+                    "priority": int(job.priority),
+                    "queue": job.queue,
+                    "spec": rows.dump_json(job.spec),
+                    "spec_hash": job.spec_hash,
+                    "output_path": job.output_path,
+                    "source_file": job.source_file,
+                    "now": now,
+                },
+            ).fetchone()
+            if row is None:
+                existing = conn.execute(
+                    _Q["job_id_by_key"], {"name": job.name, "run_key": job.run_key}
+                ).fetchone()
+                return int(existing["id"]), False
+            job_id = int(row["id"])
+            conn.executemany(
+                _Q["insert_input"], [rows.input_row(job_id, i, f) for i, f in enumerate(inputs)]
+            )
+            _insert_chunks(conn, now, job_id, chunks)
+            detail = {
+                "name": job.name,
+                "run_key": job.run_key,
+                "priority": int(job.priority),
+                "queue": job.queue,
+                "inputs": len(inputs),
+                "chunks": len(chunks),
+            }
+            self._events(conn, now, [(EventKind.JOB_SUBMITTED, job_id, None, detail)])
+        return job_id, True
+
+    def get_job(self, job_id: int) -> JobRecord:
+        found = self._read("get_job", {"job_id": job_id})
+        if not found:
+            raise NotFound(f"job {job_id} does not exist")
+        return rows.job_record(found[0], rows.sqlite_json)
+
+    def find_job(self, name: str, run_key: str | None = None) -> JobRecord | None:
+        if run_key is None:
+            found = self._read("find_job_newest", {"name": name})
+        else:
+            found = self._read("find_job_by_key", {"name": name, "run_key": run_key})
+        return rows.job_record(found[0], rows.sqlite_json) if found else None
+
+    def list_jobs(
+        self, states: Sequence[JobState] | None = None, limit: int = 100
+    ) -> list[JobRecord]:
+        params = {
+            "states": None if states is None else json.dumps(rows.state_values(states)),
+            "limit": limit,
+        }
+        return [rows.job_record(r, rows.sqlite_json) for r in self._read("list_jobs", params)]
+
+    def job_inputs(self, job_id: int) -> list[InputFile]:
+        return [rows.input_file(r) for r in self._read("job_inputs", {"job_id": job_id})]
+
+    def job_progress(self, job_id: int) -> JobProgress:
+        with self._tx(write=False) as (conn, _now):
+            job = conn.execute(_Q["job_state_for_update"], {"job_id": job_id}).fetchone()
+            if job is None:
+                raise NotFound(f"job {job_id} does not exist")
+            counts = conn.execute(_Q["job_progress"], {"job_id": job_id}).fetchall()
+        return rows.job_progress(job_id, job["state"], counts)
+
+    def _move_job(
+        self,
+        conn: sqlite3.Connection,
+        now: float,
+        job_id: int,
+        target: JobState,
+        error: str | None,
+    ) -> tuple[JobState, JobRecord]:
+        """Apply one job transition in the caller's transaction: (source, new record)."""
+        current = conn.execute(_Q["job_state_for_update"], {"job_id": job_id}).fetchone()
+        if current is None:
+            raise NotFound(f"job {job_id} does not exist")
+        changed = conn.execute(
+            _Q["update_job_state"],
+            {
+                "job_id": job_id,
+                "target": target.value,
+                "sources": json.dumps(rows.state_values(job_sources(target))),
+                "terminal": int(target in JOB_TERMINAL),
+                "active": int(target in JOB_ACTIVE),
+                "error": error,
+                "now": now,
+            },
+        ).fetchone()
+        if changed is None:
+            raise IllegalTransition(f"job {job_id} cannot go from {current['state']} to {target}")
+        return JobState(current["state"]), rows.job_record(changed, rows.sqlite_json)
+
+    def set_job_state(
+        self,
+        job_id: int,
+        target: JobState,
+        *,
+        error: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        with self._tx() as (conn, now):
+            source, record = self._move_job(conn, now, job_id, target, error)
+            info = rows.job_state_detail(source, target, error, detail)
+            self._events(conn, now, [(EventKind.JOB_STATE, job_id, None, info)])
+        return record
+
+    def cancel_job(self, job_id: int) -> bool:
+        with self._tx() as (conn, now):
+            current = conn.execute(_Q["job_state_for_update"], {"job_id": job_id}).fetchone()
+            if current is None:
+                raise NotFound(f"job {job_id} does not exist")
+            if JobState(current["state"]) in JOB_TERMINAL:
+                return False
+            source, _record = self._move_job(conn, now, job_id, JobState.CANCELLED, None)
+            sources = json.dumps(rows.state_values(chunk_sources(ChunkState.CANCELLED)))
+            victims = conn.execute(
+                _Q["chunks_in_states"], {"job_id": job_id, "states": sources}
+            ).fetchall()
+            ids = _ids([v["id"] for v in victims])
+            conn.execute(
+                _Q["close_open_attempts"], {"chunk_ids": ids, "outcome": "cancelled", "now": now}
+            )
+            conn.execute(_Q["cancel_chunks"], {"chunk_ids": ids, "sources": sources, "now": now})
+            events: list[tuple[str, Any, Any, Any]] = [
+                (EventKind.CHUNK_CANCELLED, job_id, v["id"], {"from": v["state"]}) for v in victims
+            ]
+            detail = {"from": source.value, "chunks_cancelled": len(victims)}
+            events.append((EventKind.JOB_CANCELLED, job_id, None, detail))
+            self._events(conn, now, events)
+        return True
+
+    # -- chunks -------------------------------------------------------------------
+
+    def add_chunks(self, job_id: int, chunks: Sequence[ChunkDescriptor]) -> int:
+        with self._tx() as (conn, now):
+            if conn.execute(_Q["job_state_for_update"], {"job_id": job_id}).fetchone() is None:
+                raise NotFound(f"job {job_id} does not exist")
+            _insert_chunks(conn, now, job_id, chunks)
+            seqs = [c.seq for c in chunks]
+            detail = {"count": len(chunks), "first_seq": min(seqs, default=None)}
+            detail["last_seq"] = max(seqs, default=None)
+            self._events(conn, now, [(EventKind.CHUNKS_ADDED, job_id, None, detail)])
+        return len(chunks)
+
+    def list_chunks(
+        self,
+        job_id: int,
+        states: Sequence[ChunkState] | None = None,
+        limit: int | None = None,
+    ) -> list[ChunkRecord]:
+        params = {
+            "job_id": job_id,
+            "states": None if states is None else json.dumps(rows.state_values(states)),
+            "limit": -1 if limit is None else limit,
+        }
+        return [rows.chunk_record(r, rows.sqlite_json) for r in self._read("list_chunks", params)]
+
+    def lease_chunks(
+        self,
+        owner: str,
+        job_ids: Sequence[int],
+        limit: int,
+        lease_seconds: float,
+    ) -> list[Lease]:
+        if limit <= 0 or not job_ids:
+            return []
+        leased: list[sqlite3.Row] = []
+        with self._tx() as (conn, now):
+            order = conn.execute(_Q["running_jobs_by_priority"], {"job_ids": _ids(job_ids)})
+            for job in order.fetchall():
+                got = conn.execute(
+                    _Q["lease_job_chunks"],
+                    {
+                        "job_id": job["id"],
+                        "owner": owner,
+                        "now": now,
+                        "lease_seconds": float(lease_seconds),
+                        "limit": limit - len(leased),
+                    },
+                ).fetchall()
+                leased += sorted(got, key=lambda r: r["seq"])
+                if len(leased) >= limit:
+                    break
+            conn.executemany(
+                _Q["insert_attempt"],
+                [(r["id"], r["job_id"], r["fencing_token"], owner, now) for r in leased],
+            )
+            events: list[tuple[str, Any, Any, Any]] = []
+            for r in leased:
+                detail = {"owner": owner, "fencing_token": r["fencing_token"]}
+                events.append((EventKind.CHUNK_LEASED, r["job_id"], r["id"], detail))
+            self._events(conn, now, events)
+        return [rows.lease_record(r, rows.sqlite_json) for r in leased]
+
+    def renew_leases(self, owner: str, lease_seconds: float) -> int:
+        with self._tx() as (conn, now):
+            params = {"owner": owner, "lease_seconds": float(lease_seconds), "now": now}
+            return int(conn.execute(_Q["renew_leases"], params).rowcount)
+
+    def complete_chunks(self, owner: str, outcomes: Sequence[ChunkOutcome]) -> list[bool]:
+        accepted = [False] * len(outcomes)
+        with self._tx() as (conn, now):
+            events: list[tuple[str, Any, Any, Any]] = []
+            for index in rows.unique_outcomes(outcomes):
+                o = outcomes[index]
+                target = rows.outcome_target(o)
+                succeeded = o.kind == OutcomeKind.SUCCEEDED
+                retry_later = o.kind == OutcomeKind.FAILED and target == ChunkState.PENDING
+                row = conn.execute(
+                    _Q["complete_chunk"],
+                    {
+                        "chunk_id": o.chunk_id,
+                        "token": o.fencing_token,
+                        "target": target.value,
+                        "spent": int(o.kind == OutcomeKind.FAILED),
+                        "infra_spent": int(o.kind == OutcomeKind.LOST),
+                        "not_before": now + max(o.retry_delay, 0.0) if retry_later else None,
+                        "succeeded": int(succeeded),
+                        "rows_in": o.rows_in,
+                        "rows_out": o.rows_out,
+                        "rows_rejected": o.rows_rejected,
+                        "bytes_out": o.bytes_out,
+                        "checksum": o.checksum,
+                        "part_file": o.part_file,
+                        "error": o.error,
+                        "now": now,
+                    },
+                ).fetchone()
+                if row is None:
+                    continue
+                accepted[index] = True
+                conn.execute(
+                    _Q["close_attempt"],
+                    {
+                        "chunk_id": o.chunk_id,
+                        "token": o.fencing_token,
+                        "outcome": o.kind,
+                        "error": o.error,
+                        "part_file": o.part_file,
+                        "rows_out": o.rows_out if succeeded else None,
+                        "duration": o.duration,
+                        "worker": o.worker,
+                        "now": now,
+                    },
+                )
+                detail = rows.outcome_detail(owner, o)
+                events.append((rows.outcome_event(o), row["job_id"], o.chunk_id, detail))
+            self._events(conn, now, events)
+        return accepted
+
+    def _return_running(
+        self,
+        conn: sqlite3.Connection,
+        now: float,
+        victims: list[sqlite3.Row],
+        outcome: str,
+        event: str,
+        infra_spent: int,
+        reason: str,
+    ) -> int:
+        """Running chunks back to pending: close their attempt rows with
+        ``outcome``, add ``infra_spent`` infra attempts, one ``event`` each."""
+        if not victims:
+            return 0
+        ids = _ids([v["id"] for v in victims])
+        conn.execute(_Q["close_open_attempts"], {"chunk_ids": ids, "outcome": outcome, "now": now})
+        conn.execute(
+            _Q["return_to_pending"], {"chunk_ids": ids, "infra_spent": infra_spent, "now": now}
+        )
+        events: list[tuple[str, Any, Any, Any]] = []
+        for v in victims:
+            detail = {"owner": v["lease_owner"], "fencing_token": v["fencing_token"]}
+            detail["reason"] = reason
+            events.append((event, v["job_id"], v["id"], detail))
+        self._events(conn, now, events)
+        return len(victims)
+
+    def release_leases(self, owner: str, reason: str) -> int:
+        with self._tx() as (conn, now):
+            victims = conn.execute(_Q["running_of_owner"], {"owner": owner}).fetchall()
+            kind = EventKind.CHUNK_RELEASED
+            return self._return_running(conn, now, victims, "released", kind, 0, reason)
+
+    def reap_expired(self, limit: int = 1000) -> int:
+        with self._tx() as (conn, now):
+            victims = conn.execute(_Q["expired_leases"], {"now": now, "limit": limit}).fetchall()
+            kind = EventKind.CHUNK_REAPED
+            return self._return_running(conn, now, victims, "expired", kind, 1, "lease expired")
+
+    def requeue_chunks(self, job_id: int, states: Sequence[ChunkState]) -> int:
+        allowed = set(states) & chunk_sources(ChunkState.PENDING)
+        allowed.discard(ChunkState.SUCCEEDED)
+        if not allowed:
+            return 0
+        sources = json.dumps(rows.state_values(allowed))
+        with self._tx() as (conn, now):
+            victims = conn.execute(
+                _Q["chunks_in_states"], {"job_id": job_id, "states": sources}
+            ).fetchall()
+            ids = _ids([v["id"] for v in victims])
+            conn.execute(
+                _Q["close_open_attempts"], {"chunk_ids": ids, "outcome": "requeued", "now": now}
+            )
+            conn.execute(_Q["requeue_chunks"], {"chunk_ids": ids, "sources": sources, "now": now})
+            kind = EventKind.CHUNK_REQUEUED
+            events = [(kind, job_id, v["id"], {"from": v["state"]}) for v in victims]
+            self._events(conn, now, events)
+        return len(victims)
+
+    def save_checkpoint(self, chunk_id: int, fencing_token: int, state: Any) -> bool:
+        with self._tx() as (conn, now):
+            params = {
+                "chunk_id": chunk_id,
+                "token": fencing_token,
+                "checkpoint": rows.dump_json(state),
+                "now": now,
+            }
+            return conn.execute(_Q["save_checkpoint"], params).rowcount == 1
+
+    # -- events -------------------------------------------------------------------
+
+    def record_event(
+        self,
+        kind: str,
+        *,
+        job_id: int | None = None,
+        chunk_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as (conn, now):
+            self._events(conn, now, [(kind, job_id, chunk_id, detail)])
+
+    def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
+        params = {"job_id": job_id, "limit": -1 if limit is None else limit}
+        return [rows.event_record(r, rows.sqlite_json) for r in self._read("list_events", params)]

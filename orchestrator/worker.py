@@ -1,0 +1,386 @@
+"""The worker runtime: runs chunks for a coordinator, local or remote.
+
+``python -m orchestrator.worker`` speaks the framed protocol of
+:mod:`orchestrator.protocol` on its stdin/stdout — the pipes of a local child
+process or the channel of an SSH session. It runs one chunk at a time: read the
+chunk's slice, call the processor, write the part atomically, report the
+result. A processor error never kills the worker (it becomes a failed result);
+only a broken protocol stream does.
+
+Guarantees that the coordinator relies on:
+
+- fd 1 carries frames and nothing else. At startup the protocol descriptors are
+  duplicated away, fd 1 is pointed at stderr (so ``print`` in user code, C
+  libraries and child processes cannot corrupt frames) and fd 0 at /dev/null
+  (so a child process cannot eat protocol bytes).
+- Exactly one ``result`` per ``run``, in order.
+- End of stdin -> exit 0 after the current chunk; the reader of stdout gone ->
+  exit 0 at once, even mid-chunk (the part writer's atomic rename means a
+  half-done attempt leaves at most a hidden temp file behind).
+
+Per-chunk cost is kept to microseconds: the job payload is parsed and the
+processor loaded once per job key (a small LRU), nothing is imported per chunk,
+and results of pipelined runs are flushed in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import select
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+
+import orchestrator
+from orchestrator.io.parts import write_part
+from orchestrator.io.readers import read_chunk
+from orchestrator.planning.model import ChunkDescriptor
+from orchestrator.planning.schema import decode_schema
+from orchestrator.processors.base import (
+    LOG_HANDLER,
+    PROCESSOR_LOGGER,
+    ChunkContext,
+    Processor,
+    load_processor,
+)
+from orchestrator.protocol import PROTOCOL_VERSION, MessageReader, ProtocolError, write_message
+from orchestrator.spec.model import CsvOptions
+
+#: Job payloads (with loaded processors) kept per worker, least recently used dropped.
+JOB_CACHE_SIZE = 8
+#: Lines of a failed chunk's traceback sent to the coordinator.
+TRACEBACK_LINES = 30
+#: Results of pipelined runs are flushed at least this often (seconds).
+FLUSH_INTERVAL = 0.001
+
+EXIT_OK = 0
+EXIT_PROTOCOL_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+Emit = Callable[[dict[str, Any]], None]
+
+_EMPTY = pa.table({})
+_log = logging.getLogger("orchestrator.worker")
+
+
+class UnknownJob(Exception):
+    """A key-only ``job`` whose full payload this worker does not hold (any more)."""
+
+
+class LoadedJob:
+    """A job payload parsed once, with its processor loaded on first use."""
+
+    __slots__ = (
+        "compression",
+        "csv",
+        "csv_schema",
+        "key",
+        "name",
+        "output_format",
+        "params",
+        "payload",
+        "processor",
+        "staging_dir",
+    )
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = payload
+        self.key = str(payload["key"])
+        self.name = str(payload.get("name") or self.key)
+        self.params: dict[str, Any] = dict(payload.get("params") or {})
+        csv = (payload.get("input") or {}).get("csv")
+        self.csv = CsvOptions(**csv) if csv else None
+        output = payload.get("output")
+        self.output_format: str | None = output["format"] if output else None
+        self.compression: str = (output.get("compression") or "none") if output else "none"
+        self.staging_dir: str | None = payload.get("staging_dir")
+        schema = payload.get("csv_schema")
+        self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
+        self.processor: Processor | None = None
+
+
+class Worker:
+    """Runs ``run`` messages; knows nothing of the transport (``emit`` sends a message).
+
+    ``emit`` carries ``checkpoint`` and ``log`` messages while a chunk runs; the
+    result is returned, not emitted, so the caller decides when to flush.
+    """
+
+    def __init__(self, emit: Emit | None = None, cache_size: int = JOB_CACHE_SIZE) -> None:
+        self.emit = emit
+        self.cache_size = cache_size
+        self._jobs: OrderedDict[str, LoadedJob] = OrderedDict()
+
+    def run(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one chunk; always returns a ``result`` header, never raises for chunk errors."""
+        task = msg.get("task", "")
+        token = msg.get("token")
+        try:
+            job = self._job(msg["job"])
+            processor = job.processor
+            if processor is None:
+                processor = job.processor = load_processor(job.payload)
+            chunk = ChunkDescriptor.from_dict(msg["chunk"])
+            return self._run_chunk(
+                job,
+                processor,
+                chunk,
+                task,
+                token,
+                msg.get("attempt", 1),
+                msg.get("checkpoint"),
+                msg.get("part_name"),
+            )
+        except UnknownJob as exc:
+            result = _failure(task, token, exc, "infrastructure")
+            result["unknown_job"] = True
+            return result
+        except (Exception, SystemExit) as exc:
+            return _failure(task, token, exc, "processor")
+
+    def _job(self, payload: Mapping[str, Any]) -> LoadedJob:
+        key = payload.get("key")
+        if not isinstance(key, str):
+            raise ValueError(f"run message has no job key: {payload!r:.200}")
+        jobs = self._jobs
+        job = jobs.get(key)
+        if len(payload) > 1:
+            if job is None or job.payload != payload:
+                job = LoadedJob(payload)
+                jobs[key] = job
+                while len(jobs) > self.cache_size:
+                    jobs.popitem(last=False)
+        elif job is None:
+            raise UnknownJob(f"job {key!r} is not cached on this worker; resend the full job")
+        jobs.move_to_end(key)
+        return job
+
+    def _run_chunk(
+        self,
+        job: LoadedJob,
+        processor: Processor,
+        chunk: ChunkDescriptor,
+        task: str,
+        token: Any,
+        attempt: int,
+        checkpoint: Any,
+        part_name: str | None,
+    ) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        if chunk.kind == "sequence":
+            table = _EMPTY
+        else:
+            table = read_chunk(chunk, job.csv, schema=job.csv_schema)
+        t1 = time.perf_counter()
+        ctx = ChunkContext(
+            params=job.params,
+            chunk=chunk,
+            job_name=job.name,
+            attempt=attempt,
+            last_checkpoint=checkpoint,
+            task=task,
+            emit=self.emit,
+        )
+        LOG_HANDLER.bind(self.emit, task)
+        try:
+            out = processor(table, ctx)
+        finally:
+            LOG_HANDLER.bind(None, "")
+        t2 = time.perf_counter()
+        if out is not None and not isinstance(out, pa.Table):
+            if isinstance(out, pa.RecordBatch):
+                out = pa.Table.from_batches([out])
+            else:
+                raise TypeError(
+                    f"processor returned {type(out).__name__}; expected a pyarrow.Table or None"
+                )
+        part = None
+        if out is not None and job.output_format is not None:
+            if not part_name or not job.staging_dir:
+                raise ValueError("job has an output but the run has no part_name/staging_dir")
+            part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+        t3 = time.perf_counter()
+        result: dict[str, Any] = {
+            "type": "result",
+            "task": task,
+            "token": token,
+            "ok": True,
+            "rows_in": table.num_rows,
+            "rows_out": out.num_rows if out is not None else 0,
+            "rows_rejected": ctx.rows_rejected,
+            "bytes_out": part.bytes if part is not None else 0,
+            "checksum": part.checksum if part is not None else None,
+            "part_file": part.path if part is not None else None,
+            "timings": {"read": t1 - t0, "process": t2 - t1, "write": t3 - t2},
+        }
+        if ctx.reject_reasons:
+            result["reject_reasons"] = ctx.reject_reasons
+        return result
+
+
+def _failure(task: str, token: Any, exc: BaseException, error_class: str) -> dict[str, Any]:
+    lines = "".join(traceback.format_exception(exc)).splitlines()
+    return {
+        "type": "result",
+        "task": task,
+        "token": token,
+        "ok": False,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "\n".join(lines[-TRACEBACK_LINES:]),
+        "error_class": error_class,
+    }
+
+
+def run_task(
+    job: Mapping[str, Any],
+    chunk: Mapping[str, Any],
+    *,
+    task: str = "",
+    token: int = 0,
+    attempt: int = 1,
+    checkpoint: Any = None,
+    part_name: str | None = None,
+    emit: Emit | None = None,
+) -> dict[str, Any]:
+    """Run one chunk in this process, as a worker would (tests, benchmarks, debugging).
+
+    Loads the processor on every call; keep a :class:`Worker` to reuse it.
+    """
+    msg = {
+        "type": "run",
+        "task": task,
+        "job": job,
+        "chunk": chunk,
+        "token": token,
+        "attempt": attempt,
+        "checkpoint": checkpoint,
+        "part_name": part_name,
+    }
+    return Worker(emit).run(msg)
+
+
+class _Channel:
+    """The frame writer to the coordinator; a lock keeps frames from interleaving."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def send(self, header: Mapping[str, Any], flush: bool = True) -> None:
+        with self.lock:
+            write_message(self.stream, header, flush=flush)
+
+    def flush(self) -> None:
+        with self.lock:
+            self.stream.flush()
+
+
+def _claim_stdio() -> tuple[int, int]:
+    """Move the protocol off fds 0/1 so nothing else can read or write frames."""
+    sys.stdout.flush()
+    in_fd = os.dup(0)  # os.dup: not inherited by child processes
+    out_fd = os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return in_fd, out_fd
+
+
+def _watch_reader(out_fd: int) -> None:
+    """Exit at once when nobody reads our frames any more (coordinator or SSH link gone).
+
+    Polling with an empty event mask reports only POLLERR/POLLHUP: a pipe whose
+    reader closed, or a socket whose peer went away. A busy worker would
+    otherwise finish a possibly long chunk for nobody.
+    """
+    poller = select.poll()
+    poller.register(out_fd, 0)
+    while True:
+        for _fd, events in poller.poll():
+            if events & select.POLLNVAL:
+                return
+            if events & (select.POLLERR | select.POLLHUP):
+                os._exit(EXIT_OK)
+
+
+def _ready_message() -> dict[str, Any]:
+    return {
+        "type": "ready",
+        "protocol": PROTOCOL_VERSION,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "version": orchestrator.__version__,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def serve(in_fd: int, channel: _Channel) -> int:
+    """The main loop: read frames, run chunks, answer. Returns the exit code."""
+    worker = Worker(emit=channel.send)
+    reader = MessageReader(in_fd)
+    channel.send(_ready_message())
+    while True:
+        try:
+            messages = reader.read_available()
+        except EOFError:
+            return EXIT_OK
+        except ProtocolError as exc:
+            _log.error("protocol error on stdin, exiting: %s", exc)
+            return EXIT_PROTOCOL_ERROR
+        last_flush = time.perf_counter()
+        count = len(messages)
+        for i, (header, _payload) in enumerate(messages):
+            kind = header.get("type")
+            if kind == "run":
+                result = worker.run(header)
+                now = time.perf_counter()
+                flush = i == count - 1 or now - last_flush > FLUSH_INTERVAL
+                channel.send(result, flush=flush)
+                if flush:
+                    last_flush = now
+            elif kind == "shutdown":
+                channel.flush()
+                return EXIT_OK
+            elif kind == "ping":
+                channel.send({"type": "pong", "id": header.get("id")}, flush=i == count - 1)
+            else:
+                _log.error("unknown message type %r, exiting", kind)
+                return EXIT_PROTOCOL_ERROR
+
+
+def main() -> int:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.WARNING,
+        format="jobctl-worker[%(process)d] %(levelname)s %(message)s",
+    )
+    level = os.environ.get("JOBCTL_WORKER_LOG_LEVEL")
+    if level:
+        PROCESSOR_LOGGER.setLevel(level.upper())
+    in_fd, out_fd = _claim_stdio()
+    out = open(out_fd, "wb", buffering=256 * 1024)  # noqa: SIM115 - lives as long as the process
+    threading.Thread(target=_watch_reader, args=(out_fd,), name="reader-watch", daemon=True).start()
+    try:
+        return serve(in_fd, _Channel(out))
+    except BrokenPipeError:
+        # The coordinator went away; nobody is left to tell. Drop unsent frames
+        # instead of failing again while the interpreter flushes at exit.
+        os._exit(EXIT_OK)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""jobctl tests (a package, so ``tests.procs:...`` processor references resolve)."""

@@ -1,0 +1,108 @@
+"""Processors used by the tests, referenced as ``python: tests.procs:<name>``.
+
+The one importable home of test processors (STYLE.md). A worker subprocess
+resolves ``tests.procs`` when the repository root is on its ``PYTHONPATH``
+(tests set ``PYTHONPATH=<repo root>``); ``tests/__init__.py`` makes ``tests``
+a regular package so no other ``tests`` on ``sys.path`` can shadow it.
+
+Fault injection is driven by ``params`` so one spec can describe "fail chunk 3
+until the marker file exists": a test creates the marker to "fix" the bug and
+the retried attempt succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orchestrator.processors.base import ChunkContext
+
+
+def _fixed(params: dict[str, Any]) -> bool:
+    marker = params.get("fixed_marker")
+    return bool(marker) and Path(str(marker)).exists()
+
+
+def _matches(ctx: ChunkContext) -> bool:
+    seq = ctx.params.get("seq")
+    seqs = seq if isinstance(seq, list) else [seq]
+    return ctx.chunk.seq in seqs and not _fixed(ctx.params)
+
+
+def identity(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Output = input."""
+    return table
+
+
+def fail_on_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Raise on chunk ``params.seq`` (an int or a list) unless ``params.fixed_marker`` exists."""
+    if _matches(ctx):
+        raise RuntimeError(f"boom on chunk {ctx.chunk.seq} (attempt {ctx.attempt})")
+    return table
+
+
+def crash_on_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Kill the whole worker process on chunk ``params.seq`` unless the marker exists.
+
+    ``params.how``: ``exit`` (``os._exit(17)``, default) or ``kill`` (SIGKILL self).
+    """
+    if _matches(ctx):
+        if ctx.params.get("how") == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(17)
+    return table
+
+
+def sleep_then_identity(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Sleep ``params.seconds`` (default 1), then pass rows through."""
+    time.sleep(float(ctx.params.get("seconds", 1.0)))
+    return table
+
+
+def checkpointing(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Save a checkpoint per ``params.steps`` (default 3) step, resuming after the last one.
+
+    Output: one row per step run in this attempt, with the step number and
+    whether the attempt resumed from a checkpoint.
+    """
+    steps = int(ctx.params.get("steps", 3))
+    last = ctx.last_checkpoint or {}
+    first = int(last.get("done", 0))
+    for step in range(first, steps):
+        ctx.checkpoint({"done": step + 1})
+    done = list(range(first, steps))
+    return pa.table({"step": pa.array(done, pa.int64()), "resumed": [first > 0] * len(done)})
+
+
+def chatty(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Write to stdout every way a processor can; none of it may reach the protocol."""
+    print("hello from print() in a processor")
+    sys.stdout.write("sys.stdout.write\n")
+    sys.stdout.flush()
+    os.write(1, b"os.write to fd 1\n")
+    os.system("echo from a child process")
+    ctx.logger.info("chatty ran on chunk %d", ctx.chunk.seq)
+    return table
+
+
+def reject_odd(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Drop rows whose ``params.column`` (default ``id``) is odd, counting them as rejected."""
+    column = str(ctx.params.get("column", "id"))
+    odd = pc.equal(pc.bit_wise_and(table[column], 1), 1)
+    ctx.reject(int(pc.sum(odd).as_py() or 0), "odd id")
+    return table.filter(pc.invert(odd))
+
+
+def returns_garbage(table: pa.Table, ctx: ChunkContext) -> Any:
+    """Return something that is not Arrow data."""
+    return {"not": "a table"}
+
+
+not_callable = 42
