@@ -285,7 +285,7 @@ class Coordinator:
         def handler(signum: int, frame: FrameType | None) -> None:
             self.request_stop(immediate=self.stop_requested > 0)
 
-        previous = {}
+        previous: dict[int, Any] = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, handler)
         return previous

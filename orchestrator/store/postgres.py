@@ -401,26 +401,8 @@ class PostgresStore(Store):
         keep = rows.unique_outcomes(outcomes)
         if not keep:
             return [False] * len(outcomes)
-        batch = [outcomes[i] for i in keep]
-        params: dict[str, Any] = {
-            "ids": [o.chunk_id for o in batch],
-            "tokens": [o.fencing_token for o in batch],
-            "kinds": [o.kind for o in batch],
-            "targets": [rows.outcome_target(o).value for o in batch],
-            "delays": [float(o.retry_delay) for o in batch],
-            "rows_in": [o.rows_in for o in batch],
-            "rows_out": [o.rows_out for o in batch],
-            "rows_rejected": [o.rows_rejected for o in batch],
-            "bytes_out": [o.bytes_out for o in batch],
-            "checksums": [o.checksum for o in batch],
-            "part_files": [o.part_file for o in batch],
-            "errors": [o.error for o in batch],
-            "durations": [float(o.duration) for o in batch],
-            "workers": [o.worker for o in batch],
-            "events": [rows.outcome_event(o) for o in batch],
-            "details": [rows.dump_json(rows.outcome_detail(owner, o)) for o in batch],
-            **self._who(),
-        }
+        batch = [rows.outcome_row(owner, outcomes[i]) for i in keep]
+        params = {"batch": rows.dump_json(batch), **self._who()}
         done = {int(r["id"]) for r in self._all("complete_chunks", params)}
         accepted = [False] * len(outcomes)
         for index in keep:

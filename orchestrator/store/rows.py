@@ -75,9 +75,12 @@ def sqlite_json(value: Any) -> Any:
     return None if value is None else json.loads(value)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one instance: 100k chunks per submit
+
+
 def dump_json(value: Any) -> str | None:
     """JSON text for a column; None stays SQL NULL."""
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else _ENCODER.encode(value)
 
 
 def job_record(row: Row, loads: JsonLoads) -> JobRecord:
@@ -257,6 +260,29 @@ def outcome_detail(owner: str, outcome: ChunkOutcome) -> dict[str, Any]:
     if outcome.kind == OutcomeKind.FAILED and not outcome.dead:
         detail["retry_delay"] = outcome.retry_delay
     return detail
+
+
+def outcome_row(owner: str, outcome: ChunkOutcome) -> dict[str, Any]:
+    """An outcome as the complete queries of both dialects read it (the SQLite
+    query binds the keys by name, PostgreSQL reads a JSON array of these)."""
+    return {
+        "id": outcome.chunk_id,
+        "token": outcome.fencing_token,
+        "kind": outcome.kind,
+        "target": outcome_target(outcome).value,
+        "delay": max(float(outcome.retry_delay), 0.0),
+        "rows_in": outcome.rows_in,
+        "rows_out": outcome.rows_out,
+        "rows_rejected": outcome.rows_rejected,
+        "bytes_out": outcome.bytes_out,
+        "checksum": outcome.checksum,
+        "part_file": outcome.part_file,
+        "error": outcome.error,
+        "duration": float(outcome.duration),
+        "worker": outcome.worker,
+        "event": outcome_event(outcome),
+        "detail": outcome_detail(owner, outcome),
+    }
 
 
 def job_state_detail(

@@ -43,7 +43,6 @@ from orchestrator.store.base import (
     JobRecord,
     Lease,
     NewJob,
-    OutcomeKind,
     Store,
 )
 from orchestrator.store.queries import (
@@ -83,10 +82,14 @@ class SqliteStore(Store):
             self._conn = sqlite3.connect(
                 path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open the SQLite store {path}: {exc}") from None
+        try:
             self._conn.row_factory = sqlite3.Row
             self._enable_wal()
             self._conn.executescript(_Q["configure_connection"])
         except sqlite3.Error as exc:
+            self._conn.close()
             raise StoreUnavailable(f"cannot open the SQLite store {path}: {exc}") from None
 
     def _enable_wal(self) -> None:
@@ -113,7 +116,7 @@ class SqliteStore(Store):
             )
         if "locked" in message or "busy" in message:
             return StoreUnavailable(
-                f"the SQLite store {self.path} stayed locked by another process for "
+                f"the SQLite store {self.path} stayed locked by another connection for "
                 f"{BUSY_TIMEOUT_S:g} s ({message}); is another jobctl writing to it?"
             )
         return StoreUnavailable(f"SQLite store {self.path}: {message}")
@@ -160,11 +163,15 @@ class SqliteStore(Store):
     # -- schema -------------------------------------------------------------------
 
     def upgrade(self) -> list[int]:
+        current, latest = self.schema_version()  # no write lock when up to date
+        if current > latest:
+            raise self._too_new(current, latest)
+        if current == latest:
+            return []
         applied: list[int] = []
-        latest = latest_version(_DIALECT)
         with self._tx() as (conn, now):
             conn.execute(_Q["ensure_migrations_table"])
-            current = int(conn.execute(_Q["current_version"]).fetchone()["version"])
+            current = int(conn.execute(_Q["current_version"]).fetchone()["version"])  # locked
             if current > latest:
                 raise self._too_new(current, latest)
             for migration in load_migrations(_DIALECT):
@@ -406,49 +413,13 @@ class SqliteStore(Store):
         with self._tx() as (conn, now):
             events: list[tuple[str, Any, Any, Any]] = []
             for index in rows.unique_outcomes(outcomes):
-                o = outcomes[index]
-                target = rows.outcome_target(o)
-                succeeded = o.kind == OutcomeKind.SUCCEEDED
-                retry_later = o.kind == OutcomeKind.FAILED and target == ChunkState.PENDING
-                row = conn.execute(
-                    _Q["complete_chunk"],
-                    {
-                        "chunk_id": o.chunk_id,
-                        "token": o.fencing_token,
-                        "target": target.value,
-                        "spent": int(o.kind == OutcomeKind.FAILED),
-                        "infra_spent": int(o.kind == OutcomeKind.LOST),
-                        "not_before": now + max(o.retry_delay, 0.0) if retry_later else None,
-                        "succeeded": int(succeeded),
-                        "rows_in": o.rows_in,
-                        "rows_out": o.rows_out,
-                        "rows_rejected": o.rows_rejected,
-                        "bytes_out": o.bytes_out,
-                        "checksum": o.checksum,
-                        "part_file": o.part_file,
-                        "error": o.error,
-                        "now": now,
-                    },
-                ).fetchone()
-                if row is None:
+                params = {**rows.outcome_row(owner, outcomes[index]), "now": now}
+                done = conn.execute(_Q["complete_chunk"], params).fetchone()
+                if done is None:
                     continue
                 accepted[index] = True
-                conn.execute(
-                    _Q["close_attempt"],
-                    {
-                        "chunk_id": o.chunk_id,
-                        "token": o.fencing_token,
-                        "outcome": o.kind,
-                        "error": o.error,
-                        "part_file": o.part_file,
-                        "rows_out": o.rows_out if succeeded else None,
-                        "duration": o.duration,
-                        "worker": o.worker,
-                        "now": now,
-                    },
-                )
-                detail = rows.outcome_detail(owner, o)
-                events.append((rows.outcome_event(o), row["job_id"], o.chunk_id, detail))
+                conn.execute(_Q["close_attempt"], params)
+                events.append((params["event"], done["job_id"], params["id"], params["detail"]))
             self._events(conn, now, events)
         return accepted
 

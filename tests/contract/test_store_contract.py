@@ -298,6 +298,32 @@ def test_lease_marks_running_and_respects_filter_and_job_state(store: Store) -> 
     ]
 
 
+def test_concurrent_coordinators_lease_disjoint_chunks(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(3)]
+    job_id = running_job(stores[0], 300)
+    barrier = threading.Barrier(3)
+    taken: list[list[int]] = [[] for _ in stores]
+
+    def coordinator(index: int) -> None:
+        barrier.wait(timeout=10)
+        while leases := stores[index].lease_chunks(f"c{index}", [job_id], 10, 30):
+            taken[index] += [x.chunk_id for x in leases]
+            stores[index].complete_chunks(f"c{index}", [outcome(x) for x in leases])
+
+    threads = [threading.Thread(target=coordinator, args=(i,)) for i in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        every = [chunk_id for ids in taken for chunk_id in ids]
+        assert len(every) == len(set(every)) == 300
+        assert stores[0].job_progress(job_id).chunks == {ChunkState.SUCCEEDED: 300}
+    finally:
+        for s in stores:
+            s.close()
+
+
 def test_failed_chunk_waits_for_its_backoff(store: Store) -> None:
     job_id = running_job(store, 2)
     a, b = store.lease_chunks("o", [job_id], 2, 30)

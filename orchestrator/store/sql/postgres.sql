@@ -211,16 +211,13 @@ WHERE lease_owner = %(owner)s AND state = 'running'
 -- Apply a batch of attempt outcomes. Each is accepted only if its chunk is
 -- still running under the outcome's fencing token; accepted ones move to
 -- their target state, close their attempt row and get one event. Returns
--- the accepted chunk ids. (The caller sends at most one outcome per chunk.)
+-- the accepted chunk ids. The batch is one JSON array of outcome objects
+-- (cheaper to send than a dozen arrays); at most one outcome per chunk.
 WITH v AS (
-    SELECT * FROM unnest(
-        %(ids)s::bigint[], %(tokens)s::bigint[], %(kinds)s::text[], %(targets)s::text[],
-        %(delays)s::float8[], %(rows_in)s::bigint[], %(rows_out)s::bigint[],
-        %(rows_rejected)s::bigint[], %(bytes_out)s::bigint[], %(checksums)s::text[],
-        %(part_files)s::text[], %(errors)s::text[], %(durations)s::float8[],
-        %(workers)s::text[], %(events)s::text[], %(details)s::text[]
-    ) AS t(id, token, kind, target, delay, rows_in, rows_out, rows_rejected, bytes_out,
-           checksum, part_file, error, duration, worker, event, detail)
+    SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
+        id bigint, token bigint, kind text, target text, delay float8, rows_in bigint,
+        rows_out bigint, rows_rejected bigint, bytes_out bigint, checksum text,
+        part_file text, error text, duration float8, worker text, event text, detail jsonb)
 ), done AS (
     UPDATE chunks c SET
         state = v.target,
@@ -253,7 +250,7 @@ WITH v AS (
     WHERE a.chunk_id = d.id AND a.fencing_token = d.token AND a.finished_at IS NULL
 ), logged AS (
     INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT d.event, d.job_id, d.id, %(user)s, %(host)s, %(pid)s, d.detail::jsonb
+    SELECT d.event, d.job_id, d.id, %(user)s, %(host)s, %(pid)s, d.detail
     FROM done d
     ORDER BY d.id
 )

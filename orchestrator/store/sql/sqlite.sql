@@ -193,32 +193,35 @@ UPDATE chunks SET lease_expires_at = :now + :lease_seconds
 WHERE lease_owner = :owner AND state = 'running'
 
 -- name: complete_chunk
--- Apply one attempt outcome if the chunk is still running under :token.
--- :target is where the outcome leads (succeeded, pending, dead, cancelled).
+-- Apply one attempt outcome (rows.outcome_row) if the chunk is still running
+-- under :token: :target is where it leads (succeeded, pending, dead,
+-- cancelled); failed spends an attempt and waits :delay s, lost spends an
+-- infra attempt; counts, checksum and part file are kept only on success.
 UPDATE chunks SET
     state = :target,
-    attempts = attempts + :spent,
-    infra_attempts = infra_attempts + :infra_spent,
-    not_before = :not_before,
-    rows_in = CASE WHEN :succeeded THEN :rows_in ELSE rows_in END,
-    rows_out = CASE WHEN :succeeded THEN :rows_out ELSE rows_out END,
-    rows_rejected = CASE WHEN :succeeded THEN :rows_rejected ELSE rows_rejected END,
-    bytes_out = CASE WHEN :succeeded THEN :bytes_out ELSE bytes_out END,
-    checksum = CASE WHEN :succeeded THEN :checksum ELSE checksum END,
-    part_file = CASE WHEN :succeeded THEN :part_file ELSE part_file END,
-    error = CASE WHEN :succeeded THEN NULL ELSE coalesce(:error, error) END,
+    attempts = attempts + (:kind = 'failed'),
+    infra_attempts = infra_attempts + (:kind = 'lost'),
+    not_before = CASE WHEN :kind = 'failed' AND :target = 'pending' THEN :now + :delay END,
+    rows_in = CASE WHEN :kind = 'succeeded' THEN :rows_in ELSE rows_in END,
+    rows_out = CASE WHEN :kind = 'succeeded' THEN :rows_out ELSE rows_out END,
+    rows_rejected = CASE WHEN :kind = 'succeeded' THEN :rows_rejected ELSE rows_rejected END,
+    bytes_out = CASE WHEN :kind = 'succeeded' THEN :bytes_out ELSE bytes_out END,
+    checksum = CASE WHEN :kind = 'succeeded' THEN :checksum ELSE checksum END,
+    part_file = CASE WHEN :kind = 'succeeded' THEN :part_file ELSE part_file END,
+    error = CASE WHEN :kind = 'succeeded' THEN NULL ELSE coalesce(:error, error) END,
     lease_owner = NULL,
     lease_expires_at = NULL,
     updated_at = :now
-WHERE id = :chunk_id AND fencing_token = :token AND state = 'running'
+WHERE id = :id AND fencing_token = :token AND state = 'running'
 RETURNING job_id
 
 -- name: close_attempt
--- Close the attempt row of (chunk_id, fencing_token) with its outcome.
+-- Close the attempt row of (:id, :token) with its outcome.
 UPDATE attempts SET
-    finished_at = :now, outcome = :outcome, error = :error, part_file = :part_file,
-    rows_out = :rows_out, duration = :duration, worker = coalesce(:worker, worker)
-WHERE chunk_id = :chunk_id AND fencing_token = :token AND finished_at IS NULL
+    finished_at = :now, outcome = :kind, error = :error, part_file = :part_file,
+    rows_out = CASE WHEN :kind = 'succeeded' THEN :rows_out END,
+    duration = :duration, worker = coalesce(:worker, worker)
+WHERE chunk_id = :id AND fencing_token = :token AND finished_at IS NULL
 
 -- name: close_open_attempts
 -- Close the open attempt rows of the chunks :chunk_ids (JSON) with :outcome.
