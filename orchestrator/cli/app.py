@@ -7,7 +7,6 @@ import sys
 import traceback
 from typing import Annotated
 
-import click
 import typer
 
 from orchestrator import __version__
@@ -26,6 +25,12 @@ app.add_typer(db.db_app, name="db")
 jobs.register(app)
 
 _debug = {"on": bool(os.environ.get("JOBCTL_DEBUG"))}
+
+# Typer raises click's exceptions, from click itself or from the copy it vendors
+# (newer releases); find the usage-error base class without naming either.
+_ClickException: type[Exception] = next(
+    cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException"
+)
 
 
 def _version(value: bool) -> None:
@@ -64,12 +69,12 @@ def main(argv: list[str] | None = None) -> int:
             err_console.print(traceback.format_exc(), markup=False)
         err_console.print(f"error: {exc}", markup=False)
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         code = ExitCode.INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
+    except _ClickException as exc:
+        exc.show()  # type: ignore[attr-defined]
         code = ExitCode.USAGE
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
