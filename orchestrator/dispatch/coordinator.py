@@ -31,6 +31,7 @@ from orchestrator.dispatch.finalize import publish
 from orchestrator.dispatch.jobs import ActiveJob
 from orchestrator.dispatch.staging import attempt_part_name
 from orchestrator.errors import ExitCode, JobctlError
+from orchestrator.executors.base import Slot, SlotUnavailable
 from orchestrator.executors.local import WorkerProcess
 from orchestrator.processors.base import check_processor
 from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
@@ -45,6 +46,9 @@ FLUSH_BATCH = 256
 FLUSH_SECONDS = 0.05
 #: Tasks queued on one worker beyond the one it runs (hides round-trip latency).
 PREFETCH = 4
+#: Backoff bounds (seconds) for restarting a slot that could not start.
+SLOT_RETRY_MIN_SECONDS = 1.0
+SLOT_RETRY_MAX_SECONDS = 30.0
 #: How long a graceful stop waits for running chunks before it stops them.
 GRACEFUL_STOP_SECONDS = 30.0
 
@@ -53,6 +57,10 @@ GRACEFUL_STOP_SECONDS = 30.0
 class RunOptions:
     workers: int | None = None
     resume: bool = False
+    #: slots on other hosts (SSH); they serve the jobs together with local ones
+    remote_slots: tuple[Slot, ...] = ()
+    #: called when a slot goes down or comes back (host state bookkeeping)
+    on_slot_state: Callable[[Slot, bool, str], None] | None = None
     prefetch: int = PREFETCH
     graceful_stop_seconds: float = GRACEFUL_STOP_SECONDS
     install_signal_handlers: bool = True
@@ -65,7 +73,7 @@ class Task:
     task_id: str
     lease: Lease
     job: ActiveJob
-    slot: WorkerProcess
+    slot: Slot
     sent_at: float
     started_at: float | None = None  # when it reached the head of its slot's queue
 
@@ -156,7 +164,8 @@ class Coordinator:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.jobs: dict[int, ActiveJob] = {}
         self.final: dict[int, JobState] = {}
-        self.slots: list[WorkerProcess] = []
+        self.slots: list[Slot] = []
+        self.down: dict[int, tuple[float, float]] = {}  # slot -> (retry at, backoff)
         self.queues: dict[int, deque[Task]] = {}
         self.tasks: dict[str, Task] = {}
         self.pending_outcomes: list[tuple[ChunkOutcome, Task]] = []
@@ -232,35 +241,71 @@ class Coordinator:
             self.jobs[job_id] = job
 
     def _worker_count(self) -> int:
+        """Local slots: ``--workers``, else the spec's, else the CPU count (none
+        when every job runs on SSH hosts only)."""
         if self.options.workers:
             return self.options.workers
-        for job in self.jobs.values():
-            local = job.spec.executor.local
+        specs = [job.spec.executor.local for job in self.jobs.values()]
+        for local in specs:
             if local is not None and local.workers:
                 return local.workers
+        if self.options.remote_slots and all(local is None for local in specs):
+            return 0
         return os.cpu_count() or 1
 
     def _start_slots(self) -> None:
         log_dir = default_log_dir()
-        for index in range(self._worker_count()):
-            slot = WorkerProcess(index, log_dir)
-            slot.start()
-            self.slots.append(slot)
-            self.queues[index] = deque()
-            self.selector.register(slot.fileno(), selectors.EVENT_READ, slot)
+        local = [WorkerProcess(index, log_dir) for index in range(self._worker_count())]
+        self.slots = [*local, *self.options.remote_slots]
+        for slot in self.slots:
+            self.queues[slot.slot] = deque()
+            self._start_slot(slot)
 
-    def _respawn(self, slot: WorkerProcess) -> None:
-        with contextlib.suppress(KeyError, ValueError, AssertionError):
+    def _start_slot(self, slot: Slot) -> bool:
+        """Start a slot; one that cannot start is retried later with backoff."""
+        try:
+            slot.start()
+        except SlotUnavailable as exc:
+            _, backoff = self.down.get(slot.slot, (0.0, SLOT_RETRY_MIN_SECONDS / 2))
+            backoff = min(backoff * 2, SLOT_RETRY_MAX_SECONDS)
+            first = slot.slot not in self.down
+            self.down[slot.slot] = (time.monotonic() + backoff, backoff)
+            if first:
+                self._slot_state(slot, False, str(exc))
+            return False
+        if slot.slot in self.down:
+            del self.down[slot.slot]
+            self._slot_state(slot, True, "started")
+        self.selector.register(slot.fileno(), selectors.EVENT_READ, slot)
+        return True
+
+    def _slot_state(self, slot: Slot, up: bool, reason: str) -> None:
+        self.store.record_event(
+            "slot_up" if up else "slot_down",
+            detail={"slot": slot.name, "host": slot.host, "reason": reason, "owner": self.owner},
+        )
+        if self.options.on_slot_state is not None:
+            self.options.on_slot_state(slot, up, reason)
+
+    def _retry_down_slots(self, now: float) -> None:
+        for index, (retry_at, _) in list(self.down.items()):
+            if now >= retry_at:
+                slot = next(s for s in self.slots if s.slot == index)
+                self._start_slot(slot)
+
+    def _respawn(self, slot: Slot) -> None:
+        with contextlib.suppress(KeyError, ValueError, AssertionError, OSError):
             self.selector.unregister(slot.fileno())
         slot.kill()
         if self.stop_requested == 2:
             return
-        slot.start()
-        self.selector.register(slot.fileno(), selectors.EVENT_READ, slot)
+        self._start_slot(slot)
 
     def _shutdown(self) -> None:
         for slot in self.slots:
-            with contextlib.suppress(KeyError, ValueError, AssertionError):
+            if slot.slot in self.down:
+                continue
+            with contextlib.suppress(KeyError, ValueError, AssertionError, OSError):
                 self.selector.unregister(slot.fileno())
             if self.queues.get(slot.slot):
                 slot.kill()
@@ -311,6 +356,8 @@ class Coordinator:
                 self._on_readable(key.data)
             now = time.monotonic()
             self._check_slots(now)
+            if self.down:
+                self._retry_down_slots(now)
             if self.pending_outcomes and (
                 len(self.pending_outcomes) >= FLUSH_BATCH or now - self._last_flush > FLUSH_SECONDS
             ):
@@ -387,7 +434,7 @@ class Coordinator:
             "part_name": attempt_part_name(lease.seq, lease.fencing_token),
         }
 
-    def _on_readable(self, slot: WorkerProcess) -> None:
+    def _on_readable(self, slot: Slot) -> None:
         messages, open_ = slot.read_available()
         for header, _payload in messages:
             kind = header.get("type")
@@ -404,7 +451,7 @@ class Coordinator:
         if not open_:
             self._slot_died(slot, "worker process exited")
 
-    def _on_result(self, slot: WorkerProcess, header: dict[str, Any]) -> None:
+    def _on_result(self, slot: Slot, header: dict[str, Any]) -> None:
         task = self.tasks.pop(str(header.get("task")), None)
         if task is None:
             return
@@ -469,9 +516,9 @@ class Coordinator:
         )
         self.pending_outcomes.append((outcome, task))
 
-    def _slot_died(self, slot: WorkerProcess, reason: str) -> None:
+    def _slot_died(self, slot: Slot, reason: str) -> None:
         queue = self.queues[slot.slot]
-        code = slot.proc.poll() if slot.proc else None
+        code = slot.exit_status()
         detail = f"{reason} (exit status {code})" if code is not None else reason
         while queue:
             self._lost(queue.popleft(), f"worker {slot.name} lost: {detail}")
@@ -481,7 +528,7 @@ class Coordinator:
         for slot in self.slots:
             queue = self.queues[slot.slot]
             if not queue:
-                if slot.proc is not None and not slot.alive() and self.stop_requested != 2:
+                if slot.slot not in self.down and not slot.alive() and self.stop_requested != 2:
                     self._slot_died(slot, "worker process exited")
                 continue
             head = queue[0]

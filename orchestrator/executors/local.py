@@ -42,6 +42,10 @@ class WorkerProcess:
         return f"local-{self.slot}"
 
     @property
+    def host(self) -> str:
+        return "localhost"
+
+    @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
@@ -95,6 +99,9 @@ class WorkerProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def exit_status(self) -> int | None:
+        return self.proc.poll() if self.proc is not None else None
 
     def kill(self) -> None:
         """Stop at once (SIGKILL to its whole session) and reap it."""
