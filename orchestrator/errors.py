@@ -96,3 +96,27 @@ class ProcessorError(JobctlError):
 
 class OutputExists(JobctlError):
     """``output.mode: error_if_exists`` and the output location is not empty."""
+
+
+class SshError(JobctlError):
+    """A remote host cannot be used (unreachable, refused, misconfigured)."""
+
+
+class HostUnreachable(SshError):
+    """The host does not answer (DNS, refused, timeout, connection reset)."""
+
+
+class HostAuthFailed(SshError):
+    """The host answered but refused our keys. Never names a secret."""
+
+
+class HostKeyRejected(SshError):
+    """The host's key is unknown or changed: nothing was executed on it.
+
+    The message carries the offered key's SHA256 fingerprint so the user can
+    compare it out of band before trusting it.
+    """
+
+
+class BootstrapError(SshError):
+    """Preparing a remote host (wheelhouse, venv, install) failed."""

@@ -44,8 +44,11 @@ IDLE_POLL_SECONDS = 0.2
 #: Outcomes are committed when this many are waiting, or after FLUSH_SECONDS.
 FLUSH_BATCH = 256
 FLUSH_SECONDS = 0.05
-#: Tasks queued on one worker beyond the one it runs (hides round-trip latency).
-PREFETCH = 4
+#: Chunks are queued on each worker for about this many seconds of work, so the
+#: round trip to the worker and the lease transaction are hidden behind work
+#: already queued: 2 for slow chunks, up to MAX_QUEUE_DEPTH for tiny ones.
+PREFETCH_SECONDS = 0.1
+MAX_QUEUE_DEPTH = 128
 #: Backoff bounds (seconds) for restarting a slot that could not start.
 SLOT_RETRY_MIN_SECONDS = 1.0
 SLOT_RETRY_MAX_SECONDS = 30.0
@@ -61,7 +64,7 @@ class RunOptions:
     remote_slots: tuple[Slot, ...] = ()
     #: called when a slot goes down or comes back (host state bookkeeping)
     on_slot_state: Callable[[Slot, bool, str], None] | None = None
-    prefetch: int = PREFETCH
+    prefetch_seconds: float = PREFETCH_SECONDS
     graceful_stop_seconds: float = GRACEFUL_STOP_SECONDS
     install_signal_handlers: bool = True
 
@@ -183,6 +186,8 @@ class Coordinator:
         self._last_snapshot = 0.0
         self._idle_until = 0.0
         self._message: str | None = None
+        #: moving average of a chunk's time on a worker (seconds), for queue depth
+        self.service_seconds = 0.1
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -378,14 +383,26 @@ class Coordinator:
         timeout = 0.05 if not self.pending_outcomes else FLUSH_SECONDS / 2
         return max(0.0, min(timeout, IDLE_POLL_SECONDS))
 
+    def _queue_depth(self) -> int:
+        """Chunks to keep queued per worker, from the measured time per chunk."""
+        per_chunk = max(self.service_seconds, 1e-6)
+        return 1 + max(1, min(MAX_QUEUE_DEPTH, int(self.options.prefetch_seconds / per_chunk)))
+
     def _capacity(self) -> int:
-        depth = 1 + self.options.prefetch
-        return sum(depth - len(self.queues[s.slot]) for s in self.slots if s.alive())
+        depth = self._queue_depth()
+        return sum(max(depth - len(self.queues[s.slot]), 0) for s in self._usable_slots())
+
+    def _usable_slots(self) -> list[Slot]:
+        """Started slots. A worker that dies is noticed by the end of its output
+        stream (select), so the hot path never polls processes."""
+        return [s for s in self.slots if s.slot not in self.down]
 
     def _fill_slots(self, now: float) -> None:
         capacity = self._capacity()
         if capacity <= 0 or now < self._idle_until:
             return
+        if self.tasks and capacity < self._queue_depth() * len(self.slots) // 4:
+            return  # lease in batches: wait until a quarter of the queues drained
         job_ids = [job_id for job_id, job in self.jobs.items() if job.final_state is None]
         if not job_ids:
             return
@@ -399,9 +416,10 @@ class Coordinator:
         if not leases:
             return
         frames: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
+        usable = self._usable_slots()
         for lease in leases:
             job = self.jobs[lease.job_id]
-            slot = min((s for s in self.slots if s.alive()), key=lambda s: len(self.queues[s.slot]))
+            slot = min(usable, key=lambda s: len(self.queues[s.slot]))
             self._task_counter += 1
             task = Task(f"t{self._task_counter}", lease, job, slot, now)
             queue = self.queues[slot.slot]
@@ -458,6 +476,9 @@ class Coordinator:
         queue = self.queues[slot.slot]
         if queue and queue[0] is task:
             queue.popleft()
+            if task.started_at is not None:
+                sample = time.monotonic() - task.started_at
+                self.service_seconds += (sample - self.service_seconds) * 0.1
         else:
             with contextlib.suppress(ValueError):
                 queue.remove(task)
