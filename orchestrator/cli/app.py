@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestrator import __version__
-from orchestrator.cli import db, jobs
+from orchestrator.cli import cron, db, jobs
 from orchestrator.cli.common import err_console
 from orchestrator.errors import ExitCode, JobctlError, SpecError
 
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(db.db_app, name="db")
 jobs.register(app)
+app.command()(cron.cron)
 
 _debug = {"on": bool(os.environ.get("JOBCTL_DEBUG"))}
 

@@ -34,6 +34,7 @@ from orchestrator.spec.model import (
     Timeouts,
 )
 from orchestrator.spec.paths import resolve_path
+from orchestrator.spec.ssh import read_ssh_section
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -316,7 +317,8 @@ class JobReader:
         ssh = None
         if ssh_node is not None and not (isinstance(ssh_node, YScalar) and ssh_node.value is None):
             ssh_map = c.mapping(ssh_node, f"{p}.ssh")
-            ssh = to_plain(ssh_map) if ssh_map is not None else None
+            if ssh_map is not None:
+                ssh = read_ssh_section(c, ssh_map, f"{p}.ssh", self.base_dir)
         return ExecutorSpec(local=local, ssh=ssh)
 
     def _workers(self, node: YNode, path: str) -> int | None:

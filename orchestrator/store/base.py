@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import ChunkState, JobState, Priority
+from orchestrator.store.hosts import HostRecord, HostState
 
 
 @dataclass(frozen=True)
@@ -338,3 +340,52 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
         """Events of a job, oldest first."""
+
+    # -- hosts (SSH executor) ---------------------------------------------------
+
+    @abc.abstractmethod
+    def add_host(self, host: HostSpec, *, replace: bool = False) -> bool:
+        """Register ``host``; returns True when it was new. An existing host of
+        that name is updated when ``replace`` (state and statistics kept), else
+        left alone (False). Writes a ``host_added``/``host_updated`` event."""
+
+    @abc.abstractmethod
+    def remove_host(self, name: str) -> bool:
+        """Forget a host; False when there was none of that name."""
+
+    @abc.abstractmethod
+    def get_host(self, name: str) -> HostRecord:
+        """The host, or :class:`NotFound`."""
+
+    @abc.abstractmethod
+    def list_hosts(self) -> list[HostRecord]:
+        """Every registered host, by name."""
+
+    @abc.abstractmethod
+    def set_host_state(
+        self,
+        name: str,
+        state: HostState,
+        *,
+        reason: str | None = None,
+        automatic: bool = False,
+    ) -> bool:
+        """Move a host to ``state`` (one ``host_state`` event); False when it was
+        there already, or when ``automatic`` and a user drained it (maintenance
+        ends only by an explicit, non-automatic change). :class:`NotFound` for
+        an unknown host."""
+
+    @abc.abstractmethod
+    def record_host_stats(
+        self,
+        name: str,
+        *,
+        cpu: float | None = None,
+        mem: float | None = None,
+        load: float | None = None,
+        slots_in_use: int = 0,
+        successes: int = 0,
+        failures: int = 0,
+    ) -> None:
+        """A heartbeat: the host's last cpu/mem/load (fractions 0..1, None keeps
+        the last), busy slots, and chunk successes/failures since the last one."""

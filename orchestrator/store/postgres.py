@@ -28,6 +28,7 @@ from orchestrator.errors import (
     StoreUnavailable,
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import (
     JOB_ACTIVE,
     JOB_TERMINAL,
@@ -47,6 +48,14 @@ from orchestrator.store.base import (
     Lease,
     NewJob,
     Store,
+)
+from orchestrator.store.hosts import (
+    HostEventKind,
+    HostRecord,
+    HostState,
+    host_event_detail,
+    host_params,
+    host_record,
 )
 from orchestrator.store.queries import latest_version, load_migrations, load_queries
 from orchestrator.store.rows import EventKind
@@ -451,6 +460,83 @@ class PostgresStore(Store):
     def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
         params = {"job_id": job_id, "limit": limit}
         return [rows.event_record(r, _same) for r in self._all("list_events", params)]
+
+    # -- hosts --------------------------------------------------------------------
+
+    def add_host(self, host: HostSpec, *, replace: bool = False) -> bool:
+        params = host_params(host, rows.dump_json)
+        with self._tx() as cur:
+            cur.execute(_Q["insert_host"], params)
+            created = cur.fetchone() is not None
+            if not created and not replace:
+                return False
+            if not created:
+                cur.execute(_Q["update_host"], params)
+            kind = HostEventKind.HOST_ADDED if created else HostEventKind.HOST_UPDATED
+            self._event(cur, kind, None, None, host_event_detail(host))
+        return created
+
+    def remove_host(self, name: str) -> bool:
+        with self._tx() as cur:
+            cur.execute(_Q["delete_host"], {"name": name})
+            gone = cur.fetchone() is not None
+            if gone:
+                self._event(cur, HostEventKind.HOST_REMOVED, None, None, {"host": name})
+        return gone
+
+    def get_host(self, name: str) -> HostRecord:
+        row = self._one("get_host", {"name": name})
+        if row is None:
+            raise NotFound(f"host {name!r} is not registered (see `jobctl hosts list`)")
+        return host_record(row, _same, rows.to_datetime)
+
+    def list_hosts(self) -> list[HostRecord]:
+        return [host_record(r, _same, rows.to_datetime) for r in self._all("list_hosts", {})]
+
+    def set_host_state(
+        self,
+        name: str,
+        state: HostState,
+        *,
+        reason: str | None = None,
+        automatic: bool = False,
+    ) -> bool:
+        target = HostState(state).value
+        with self._tx() as cur:
+            cur.execute(_Q["get_host_for_update"], {"name": name})
+            current = cur.fetchone()
+            if current is None:
+                raise NotFound(f"host {name!r} is not registered (see `jobctl hosts list`)")
+            params = {"name": name, "state": target, "reason": reason, "automatic": automatic}
+            cur.execute(_Q["set_host_state"], params)
+            if cur.rowcount != 1:
+                return False
+            detail = {"host": name, "from": current["state"], "to": target, "reason": reason}
+            self._event(cur, HostEventKind.HOST_STATE, None, None, detail)
+        return True
+
+    def record_host_stats(
+        self,
+        name: str,
+        *,
+        cpu: float | None = None,
+        mem: float | None = None,
+        load: float | None = None,
+        slots_in_use: int = 0,
+        successes: int = 0,
+        failures: int = 0,
+    ) -> None:
+        params = {
+            "name": name,
+            "cpu": cpu,
+            "mem": mem,
+            "load": load,
+            "slots_in_use": slots_in_use,
+            "successes": successes,
+            "failures": failures,
+        }
+        with self._tx() as cur:
+            cur.execute(_Q["record_host_stats"], params)
 
 
 def _row(cur: Cursor) -> DictRow:

@@ -25,6 +25,7 @@ from orchestrator.errors import (
     StoreUnavailable,
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import (
     JOB_ACTIVE,
     JOB_TERMINAL,
@@ -44,6 +45,14 @@ from orchestrator.store.base import (
     Lease,
     NewJob,
     Store,
+)
+from orchestrator.store.hosts import (
+    HostEventKind,
+    HostRecord,
+    HostState,
+    host_event_detail,
+    host_params,
+    host_record,
 )
 from orchestrator.store.queries import (
     latest_version,
@@ -508,3 +517,84 @@ class SqliteStore(Store):
     def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
         params = {"job_id": job_id, "limit": -1 if limit is None else limit}
         return [rows.event_record(r, rows.sqlite_json) for r in self._read("list_events", params)]
+
+    # -- hosts --------------------------------------------------------------------
+
+    def add_host(self, host: HostSpec, *, replace: bool = False) -> bool:
+        params = host_params(host, rows.dump_json)
+        with self._tx() as (conn, now):
+            created = conn.execute(_Q["insert_host"], {**params, "now": now}).fetchone()
+            if created is None and not replace:
+                return False
+            if created is None:
+                conn.execute(_Q["update_host"], params)
+            kind = HostEventKind.HOST_ADDED if created else HostEventKind.HOST_UPDATED
+            self._events(conn, now, [(kind, None, None, host_event_detail(host))])
+        return created is not None
+
+    def remove_host(self, name: str) -> bool:
+        with self._tx() as (conn, now):
+            gone = conn.execute(_Q["delete_host"], {"name": name}).fetchone()
+            if gone is not None:
+                self._events(conn, now, [(HostEventKind.HOST_REMOVED, None, None, {"host": name})])
+        return gone is not None
+
+    def get_host(self, name: str) -> HostRecord:
+        found = self._read("get_host", {"name": name})
+        if not found:
+            raise NotFound(f"host {name!r} is not registered (see `jobctl hosts list`)")
+        return host_record(found[0], rows.sqlite_json, rows.to_datetime)
+
+    def list_hosts(self) -> list[HostRecord]:
+        return [
+            host_record(r, rows.sqlite_json, rows.to_datetime) for r in self._read("list_hosts", {})
+        ]
+
+    def set_host_state(
+        self,
+        name: str,
+        state: HostState,
+        *,
+        reason: str | None = None,
+        automatic: bool = False,
+    ) -> bool:
+        with self._tx() as (conn, now):
+            current = conn.execute(_Q["get_host"], {"name": name}).fetchone()
+            if current is None:
+                raise NotFound(f"host {name!r} is not registered (see `jobctl hosts list`)")
+            params = {
+                "name": name,
+                "state": HostState(state).value,
+                "reason": reason,
+                "automatic": int(automatic),
+                "now": now,
+            }
+            if conn.execute(_Q["set_host_state"], params).rowcount != 1:
+                return False
+            detail = {"host": name, "from": current["state"], "to": params["state"]}
+            detail["reason"] = reason
+            self._events(conn, now, [(HostEventKind.HOST_STATE, None, None, detail)])
+        return True
+
+    def record_host_stats(
+        self,
+        name: str,
+        *,
+        cpu: float | None = None,
+        mem: float | None = None,
+        load: float | None = None,
+        slots_in_use: int = 0,
+        successes: int = 0,
+        failures: int = 0,
+    ) -> None:
+        params = {
+            "name": name,
+            "cpu": cpu,
+            "mem": mem,
+            "load": load,
+            "slots_in_use": slots_in_use,
+            "successes": successes,
+            "failures": failures,
+        }
+        with self._tx() as (conn, now):
+            conn.execute(_Q["record_host_stats"], {**params, "now": now})

@@ -377,3 +377,51 @@ SELECT table_name::text AS table_name, column_name::text AS column_name
 FROM information_schema.columns
 WHERE table_schema = current_schema()
 ORDER BY 1, 2
+
+-- name: insert_host
+-- Register a host (state unknown); returns nothing when the name is taken.
+INSERT INTO hosts (name, address, port, username, identity_file, python, workdir,
+                   slots, pool, labels, env, state, state_changed_at)
+VALUES (%(name)s, %(address)s, %(port)s, %(user)s, %(identity_file)s, %(python)s,
+        %(workdir)s, %(slots)s, %(pool)s, %(labels)s::jsonb, %(env)s::jsonb, 'unknown', now())
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- name: update_host
+-- Replace a host's connection settings; its state and statistics are kept.
+UPDATE hosts SET address = %(address)s, port = %(port)s, username = %(user)s,
+    identity_file = %(identity_file)s, python = %(python)s, workdir = %(workdir)s,
+    slots = %(slots)s, pool = %(pool)s, labels = %(labels)s::jsonb, env = %(env)s::jsonb
+WHERE name = %(name)s
+
+-- name: delete_host
+-- Forget a host; returns its name when it existed.
+DELETE FROM hosts WHERE name = %(name)s RETURNING name
+
+-- name: get_host
+-- One host by name.
+SELECT * FROM hosts WHERE name = %(name)s
+
+-- name: get_host_for_update
+-- One host by name, locked until the transaction ends (state changes).
+SELECT * FROM hosts WHERE name = %(name)s FOR UPDATE
+
+-- name: list_hosts
+-- Every registered host, by name.
+SELECT * FROM hosts ORDER BY name
+
+-- name: set_host_state
+-- Move a host to :state with its reason, unless it is there already; with
+-- :automatic (the coordinator's health view) a host a user put in
+-- maintenance is left alone.
+UPDATE hosts SET state = %(state)s, state_reason = %(reason)s, state_changed_at = now()
+WHERE name = %(name)s AND state <> %(state)s
+  AND NOT (%(automatic)s AND state = 'maintenance')
+
+-- name: record_host_stats
+-- A host heartbeat: load figures (NULL keeps the last), busy slots, and
+-- successes/failures added to the running totals.
+UPDATE hosts SET cpu = coalesce(%(cpu)s, cpu), mem = coalesce(%(mem)s, mem),
+    load = coalesce(%(load)s, load), slots_in_use = %(slots_in_use)s, last_heartbeat = now(),
+    successes = successes + %(successes)s, failures = failures + %(failures)s
+WHERE name = %(name)s

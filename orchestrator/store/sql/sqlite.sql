@@ -280,3 +280,46 @@ SELECT m.name AS table_name, p.name AS column_name
 FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
 WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence')
 ORDER BY 1, 2
+
+-- name: insert_host
+-- Register a host (state unknown); returns nothing when the name is taken.
+INSERT INTO hosts (name, address, port, username, identity_file, python, workdir,
+                   slots, pool, labels, env, state, state_changed_at)
+VALUES (:name, :address, :port, :user, :identity_file, :python, :workdir,
+        :slots, :pool, :labels, :env, 'unknown', :now)
+ON CONFLICT (name) DO NOTHING
+RETURNING name
+
+-- name: update_host
+-- Replace a host's connection settings; its state and statistics are kept.
+UPDATE hosts SET address = :address, port = :port, username = :user,
+    identity_file = :identity_file, python = :python, workdir = :workdir,
+    slots = :slots, pool = :pool, labels = :labels, env = :env
+WHERE name = :name
+
+-- name: delete_host
+-- Forget a host; returns its name when it existed.
+DELETE FROM hosts WHERE name = :name RETURNING name
+
+-- name: get_host
+-- One host by name.
+SELECT * FROM hosts WHERE name = :name
+
+-- name: list_hosts
+-- Every registered host, by name.
+SELECT * FROM hosts ORDER BY name
+
+-- name: set_host_state
+-- Move a host to :state with its reason, unless it is there already; with
+-- :automatic (the coordinator's health view) a host a user put in
+-- maintenance is left alone.
+UPDATE hosts SET state = :state, state_reason = :reason, state_changed_at = :now
+WHERE name = :name AND state <> :state AND NOT (:automatic AND state = 'maintenance')
+
+-- name: record_host_stats
+-- A host heartbeat: load figures (NULL keeps the last), busy slots, and
+-- successes/failures added to the running totals.
+UPDATE hosts SET cpu = coalesce(:cpu, cpu), mem = coalesce(:mem, mem),
+    load = coalesce(:load, load), slots_in_use = :slots_in_use, last_heartbeat = :now,
+    successes = successes + :successes, failures = failures + :failures
+WHERE name = :name

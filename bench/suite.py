@@ -1,0 +1,519 @@
+"""`scripts/bench`: jobctl side by side with its peers, in one run on one machine.
+
+Every scenario runs its contenders interleaved (A B C A B C ...) for several
+rounds and reports medians, so a slow moment of the machine hits everyone.
+Results go to ``bench/results/<date>.json`` and a Markdown table
+``bench/results/<date>.md`` that the README embeds. Every row names the
+exact command it timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.procwatch import TreeMemory  # noqa: E402
+
+WORK = REPO / "bench" / "work"
+DATA = REPO / "bench" / "data"
+RESULTS = REPO / "bench" / "results"
+JOBCTL = str(Path(sys.executable).parent / "jobctl")
+PG_SERVER = os.environ.get("JOBCTL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+Result = dict[str, Any]
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def pg_database(name: str) -> str:
+    """A fresh PostgreSQL database on the bench server; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_SERVER.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def store_url(backend: str, tag: str) -> str:
+    if backend == "postgres":
+        return pg_database(f"bench_{tag}")
+    path = WORK / f"{tag}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def jobctl_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_DATA_HOME"] = str(WORK / "xdg-data")
+    env["XDG_STATE_HOME"] = str(WORK / "xdg-state")
+    env.pop("JOBCTL_DATABASE_URL", None)
+    return env
+
+
+def write_spec(name: str, body: str) -> Path:
+    path = WORK / f"{name}.yaml"
+    path.write_text("version: 1\njobs:\n" + textwrap.indent(textwrap.dedent(body), "  "))
+    return path
+
+
+def run_jobctl(args: list[str], timeout: float = 1800) -> tuple[float, str, dict[str, int]]:
+    """Run a jobctl command; wall seconds, stdout, and peak RSS of its process tree."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [JOBCTL, *args],
+        env=jobctl_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with TreeMemory(proc.pid) as memory:
+        out, err = proc.communicate(timeout=timeout)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"jobctl {' '.join(args)} exited {proc.returncode}: {err[-2000:]}")
+    return seconds, out, memory.summary()
+
+
+def job_times(stdout: str) -> tuple[float, dict[str, Any]]:
+    """Seconds from job start to job end, from the store (status JSON)."""
+    doc = json.loads(stdout)[0]
+    started = dt.datetime.fromisoformat(doc["started_at"])
+    finished = dt.datetime.fromisoformat(doc["finished_at"])
+    return (finished - started).total_seconds(), doc
+
+
+def peer(name: str, n: int, **kw: Any) -> Result:
+    from bench.peers.run_peer import run_peer
+
+    return run_peer(name, n, **kw)
+
+
+# -- scenario 1: dispatch overhead ------------------------------------------------
+
+
+def jobctl_noop(backend: str, tasks: int, workers: int) -> Result:
+    spec = write_spec(
+        "noop",
+        f"""\
+        - name: noop
+          type: noop
+          input: {{sequence: {tasks}}}
+          executor: {{local: {{workers: {workers}}}}}
+        """,
+    )
+    url = store_url(backend, "dispatch")
+    args = ["run", str(spec), "--db", url, "--json"]
+    seconds, out, _ = run_jobctl(args)
+    dispatch_seconds, doc = job_times(out)
+    assert doc["chunks"]["succeeded"] == tasks
+    shown = url if backend == "sqlite" else "postgresql://.../bench_dispatch"
+    return {
+        "name": f"jobctl ({backend})",
+        "tasks": tasks,
+        "seconds": seconds,
+        "per_second": tasks / seconds,
+        "dispatch_per_second": tasks / dispatch_seconds,
+        "command": f"jobctl run {spec.relative_to(REPO)} --db {shown}",
+    }
+
+
+def scenario_dispatch(rounds: int, tasks: int) -> list[Result]:
+    contenders: list[tuple[str, Callable[[], Result]]] = [
+        ("jobctl-postgres", lambda: jobctl_noop("postgres", tasks, 2)),
+        ("jobctl-sqlite", lambda: jobctl_noop("sqlite", tasks, 2)),
+    ]
+    for name in ("gnu_parallel", "celery", "procrastinate", "pgqueuer", "dask", "mp_pool"):
+        contenders.append((name, lambda name=name: peer(name, tasks)))  # type: ignore[misc]
+    return interleave(contenders, rounds, "per_second", higher_is_better=True)
+
+
+# -- scenario 2: data throughput -------------------------------------------------
+
+
+def ensure_data(rows: int) -> tuple[Path, Path]:
+    from bench.data import make_csv, make_parquet
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    parquet = DATA / f"people-{rows}.parquet"
+    csv = DATA / f"people-{rows}.csv"
+    if not parquet.exists():
+        make_parquet(parquet, rows=rows)
+    if not csv.exists():
+        make_csv(parquet, csv)
+    return parquet, csv
+
+
+def jobctl_convert(source: Path, rows: int, fmt: str) -> Result:
+    out = WORK / f"out-jobctl-{fmt}"
+    spec = write_spec(
+        f"convert-{fmt}",
+        f"""\
+        - name: convert-{fmt}
+          type: convert
+          input: {{path: "{source}", format: {fmt}}}
+          chunking: {{rows: 250000}}
+          output: {{path: "{out}", format: parquet, compression: zstd, mode: overwrite}}
+          executor: {{local: {{workers: 2}}}}
+        """,
+    )
+    url = store_url("postgres", f"convert_{fmt}")
+    seconds, out_json, memory = run_jobctl(["run", str(spec), "--db", url, "--json"])
+    _, doc = job_times(out_json)
+    assert doc["rows_out"] == rows, doc
+    return {
+        "name": "jobctl (2 workers)",
+        "rows": rows,
+        "seconds": seconds,
+        "rows_per_second": rows / seconds,
+        "peak_rss_bytes": max(memory["coordinator_peak_rss"], memory["max_worker_peak_rss"]),
+        "max_worker_peak_rss": memory["max_worker_peak_rss"],
+        "coordinator_peak_rss": memory["coordinator_peak_rss"],
+        "command": f"jobctl run {spec.relative_to(REPO)} --db postgresql://.../bench_convert_{fmt}",
+    }
+
+
+def scenario_convert(rounds: int, rows: int, fmt: str) -> list[Result]:
+    parquet, csv = ensure_data(rows)
+    source = parquet if fmt == "parquet" else csv
+    contenders: list[tuple[str, Callable[[], Result]]] = [
+        ("jobctl", lambda: jobctl_convert(source, rows, fmt)),
+    ]
+    for name in ("convert_pyarrow", "convert_duckdb", "convert_dask"):
+        contenders.append(
+            (name, lambda name=name: peer(name, rows, source=str(source), fmt=fmt))  # type: ignore[misc]
+        )
+    return interleave(contenders, rounds, "seconds", higher_is_better=False)
+
+
+# -- scenario 3: resume cost --------------------------------------------------------
+
+
+def scenario_resume(rows: int) -> list[Result]:
+    parquet, _ = ensure_data(rows)
+    clean = jobctl_convert(parquet, rows, "parquet")
+    out = WORK / "out-jobctl-resume"
+    spec = write_spec(
+        "resume",
+        f"""\
+        - name: resume
+          type: convert
+          input: {{path: "{parquet}"}}
+          chunking: {{rows: 250000}}
+          output: {{path: "{out}", format: parquet, compression: zstd, mode: overwrite}}
+          executor: {{local: {{workers: 2}}}}
+        """,
+    )
+    url = store_url("postgres", "resume")
+    env = jobctl_env()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [JOBCTL, "run", str(spec), "--db", url, "--run-key", "r1", "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    total = None
+    while proc.poll() is None:
+        status = subprocess.run(
+            [JOBCTL, "status", "resume", "--db", url, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if status.returncode == 0 and status.stdout.strip():
+            doc = json.loads(status.stdout)
+            total = doc["chunks_total"]
+            if total and doc["chunks"]["succeeded"] >= total / 2:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+        time.sleep(0.1)
+    proc.wait()
+    resumed = subprocess.run(
+        [JOBCTL, "run", str(spec), "--db", url, "--run-key", "r1", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if resumed.returncode != 0:
+        raise RuntimeError(f"resume failed: {resumed.stderr[-2000:]}")
+    doc = json.loads(resumed.stdout)[0]
+    events = json.loads(
+        subprocess.run(
+            [JOBCTL, "events", str(doc["id"]), "--db", url, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    leased = sum(1 for event in events if event["kind"] == "chunk_leased")
+    return [
+        {
+            "name": "uninterrupted",
+            "seconds": clean["seconds"],
+            "repeated_chunks": 0,
+            "command": clean["command"],
+        },
+        {
+            "name": "kill -9 at 50% + resume",
+            "seconds": seconds,
+            "ratio_to_uninterrupted": seconds / clean["seconds"],
+            "repeated_chunks": leased - doc["chunks_total"],
+            "chunks": doc["chunks_total"],
+            "command": f"jobctl run {spec.relative_to(REPO)} --run-key r1 (killed, then again)",
+        },
+    ]
+
+
+# -- scenario 4: scale of the state ------------------------------------------------------
+
+
+def scenario_state(chunks: int, total_rows: int) -> list[Result]:
+    from orchestrator import api
+    from orchestrator.store import open_store
+
+    results = []
+    for backend in ("postgres", "sqlite"):
+        url = store_url(backend, "state")
+        spec = write_spec(
+            "state",
+            f"""\
+            - name: state
+              type: noop
+              input: {{sequence: {chunks}}}
+            """,
+        )
+        timings = []
+        for index in range(max(1, total_rows // chunks)):
+            seconds, out, _ = run_jobctl(
+                ["submit", str(spec), "--db", url, "--run-key", f"k{index}", "--json"]
+            )
+            timings.append(seconds)
+        job_id = json.loads(out)[0]["job_id"]
+        store = open_store(url)
+        try:
+            latencies = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                api.job_status(store, store.get_job(job_id))
+                latencies.append(time.perf_counter() - t0)
+        finally:
+            store.close()
+        cli = [run_jobctl(["status", str(job_id), "--db", url, "--json"])[0] for _ in range(3)]
+        results.append(
+            {
+                "name": f"jobctl ({backend})",
+                "submit_seconds": statistics.median(timings),
+                "chunk_rows": chunks * len(timings),
+                "status_query_ms": statistics.median(latencies) * 1000,
+                "status_cli_ms": statistics.median(cli) * 1000,
+                "command": f"jobctl submit {spec.relative_to(REPO)} ({chunks} chunks) x{len(timings)}; "
+                f"jobctl status JOB --json",
+            }
+        )
+    return results
+
+
+# -- running and reporting ------------------------------------------------------------------
+
+
+def interleave(
+    contenders: list[tuple[str, Callable[[], Result]]],
+    rounds: int,
+    key: str,
+    higher_is_better: bool,
+) -> list[Result]:
+    samples: dict[str, list[Result]] = {name: [] for name, _ in contenders}
+    for round_no in range(rounds):
+        for name, fn in contenders:
+            try:
+                result = fn()
+            except Exception as exc:  # a peer that fails is reported, not fatal
+                result = {"name": name, "error": f"{type(exc).__name__}: {exc}"[:500]}
+            result["round"] = round_no
+            samples[name].append(result)
+            print(
+                f"  round {round_no + 1}/{rounds} {name}: {result.get(key, result.get('error'))}",
+                flush=True,
+            )
+    summary = []
+    for runs in samples.values():
+        good = [r for r in runs if key in r]
+        if not good:
+            summary.append(runs[-1])
+            continue
+        median = statistics.median(r[key] for r in good)
+        best = min(good, key=lambda r: abs(r[key] - median))
+        row = dict(best)
+        row[key] = median
+        row["rounds"] = len(good)
+        for extra in (
+            "dispatch_per_second",
+            "seconds",
+            "rows_per_second",
+            "peak_rss_bytes",
+            "max_worker_peak_rss",
+        ):
+            if extra in best and extra != key:
+                row[extra] = statistics.median(r[extra] for r in good if extra in r)
+        summary.append(row)
+    return summary
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        f"Measured {results['date']} on {results['machine']} with `{results['invocation']}`.",
+        "",
+    ]
+    if "dispatch" in results:
+        base = next((r for r in results["dispatch"] if r["name"] == "jobctl (postgres)"), None)
+        lines += [
+            "**Dispatch overhead** (no-op chunks/tasks, 2 workers, median of "
+            f"{results['rounds']} interleaved rounds)",
+            "",
+            "| contender | tasks/s end to end | jobctl (postgres) is | dispatch only | command |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for row in results["dispatch"]:
+            if "error" in row:
+                lines.append(f"| {row['name']} | failed: {row['error'][:80]} | | | |")
+                continue
+            ratio = f"{base['per_second'] / row['per_second']:.1f}x" if base else ""
+            disp = f"{row['dispatch_per_second']:,.0f}" if "dispatch_per_second" in row else ""
+            lines.append(
+                f"| {row['name']} | {row['per_second']:,.0f} | {ratio} | {disp} | `{row['command']}` |"
+            )
+        lines.append("")
+    for key, title in (("parquet", "Parquet to zstd Parquet"), ("csv", "CSV to zstd Parquet")):
+        if key not in results:
+            continue
+        rows = results[key]
+        base = next((r for r in rows if r["name"].startswith("jobctl")), None)
+        lines += [
+            f"**{title}**",
+            "",
+            "| contender | seconds | rows/s | jobctl is | peak RSS (max process) | command |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for row in rows:
+            if "error" in row:
+                lines.append(f"| {row['name']} | failed: {row['error'][:80]} | | | | |")
+                continue
+            ratio = (
+                f"{row['seconds'] / base['seconds']:.2f}x faster"
+                if base and "seconds" in base
+                else ""
+            )
+            rss = f"{row.get('peak_rss_bytes', 0) / 2**20:,.0f} MiB"
+            lines.append(
+                f"| {row['name']} | {row['seconds']:.1f} | {row.get('rows_per_second', 0):,.0f} | {ratio} | {rss} | `{row['command']}` |"
+            )
+        lines.append("")
+    if "resume" in results:
+        lines += [
+            "**Resume cost**",
+            "",
+            "| run | seconds | ratio | chunks run twice |",
+            "|---|---:|---:|---:|",
+        ]
+        for row in results["resume"]:
+            lines.append(
+                f"| {row['name']} | {row['seconds']:.1f} | {row.get('ratio_to_uninterrupted', 1):.2f} | {row['repeated_chunks']} |"
+            )
+        lines.append("")
+    if "state" in results:
+        lines += [
+            "**Scale of the state**",
+            "",
+            "| backend | submit (s) | chunk rows | status query (ms) | `status --json` process (ms) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in results["state"]:
+            lines.append(
+                f"| {row['name']} | {row['submit_seconds']:.2f} | {row['chunk_rows']:,} | {row['status_query_ms']:.0f} | {row['status_cli_ms']:.0f} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_readme(table: str) -> None:
+    readme = REPO / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    parser.add_argument("--only", default="", help="comma list: dispatch,parquet,csv,resume,state")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    args = parser.parse_args()
+    only = {x for x in args.only.split(",") if x} or {
+        "dispatch",
+        "parquet",
+        "csv",
+        "resume",
+        "state",
+    }
+    rounds = args.rounds or (1 if args.quick else 3)
+    tasks = 2_000 if args.quick else 10_000
+    rows = 1_000_000 if args.quick else 10_000_000
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "invocation": "scripts/bench " + " ".join(sys.argv[1:]),
+        "rounds": rounds,
+    }
+    if "dispatch" in only:
+        print(f"dispatch: {tasks} no-op tasks, 2 workers", flush=True)
+        results["dispatch"] = scenario_dispatch(rounds, tasks)
+    for fmt in ("parquet", "csv"):
+        if fmt in only:
+            print(f"{fmt}: {rows:,} rows to zstd Parquet", flush=True)
+            results[fmt] = scenario_convert(rounds, rows, fmt)
+    if "resume" in only:
+        print("resume: kill -9 at 50%, then resume", flush=True)
+        results["resume"] = scenario_resume(rows)
+    if "state" in only:
+        chunks = 10_000 if args.quick else 100_000
+        total = 100_000 if args.quick else 1_000_000
+        print(f"state: submit {chunks} chunks, status with {total} chunk rows", flush=True)
+        results["state"] = scenario_state(chunks, total)
+    stamp = results["date"]
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
+    table = markdown(results)
+    (RESULTS / f"{stamp}.md").write_text(table + "\n")
+    if not args.no_readme and not args.quick:
+        update_readme(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Time-based scheduling: cron fire times, run keys, crontab lines."""
