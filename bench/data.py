@@ -56,8 +56,40 @@ SCHEMA = pa.schema(
     ]
 )
 
-_ONSETS = "b c d f g h j k l m n p r s t v w z br ch cl dr fr gr kl pl pr sh st th tr".split()
-_VOWELS = "a e i o u ai ea ie oa ou y".split()
+_ONSETS = [
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "z",
+    "br",
+    "ch",
+    "cl",
+    "dr",
+    "fr",
+    "gr",
+    "kl",
+    "pl",
+    "pr",
+    "sh",
+    "st",
+    "th",
+    "tr",
+]
+_VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ie", "oa", "ou", "y"]
 _CODAS = ["", "", "n", "r", "s", "l", "t", "nd", "rk", "ll", "ck", "m"]
 _STREET_KINDS = ["St", "Ave", "Rd", "Blvd", "Ln", "Dr", "Ct", "Way"]
 _EPOCH_1940 = (dt.date(1940, 1, 1) - dt.date(1970, 1, 1)).days
@@ -88,7 +120,14 @@ class _Vocabulary:
         self.street = _words(rng, 2048, (1, 3))
         self.city = _words(rng, 700, (2, 4))
         self.street_kind = pa.array(_STREET_KINDS, pa.string())
-        domains = [w.lower() + tld for w, tld in zip(_words(rng, 64, (2, 3)).to_pylist(), [".com", ".net", ".org", ".io"] * 16, strict=True)]
+        domains = [
+            w.lower() + tld
+            for w, tld in zip(
+                _words(rng, 64, (2, 3)).to_pylist(),
+                [".com", ".net", ".org", ".io"] * 16,
+                strict=True,
+            )
+        ]
         self.domain = pa.array(domains, pa.string())
 
 
@@ -217,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = args.rows or (QUICK_ROWS if args.quick else FULL_ROWS)
     t0 = time.perf_counter()
-    parquet = make_parquet(dataset_paths(rows, args.seed, args.dir), rows, args.seed, force=args.force)
+    parquet = make_parquet(
+        dataset_paths(rows, args.seed, args.dir), rows, args.seed, force=args.force
+    )
     t1 = time.perf_counter()
     md = pq.ParquetFile(parquet).metadata
     print(

@@ -120,3 +120,12 @@ class HostKeyRejected(SshError):
 
 class BootstrapError(SshError):
     """Preparing a remote host (wheelhouse, venv, install) failed."""
+
+
+class ResumeRefused(JobctlError):
+    """A job cannot be resumed as planned: an input or its spec changed since.
+    The message names each changed file and how to go on (``--replan``)."""
+
+
+class JobActive(JobctlError):
+    """The operation needs a job that is not pending or running (rollback)."""

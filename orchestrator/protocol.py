@@ -52,6 +52,13 @@ Messages (``type`` field)
 
         {"type": "ping", "id": any}  ->  {"type": "pong", "id": any}
 
+    worker -> coordinator, when its ``ready`` carried ``"heartbeat": seconds``
+    (local workers get ``$JOBCTL_WORKER_HEARTBEAT``), at least that often, also
+    while a chunk runs; the coordinator renews the leases of a worker only
+    while it hears from it::
+
+        {"type": "heartbeat"}
+
     coordinator -> worker::
 
         {"type": "shutdown"}      the worker exits 0.

@@ -56,6 +56,11 @@ JOB_ACTIVE: frozenset[JobState] = frozenset({JobState.PENDING, JobState.RUNNING}
 CHUNK_TERMINAL: frozenset[ChunkState] = frozenset(
     {ChunkState.SUCCEEDED, ChunkState.DEAD, ChunkState.CANCELLED}
 )
+#: What cancelling a job cancels: its unfinished chunks. Dead ones stay in the
+#: dead-letter queue (only ``dlq purge`` turns dead into cancelled).
+CHUNK_CANCELLED_WITH_JOB: frozenset[ChunkState] = frozenset(
+    {ChunkState.PENDING, ChunkState.RUNNING}
+)
 
 JOB_TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.PENDING: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.UPSTREAM_FAILED}),
@@ -82,7 +87,7 @@ CHUNK_TRANSITIONS: dict[ChunkState, frozenset[ChunkState]] = {
         }
     ),
     ChunkState.FAILED: frozenset({ChunkState.PENDING, ChunkState.DEAD}),
-    ChunkState.DEAD: frozenset({ChunkState.PENDING}),  # dlq retry / resume
+    ChunkState.DEAD: frozenset({ChunkState.PENDING, ChunkState.CANCELLED}),  # dlq retry, purge
     ChunkState.CANCELLED: frozenset({ChunkState.PENDING}),  # resume of a cancelled job
     ChunkState.SUCCEEDED: frozenset(),
 }

@@ -18,6 +18,14 @@ Guarantees that the coordinator relies on:
   exit 0 at once, even mid-chunk (the part writer's atomic rename means a
   half-done attempt leaves at most a hidden temp file behind).
 
+Push transfer (SSH hosts without shared storage): a ``run`` may carry the
+chunk's rows as its payload (an Arrow IPC stream), read instead of the path,
+or an ``input_error`` (the coordinator could not read the chunk: a failed
+attempt, as if the worker had failed to read it). A job payload with
+``"return_part": true`` makes the worker send the part's bytes back as the
+result's payload (``part_filename``, ``checksum``) instead of writing a file;
+the coordinator stages them.
+
 Per-chunk cost is kept to microseconds: the job payload is parsed and the
 processor loaded once per job key (a small LRU), nothing is imported per chunk,
 and results of pipelined runs are flushed in batches.
@@ -25,6 +33,7 @@ and results of pipelined runs are flushed in batches.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import platform
@@ -41,8 +50,9 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 import orchestrator
-from orchestrator.io.parts import write_part
+from orchestrator.io.parts import part_filename, serialize, write_part
 from orchestrator.io.readers import read_chunk
+from orchestrator.monitoring.hoststats import host_stats
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
 from orchestrator.processors.base import (
@@ -62,6 +72,9 @@ TRACEBACK_LINES = 30
 #: Results of pipelined runs are flushed at least this often (seconds).
 FLUSH_INTERVAL = 0.001
 
+#: Set by the coordinator: send a ``heartbeat`` message this often (seconds).
+HEARTBEAT_ENV = "JOBCTL_WORKER_HEARTBEAT"
+
 EXIT_OK = 0
 EXIT_PROTOCOL_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -74,6 +87,10 @@ _log = logging.getLogger("orchestrator.worker")
 
 class UnknownJob(Exception):
     """A key-only ``job`` whose full payload this worker does not hold (any more)."""
+
+
+class ChunkInputError(Exception):
+    """The coordinator could not read a pushed chunk's rows (its message says why)."""
 
 
 class LoadedJob:
@@ -89,6 +106,7 @@ class LoadedJob:
         "params",
         "payload",
         "processor",
+        "return_part",
         "staging_dir",
     )
 
@@ -106,6 +124,7 @@ class LoadedJob:
         schema = payload.get("csv_schema")
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
         self.processor: Processor | None = None
+        self.return_part = bool(payload.get("return_part"))
 
 
 class Worker:
@@ -122,6 +141,13 @@ class Worker:
 
     def run(self, msg: Mapping[str, Any]) -> dict[str, Any]:
         """Run one chunk; always returns a ``result`` header, never raises for chunk errors."""
+        return self.run_frame(msg, None)[0]
+
+    def run_frame(
+        self, msg: Mapping[str, Any], data: bytes | None
+    ) -> tuple[dict[str, Any], bytes | None]:
+        """Run one chunk from a ``run`` frame (``data``: pushed rows, if any); the
+        result header and, for a ``return_part`` job, the part's bytes."""
         task = msg.get("task", "")
         token = msg.get("token")
         try:
@@ -130,6 +156,8 @@ class Worker:
             if processor is None:
                 processor = job.processor = load_processor(job.payload)
             chunk = ChunkDescriptor.from_dict(msg["chunk"])
+            if msg.get("input_error"):
+                raise ChunkInputError(str(msg["input_error"]))
             return self._run_chunk(
                 job,
                 processor,
@@ -139,13 +167,14 @@ class Worker:
                 msg.get("attempt", 1),
                 msg.get("checkpoint"),
                 msg.get("part_name"),
+                data,
             )
         except UnknownJob as exc:
             result = _failure(task, token, exc, "infrastructure")
             result["unknown_job"] = True
-            return result
+            return result, None
         except (Exception, SystemExit) as exc:
-            return _failure(task, token, exc, "processor")
+            return _failure(task, token, exc, "processor"), None
 
     def _job(self, payload: Mapping[str, Any]) -> LoadedJob:
         key = payload.get("key")
@@ -174,9 +203,12 @@ class Worker:
         attempt: int,
         checkpoint: Any,
         part_name: str | None,
-    ) -> dict[str, Any]:
+        data: bytes | None = None,
+    ) -> tuple[dict[str, Any], bytes | None]:
         t0 = time.perf_counter()
-        if chunk.kind == "sequence":
+        if data is not None:
+            table = pa.ipc.open_stream(data).read_all()
+        elif chunk.kind == "sequence":
             table = _EMPTY
         else:
             table = read_chunk(chunk, job.csv, schema=job.csv_schema)
@@ -204,7 +236,12 @@ class Worker:
                     f"processor returned {type(out).__name__}; expected a pyarrow.Table or None"
                 )
         part = None
-        if out is not None and job.output_format is not None:
+        returned: bytes | None = None
+        if out is not None and job.output_format is not None and job.return_part:
+            if not part_name:
+                raise ValueError("job has an output but the run has no part_name")
+            returned = serialize(out, job.output_format, job.compression).to_pybytes()
+        elif out is not None and job.output_format is not None:
             if not part_name or not job.staging_dir:
                 raise ValueError("job has an output but the run has no part_name/staging_dir")
             part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
@@ -224,7 +261,12 @@ class Worker:
         }
         if ctx.reject_reasons:
             result["reject_reasons"] = ctx.reject_reasons
-        return result
+        if returned is not None:
+            assert part_name is not None and job.output_format is not None
+            result["bytes_out"] = len(returned)
+            result["checksum"] = "sha256:" + hashlib.sha256(returned).hexdigest()
+            result["part_filename"] = part_filename(part_name, job.output_format, job.compression)
+        return result, returned
 
 
 def _failure(task: str, token: Any, exc: BaseException, error_class: str) -> dict[str, Any]:
@@ -275,9 +317,11 @@ class _Channel:
         self.stream = stream
         self.lock = threading.Lock()
 
-    def send(self, header: Mapping[str, Any], flush: bool = True) -> None:
+    def send(
+        self, header: Mapping[str, Any], flush: bool = True, payload: bytes | None = None
+    ) -> None:
         with self.lock:
-            write_message(self.stream, header, flush=flush)
+            write_message(self.stream, header, payload, flush=flush)
 
     def flush(self) -> None:
         with self.lock:
@@ -326,11 +370,41 @@ def _ready_message() -> dict[str, Any]:
     }
 
 
-def serve(in_fd: int, channel: _Channel) -> int:
-    """The main loop: read frames, run chunks, answer. Returns the exit code."""
+def _heartbeats(channel: _Channel, interval: float) -> None:
+    """Tell the coordinator we are alive, also in the middle of a long chunk: it
+    renews a chunk's lease only while its worker says so, so a hung or paused
+    worker's chunk expires and is taken over."""
+    while True:
+        time.sleep(interval)
+        try:
+            channel.send({"type": "heartbeat"})
+        except OSError:
+            return
+
+
+def heartbeat_interval() -> float | None:
+    """Seconds between heartbeats (``$JOBCTL_WORKER_HEARTBEAT``); None: none sent."""
+    try:
+        value = float(os.environ.get(HEARTBEAT_ENV, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def serve(in_fd: int, channel: _Channel, heartbeat: float | None = None) -> int:
+    """The main loop: read frames, run chunks, answer. Returns the exit code.
+
+    With ``heartbeat`` seconds, the ``ready`` message promises a ``heartbeat``
+    message at least that often, sent from a thread from then on."""
     worker = Worker(emit=channel.send)
     reader = MessageReader(in_fd)
-    channel.send(_ready_message())
+    ready = _ready_message()
+    if heartbeat:
+        ready["heartbeat"] = heartbeat
+    channel.send(ready)
+    if heartbeat:
+        args = (channel, heartbeat)
+        threading.Thread(target=_heartbeats, args=args, name="heartbeat", daemon=True).start()
     while True:
         try:
             messages = reader.read_available()
@@ -341,20 +415,23 @@ def serve(in_fd: int, channel: _Channel) -> int:
             return EXIT_PROTOCOL_ERROR
         last_flush = time.perf_counter()
         count = len(messages)
-        for i, (header, _payload) in enumerate(messages):
+        for i, (header, payload) in enumerate(messages):
             kind = header.get("type")
             if kind == "run":
-                result = worker.run(header)
+                result, part = worker.run_frame(header, payload)
                 now = time.perf_counter()
                 flush = i == count - 1 or now - last_flush > FLUSH_INTERVAL
-                channel.send(result, flush=flush)
+                channel.send(result, flush=flush, payload=part)
                 if flush:
                     last_flush = now
             elif kind == "shutdown":
                 channel.flush()
                 return EXIT_OK
             elif kind == "ping":
-                channel.send({"type": "pong", "id": header.get("id")}, flush=i == count - 1)
+                pong = {"type": "pong", "id": header.get("id")}
+                if header.get("stats"):
+                    pong["stats"] = host_stats()
+                channel.send(pong, flush=i == count - 1)
             else:
                 _log.error("unknown message type %r, exiting", kind)
                 return EXIT_PROTOCOL_ERROR
@@ -373,7 +450,7 @@ def main() -> int:
     out = open(out_fd, "wb", buffering=256 * 1024)  # noqa: SIM115 - lives as long as the process
     threading.Thread(target=_watch_reader, args=(out_fd,), name="reader-watch", daemon=True).start()
     try:
-        return serve(in_fd, _Channel(out))
+        return serve(in_fd, _Channel(out), heartbeat_interval())
     except BrokenPipeError:
         # The coordinator went away; nobody is left to tell. Drop unsent frames
         # instead of failing again while the interpreter flushes at exit.

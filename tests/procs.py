@@ -51,11 +51,19 @@ def fail_on_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
 def crash_on_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     """Kill the whole worker process on chunk ``params.seq`` unless the marker exists.
 
-    ``params.how``: ``exit`` (``os._exit(17)``, default) or ``kill`` (SIGKILL self).
+    ``params.how``: ``exit`` (``os._exit(17)``, default), ``kill`` (SIGKILL self)
+    or ``segv`` (a real segmentation fault: read address 0). ``params.seconds``:
+    sleep that long first (default 0), also on the chunks that do not crash.
     """
+    time.sleep(float(ctx.params.get("seconds", 0)))
     if _matches(ctx):
-        if ctx.params.get("how") == "kill":
+        how = ctx.params.get("how")
+        if how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if how == "segv":
+            import ctypes
+
+            ctypes.string_at(0)
         os._exit(17)
     return table
 
@@ -69,14 +77,23 @@ def sleep_then_identity(table: pa.Table, ctx: ChunkContext) -> pa.Table:
 def checkpointing(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     """Save a checkpoint per ``params.steps`` (default 3) step, resuming after the last one.
 
+    ``params.fail_at``: a first attempt fails right after checkpointing that
+    step (``params.how: exit`` kills the worker instead of raising).
+
     Output: one row per step run in this attempt, with the step number and
     whether the attempt resumed from a checkpoint.
     """
     steps = int(ctx.params.get("steps", 3))
     last = ctx.last_checkpoint or {}
     first = int(last.get("done", 0))
+    fail_at = ctx.params.get("fail_at")  # first attempts stop after this step
     for step in range(first, steps):
         ctx.checkpoint({"done": step + 1})
+        if fail_at is not None and first == 0 and step + 1 == int(fail_at):
+            if ctx.params.get("how") == "exit":
+                time.sleep(0.1)  # let the checkpoint reach the coordinator
+                os._exit(17)
+            raise RuntimeError(f"failed after step {step + 1}")
     done = list(range(first, steps))
     return pa.table({"step": pa.array(done, pa.int64()), "resumed": [first > 0] * len(done)})
 
@@ -106,3 +123,18 @@ def returns_garbage(table: pa.Table, ctx: ChunkContext) -> Any:
 
 
 not_callable = 42
+
+
+def tag_source(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Rows plus a ``source`` column: the chunk's file path exactly as the worker saw it."""
+    return table.append_column("source", pa.array([ctx.chunk.path or ""] * table.num_rows))
+
+
+def inflate_on_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Add ``params.bytes`` (default 1 MiB) of incompressible text to the output of
+    chunk ``params.seq`` unless the marker exists: a part too big for a full disk."""
+    if _matches(ctx):
+        size = int(ctx.params.get("bytes", 1 << 20)) // max(table.num_rows, 1)
+        blob = [os.urandom(size // 2 + 1).hex() for _ in range(table.num_rows)]
+        return table.append_column("blob", pa.array(blob))
+    return table

@@ -61,9 +61,7 @@ def dispatch_args(description: str, default_n: int = 2000) -> argparse.ArgumentP
     return ap
 
 
-def dispatch_result(
-    name: str, n: int, seconds: float, method: str, **extra: Any
-) -> dict[str, Any]:
+def dispatch_result(name: str, n: int, seconds: float, method: str, **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
         "tasks": n,
@@ -121,9 +119,31 @@ def fresh_database(name: str, keep: bool = False) -> Iterator[str]:
             _drop_database(name)
 
 
+def exit_on_signals() -> None:
+    """Turn SIGTERM (and SIGHUP) into SystemExit so that ``finally`` blocks stop children."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
+
+
+def _die_with_parent() -> None:
+    """In a forked child: get SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def popen_group(cmd: list[str], **kw: Any) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` in its own session so that its whole tree can be stopped."""
-    return subprocess.Popen(cmd, start_new_session=True, **kw)
+    """Start ``cmd`` in its own session so that its whole tree can be stopped.
+
+    The child also gets SIGTERM if this process dies (even by SIGKILL), so a
+    killed peer leaves no worker behind.
+    """
+    return subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent, **kw)
 
 
 def stop_group(proc: subprocess.Popen[Any], grace: float = 10.0, sig: int = signal.SIGTERM) -> None:
@@ -131,10 +151,8 @@ def stop_group(proc: subprocess.Popen[Any], grace: float = 10.0, sig: int = sign
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
     # Children of the group may outlive its leader: kill what is left.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -163,20 +181,36 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+def _role(pid: int) -> str:
+    """A short label for a process of the tree, from its command line."""
+    if pid == os.getpid():
+        return "main"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+    for marker, role in (
+        ("resource_tracker", "resource_tracker"),
+        ("forkserver", "forkserver"),
+        ("spawn_main", "worker"),
+    ):
+        if marker in cmdline:
+            return role
+    return Path(cmdline.split(" ", 1)[0]).name or "?"
+
+
 def _vm_hwm(pid: int) -> tuple[str, int] | None:
-    """(name, peak RSS bytes) of a live process from /proc/PID/status (VmHWM)."""
+    """(role, peak RSS bytes) of a live process, from /proc/PID/status (VmHWM)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             text = f.read()
     except OSError:
         return None
-    name, hwm = "?", None
     for line in text.splitlines():
-        if line.startswith("Name:"):
-            name = line.split(None, 1)[1].strip()
-        elif line.startswith("VmHWM:"):
-            hwm = int(line.split()[1]) * 1024
-    return (name, hwm) if hwm is not None else None
+        if line.startswith("VmHWM:"):
+            return _role(pid), int(line.split()[1]) * 1024
+    return None
 
 
 class TreePeakRss:
@@ -238,20 +272,31 @@ def data_args(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--input", type=Path, required=True, help="a .parquet or .csv file")
     ap.add_argument("--output", type=Path, default=None, help="default under bench/work/peers")
     ap.add_argument("--keep", action="store_true", help="keep the output")
+    ap.add_argument(
+        "--format", choices=("parquet", "csv"), default=None, help="default: from the suffix"
+    )
+    ap.add_argument("--rows", type=int, default=None, help="expected rows (checked)")
     return ap
 
 
-def input_format(path: Path) -> str:
+def input_format(path: Path, given: str | None = None) -> str:
+    if given:
+        return given
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return "parquet"
     if suffix == ".csv":
         return "csv"
-    raise SystemExit(f"{path}: expected a .parquet or .csv input")
+    raise SystemExit(f"{path}: expected a .parquet or .csv input (or --format)")
 
 
-def default_output(name: str, src: Path) -> Path:
-    return WORK_DIR / name / f"{src.stem}.{input_format(src)}-to.parquet"
+def default_output(name: str, src: Path, fmt: str) -> Path:
+    return WORK_DIR / name / f"{src.stem}.{fmt}-to.parquet"
+
+
+def check_rows(rows: int, expected: int | None) -> None:
+    if expected is not None and rows != expected:
+        raise SystemExit(f"converted {rows} rows, expected {expected}")
 
 
 def remove_output(path: Path) -> None:

@@ -13,19 +13,28 @@ import subprocess
 import sys
 import time
 
-from _common import PEERS_DIR, dispatch_args, dispatch_result, emit, log, popen_group, stop_group
+from _common import (
+    PEERS_DIR,
+    dispatch_args,
+    dispatch_result,
+    emit,
+    exit_on_signals,
+    log,
+    popen_group,
+    stop_group,
+)
 
 
 def main() -> int:
+    exit_on_signals()
     ap = dispatch_args(__doc__.splitlines()[0])
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     args = ap.parse_args()
     os.environ["BENCH_REDIS_URL"] = args.redis_url
 
     import redis
-    from celery import group
-
     from _celery_app import app, noop
+    from celery import group
 
     client = redis.Redis.from_url(args.redis_url)
     client.flushdb()  # the bench's own Redis database: leftovers of an aborted run

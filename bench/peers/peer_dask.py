@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 
-from _common import dispatch_args, dispatch_result, emit, version
+from _common import dispatch_args, dispatch_result, emit, exit_on_signals, version
 
 
 def noop(i: int) -> None:
@@ -18,6 +18,7 @@ def noop(i: int) -> None:
 
 
 def main() -> int:
+    exit_on_signals()
     args = dispatch_args(__doc__.splitlines()[0]).parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     from dask.distributed import Client, LocalCluster

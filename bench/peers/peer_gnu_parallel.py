@@ -14,7 +14,16 @@ import sys
 import tempfile
 import time
 
-from _common import WORK_DIR, dispatch_result, emit, log
+from _common import (
+    WORK_DIR,
+    dispatch_args,
+    dispatch_result,
+    emit,
+    exit_on_signals,
+    log,
+    popen_group,
+    stop_group,
+)
 
 
 def parallel_version() -> str:
@@ -25,25 +34,26 @@ def parallel_version() -> str:
 
 
 def main() -> int:
-    from _common import dispatch_args
-
+    exit_on_signals()
     args = dispatch_args(__doc__.splitlines()[0]).parse_args()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=WORK_DIR, prefix="parallel-") as tmp:
         joblog = f"{tmp}/joblog"
         shell = f"seq {args.n} | parallel -j{args.workers} --joblog {shlex.quote(joblog)} true"
         t0 = time.perf_counter()
-        proc = subprocess.run(
+        proc = popen_group(
             ["bash", "-c", shell],
             stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
-        seconds = time.perf_counter() - t0
+        try:
+            _, err = proc.communicate(timeout=args.timeout)
+            seconds = time.perf_counter() - t0
+        finally:
+            stop_group(proc, grace=2)  # seq/parallel/true left behind by a timeout
         if proc.returncode != 0:
-            log(proc.stderr[-2000:])
+            log(err.decode(errors="replace")[-2000:])
             raise SystemExit(f"parallel exited {proc.returncode}")
         with open(joblog) as f:
             rows = f.read().splitlines()[1:]

@@ -10,7 +10,7 @@ import multiprocessing
 import sys
 import time
 
-from _common import dispatch_args, dispatch_result, emit
+from _common import dispatch_args, dispatch_result, emit, exit_on_signals
 
 
 def noop(i: int) -> None:
@@ -18,6 +18,7 @@ def noop(i: int) -> None:
 
 
 def main() -> int:
+    exit_on_signals()
     args = dispatch_args(__doc__.splitlines()[0]).parse_args()
     with multiprocessing.Pool(args.workers) as pool:
         pool.map(noop, range(args.workers), chunksize=1)  # warm-up, not timed

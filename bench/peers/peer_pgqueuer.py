@@ -4,15 +4,19 @@ A fresh database ``bench_pgqueuer`` gets pgqueuer's schema
 (``Queries.install()``, what ``pgq install`` runs). Two consumer processes
 (``QueueManager`` with an async no-op entrypoint, psycopg driver) start,
 connect and report ready before the clock starts. The clock runs from the
-first enqueue (one batch ``Queries.enqueue`` of N jobs) until both consumers
-have drained the queue (``QueueExecutionMode.drain``) and flushed their job
-status log; the log must then hold N ``successful`` entries. The database is
+first enqueue (one batch ``Queries.enqueue`` of N jobs) until the last
+``successful`` entry is committed to pgqueuer's job status log (its
+``created`` time); the consumers drain the queue (``QueueExecutionMode.drain``)
+and exit, after which the log must hold N ``successful`` jobs and the queue
+none. The time until both consumers exited is reported too. The database is
 dropped after.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import select
 import subprocess
 import sys
@@ -23,6 +27,7 @@ from _common import (
     dispatch_args,
     dispatch_result,
     emit,
+    exit_on_signals,
     fresh_database,
     popen_group,
     stop_group,
@@ -31,6 +36,7 @@ from _common import (
 
 DATABASE = "bench_pgqueuer"
 BATCH_SIZE = 10  # pgqueuer's default dequeue batch size
+DSN_ENV = "BENCH_PGQUEUER_DSN"
 
 
 async def consume(dsn: str) -> None:
@@ -51,7 +57,7 @@ async def consume(dsn: str) -> None:
         await qm.run(
             mode=QueueExecutionMode.drain,
             batch_size=BATCH_SIZE,
-            dequeue_timeout=timedelta(seconds=0.05),
+            dequeue_timeout=timedelta(seconds=0.5),
         )
 
 
@@ -72,17 +78,24 @@ async def enqueue(dsn: str, n: int) -> None:
         await queries.enqueue(["noop"] * n, [str(i).encode() for i in range(n)], [0] * n)
 
 
-async def succeeded(dsn: str) -> dict[str, int]:
+async def outcome(dsn: str) -> tuple[dict[str, int], float]:
+    """Jobs per logged status (and left in the queue), and the epoch time of the last success."""
     import psycopg
 
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
         cur = await conn.execute(
             "SELECT status::text, count(DISTINCT job_id) FROM pgqueuer_log GROUP BY 1"
         )
-        rows = await cur.fetchall()
+        counts = {status: count for status, count in await cur.fetchall()}
         cur = await conn.execute("SELECT count(*) FROM pgqueuer")
-        left = await cur.fetchone()
-    return {**{s: c for s, c in rows}, "left_in_queue": left[0] if left else -1}
+        row = await cur.fetchone()
+        counts["left_in_queue"] = row[0] if row else -1
+        cur = await conn.execute(
+            "SELECT extract(epoch FROM max(created))::float8 FROM pgqueuer_log"
+            " WHERE status = 'successful'"
+        )
+        row = await cur.fetchone()
+    return counts, float(row[0]) if row and row[0] is not None else float("nan")
 
 
 def wait_line(procs: list[subprocess.Popen[bytes]], expect: bytes, timeout: float) -> None:
@@ -95,11 +108,12 @@ def wait_line(procs: list[subprocess.Popen[bytes]], expect: bytes, timeout: floa
 
 
 def main() -> int:
+    exit_on_signals()
     ap = dispatch_args(__doc__.splitlines()[0])
-    ap.add_argument("--consumer", metavar="DSN", help=argparse_hidden())
+    ap.add_argument("--consumer", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.consumer:
-        asyncio.run(consume(args.consumer))
+    if args.consumer:  # the DSN comes in the environment, never in argv
+        asyncio.run(consume(os.environ[DSN_ENV]))
         return 0
     consumers: list[subprocess.Popen[bytes]] = []
     with fresh_database(DATABASE) as dsn:
@@ -108,13 +122,15 @@ def main() -> int:
             for _ in range(args.workers):
                 consumers.append(
                     popen_group(
-                        [sys.executable, __file__, "--consumer", dsn],
+                        [sys.executable, __file__, "--consumer"],
+                        env={**os.environ, DSN_ENV: dsn},
                         stdin=subprocess.PIPE,
                         stdout=subprocess.PIPE,
                     )
                 )
             wait_line(consumers, b"ready", 60)
             t0 = time.perf_counter()
+            t0_epoch = time.time()
             asyncio.run(enqueue(dsn, args.n))
             for p in consumers:
                 assert p.stdin is not None
@@ -122,16 +138,20 @@ def main() -> int:
                 p.stdin.flush()
             for p in consumers:
                 p.wait(max(1.0, args.timeout - (time.perf_counter() - t0)))
-            seconds = time.perf_counter() - t0
+            until_exit = time.perf_counter() - t0
             codes = [p.returncode for p in consumers]
             if any(codes):
                 raise SystemExit(f"consumer exit codes {codes}")
         finally:
             for p in consumers:
                 stop_group(p, grace=5)
-        counts = asyncio.run(succeeded(dsn))
+        counts, last_success = asyncio.run(outcome(dsn))
     if counts.get("successful") != args.n or counts["left_in_queue"] != 0:
         raise SystemExit(f"after the run: {counts} (expected {args.n} successful)")
+    # The end is when the last success was committed to pgqueuer_log (the
+    # server's clock, same host), not when the drained consumers got round to
+    # exiting, which can add up to a dequeue timeout of idle wait.
+    seconds = min(until_exit, last_success - t0_epoch)
     emit(
         dispatch_result(
             "pgqueuer",
@@ -140,16 +160,11 @@ def main() -> int:
             f"pgqueuer {version('pgqueuer')}, {args.workers} consumer processes "
             f"(QueueManager, psycopg driver, async no-op entrypoint, batch_size={BATCH_SIZE}, "
             "drain mode); one batch Queries.enqueue of N jobs",
+            seconds_until_consumers_exit=round(until_exit, 4),
             version=version("pgqueuer"),
         )
     )
     return 0
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

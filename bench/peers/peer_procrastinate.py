@@ -14,7 +14,7 @@ import logging
 import sys
 import time
 
-from _common import dispatch_args, dispatch_result, emit, fresh_database, version
+from _common import dispatch_args, dispatch_result, emit, exit_on_signals, fresh_database, version
 
 DATABASE = "bench_procrastinate"
 
@@ -47,6 +47,7 @@ async def run(dsn: str, n: int, workers: int, timeout: float) -> float:
 
 
 def main() -> int:
+    exit_on_signals()
     args = dispatch_args(__doc__.splitlines()[0]).parse_args()
     logging.getLogger("procrastinate").setLevel(logging.WARNING)
     with fresh_database(DATABASE) as dsn:

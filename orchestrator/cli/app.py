@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestrator import __version__
-from orchestrator.cli import cron, db, jobs
+from orchestrator.cli import cron, db, dlq, hosts, jobs
 from orchestrator.cli.common import err_console
 from orchestrator.errors import ExitCode, JobctlError, SpecError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.db_app, name="db")
+app.add_typer(dlq.dlq_app, name="dlq")
+app.add_typer(hosts.hosts_app, name="hosts")
 jobs.register(app)
 app.command()(cron.cron)
 

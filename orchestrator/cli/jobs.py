@@ -1,4 +1,4 @@
-"""Commands about jobs: validate, submit, run, resume, status, list, cancel, events."""
+"""Commands about jobs: validate, submit, run, resume, status, list, cancel, events, rollback."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from orchestrator.cli.common import (
     JsonOption,
     cli_store,
     console,
+    err_console,
     is_terminal,
     print_json,
 )
@@ -44,6 +45,14 @@ RunKey = Annotated[
 Workers = Annotated[
     int | None, typer.Option("--workers", min=1, help="Local worker processes (default: spec).")
 ]
+Replan = Annotated[
+    bool,
+    typer.Option(
+        "--replan",
+        help="When an input file or the spec changed since the job was planned, plan it "
+        "again from the current files (every chunk runs again) instead of refusing.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -55,6 +64,7 @@ def register(app: typer.Typer) -> None:
     app.command("list")(list_jobs)
     app.command()(cancel)
     app.command()(events)
+    app.command()(rollback)
 
 
 def validate(spec: SpecPath, json_output: JsonOption = False) -> None:
@@ -94,27 +104,49 @@ def run(
     job: JobNames = None,
     run_key: RunKey = None,
     workers: Workers = None,
+    replan: Replan = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Submit and run jobs until they end; the exit code is their final state."""
+    """Submit and run jobs until they end; the exit code is their final state.
+
+    With the --run-key of an earlier run, its unfinished jobs are resumed:
+    chunks that succeeded never run again."""
     spec_file = load_spec(spec)
     with cli_store(db) as store:
         results = api.submit_spec(store, spec_file, job, run_key)
+        checks = api.resume_existing(store, spec_file, results, replan)
+        _report_replans(checks)
         job_ids = [result.job_id for result in results]
-        _dispatch(store, job_ids, workers, json_output)
+        _dispatch(store, job_ids, workers, json_output, resume=bool(checks))
 
 
 def resume(
     job_ref: JobRef,
     workers: Workers = None,
+    replan: Replan = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Continue an unfinished or failed job: re-run only chunks that did not succeed."""
+    """Continue an unfinished or failed job: re-run only chunks that did not succeed.
+
+    Refused when an input file changed since the job was planned (see --replan)."""
     with cli_store(db) as store:
         record = api.resolve_job(store, job_ref)
+        _report_replans([api.prepare_resume(store, record, replan=replan)])
         _dispatch(store, [record.id], workers, json_output, resume=True)
+
+
+def _report_replans(checks: list[api.ResumeCheck]) -> None:
+    for check in checks:
+        if check.replanned:
+            for line in check.changes:
+                err_console.print(f"jobctl: {line}", markup=False)
+            err_console.print(
+                f"jobctl: job {check.job_id} planned again "
+                f"({check.chunks_dropped} chunk(s) of the old plan dropped)",
+                markup=False,
+            )
 
 
 def _dispatch(
@@ -210,3 +242,33 @@ def events(
         print_json([event_row(e) for e in rows])
     else:
         print_events(rows)
+
+
+def rollback(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Remove a finished job's published output and mark it rolled back.
+
+    Removes only the files its _SUCCESS manifest lists, then _SUCCESS, then the
+    output directory if it is empty. Refused (exit 2) for a pending or running job."""
+    with cli_store(db, quiet=json_output) as store:
+        record = api.resolve_job(store, job_ref)
+        result = api.rollback(store, record)
+    if json_output:
+        print_json(
+            {
+                "id": result.job_id,
+                "state": "rolled_back",
+                "changed": result.changed,
+                "output": result.output,
+                "removed": result.removed,
+                "note": result.note,
+            }
+        )
+        return
+    if not result.changed:
+        console.print(f"job {result.job_id} {result.name}: already rolled back", markup=False)
+        return
+    console.print(
+        f"job {result.job_id} {result.name}: rolled back, {len(result.removed)} file(s) removed"
+        + (f" ({result.note})" if result.note else ""),
+        markup=False,
+    )

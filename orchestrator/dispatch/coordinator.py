@@ -2,10 +2,24 @@
 
 One coordinator process owns its leases (``owner``) and renews them with
 heartbeats; the store is the only truth, so a coordinator that dies loses
-nothing: its leases expire and any live coordinator (or the next ``run`` /
-``resume``) takes the chunks over. Results are committed in batches (many
-chunk outcomes per transaction) so a job of many small chunks is not bound by
-commit latency; each outcome is accepted only under its fencing token.
+nothing: its leases expire (or a live peer proves it gone, ``recovery.py``)
+and any live coordinator, or the next ``run`` / ``resume``, takes the chunks
+over. Results are committed in batches (many chunk outcomes per transaction)
+so a job of many small chunks is not bound by commit latency; each outcome is
+accepted only under its fencing token.
+
+What each kind of trouble costs a chunk:
+
+- processor error: an attempt (``retries.max_attempts``, backoff), then dead;
+- its worker died while running it: an infrastructure attempt (separate cap);
+  chunks queued behind it on that worker never started and go back free;
+- lease lost (reaped while the worker was silent, job cancelled): the worker
+  is stopped and its result, if one still comes, is never committed;
+- a stop (signal), a store outage, a cancelled neighbour: nothing.
+
+A heartbeat renews only the leases of chunks whose worker shows signs of
+life, so a hung or paused worker's chunk expires and is taken over even
+while this coordinator is alive.
 """
 
 from __future__ import annotations
@@ -21,122 +35,47 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from orchestrator.dispatch import retry
-from orchestrator.dispatch.finalize import publish
+from orchestrator.dispatch.hooks import TestHooks
 from orchestrator.dispatch.jobs import ActiveJob
+from orchestrator.dispatch.ledger import Ledger, Task, discard_part
+from orchestrator.dispatch.lifecycle import open_job, settle_job
+from orchestrator.dispatch.options import (
+    EXIT_STATUS_WAIT_SECONDS,
+    FLUSH_BATCH,
+    FLUSH_SECONDS,
+    IDLE_POLL_SECONDS,
+    MAX_QUEUE_DEPTH,
+    RESPAWN_MAX_SECONDS,
+    RESPAWN_MIN_SECONDS,
+    SHUTDOWN_STORE_SECONDS,
+    SLOT_RETRY_MAX_SECONDS,
+    SLOT_RETRY_MIN_SECONDS,
+    STATE_POLL_SECONDS,
+    WORKER_HEARTBEAT_MAX_SECONDS,
+    RunOptions,
+    default_log_dir,
+    exit_code_for,
+)
+from orchestrator.dispatch.recovery import reclaim_orphans
 from orchestrator.dispatch.staging import attempt_part_name
-from orchestrator.errors import ExitCode, JobctlError
+from orchestrator.dispatch.storeguard import StoreGuard
+from orchestrator.dispatch.views import (
+    JobView,
+    Observer,
+    RunSnapshot,
+    SlotView,
+    job_view,
+    slot_views,
+)
+from orchestrator.errors import StoreUnavailable
 from orchestrator.executors.base import Slot, SlotUnavailable
 from orchestrator.executors.local import WorkerProcess
-from orchestrator.processors.base import check_processor
-from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
-from orchestrator.store.base import ChunkOutcome, Lease, OutcomeKind, Store
-
-#: How often (seconds) the coordinator checks the store for cancels and job ends.
-STATE_POLL_SECONDS = 0.5
-#: Seconds between lease polls when nothing was pending.
-IDLE_POLL_SECONDS = 0.2
-#: Outcomes are committed when this many are waiting, or after FLUSH_SECONDS.
-FLUSH_BATCH = 256
-FLUSH_SECONDS = 0.05
-#: Chunks are queued on each worker for about this many seconds of work, so the
-#: round trip to the worker and the lease transaction are hidden behind work
-#: already queued: 2 for slow chunks, up to MAX_QUEUE_DEPTH for tiny ones.
-PREFETCH_SECONDS = 0.1
-MAX_QUEUE_DEPTH = 128
-#: Backoff bounds (seconds) for restarting a slot that could not start.
-SLOT_RETRY_MIN_SECONDS = 1.0
-SLOT_RETRY_MAX_SECONDS = 30.0
-#: How long a graceful stop waits for running chunks before it stops them.
-GRACEFUL_STOP_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    workers: int | None = None
-    resume: bool = False
-    #: slots on other hosts (SSH); they serve the jobs together with local ones
-    remote_slots: tuple[Slot, ...] = ()
-    #: called when a slot goes down or comes back (host state bookkeeping)
-    on_slot_state: Callable[[Slot, bool, str], None] | None = None
-    prefetch_seconds: float = PREFETCH_SECONDS
-    graceful_stop_seconds: float = GRACEFUL_STOP_SECONDS
-    install_signal_handlers: bool = True
-
-
-@dataclass
-class Task:
-    """One leased chunk sent to one slot."""
-
-    task_id: str
-    lease: Lease
-    job: ActiveJob
-    slot: Slot
-    sent_at: float
-    started_at: float | None = None  # when it reached the head of its slot's queue
-
-
-@dataclass(frozen=True)
-class SlotView:
-    name: str
-    pid: int | None
-    job: str | None
-    chunk: int | None
-    elapsed: float
-
-
-@dataclass(frozen=True)
-class JobView:
-    id: int
-    name: str
-    state: str
-    total: int
-    done: int
-    dead: int
-    running: int
-    retries: int
-    failures: int
-    rows_in: int
-    rows_out: int
-    rows_per_second: float
-    eta_seconds: float | None
-
-
-@dataclass(frozen=True)
-class RunSnapshot:
-    """What the live view shows; produced a few times a second."""
-
-    elapsed: float
-    jobs: list[JobView]
-    slots: list[SlotView]
-    stopping: bool
-    message: str | None = None
-
-
-Observer = Callable[[RunSnapshot], None]
-
-
-def exit_code_for(final: dict[int, JobState], interrupted: bool = False) -> int:
-    """The documented exit code for the final states of the jobs of one run."""
-    if interrupted or any(
-        state in (JobState.PENDING, JobState.RUNNING) for state in final.values()
-    ):
-        return ExitCode.INTERRUPTED
-    if any(state in (JobState.FAILED, JobState.UPSTREAM_FAILED) for state in final.values()):
-        return ExitCode.JOB_FAILED
-    if any(state == JobState.CANCELLED for state in final.values()):
-        return ExitCode.CANCELLED
-    return ExitCode.OK
-
-
-def default_log_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    return Path(base) / "jobctl" / "logs"
+from orchestrator.states import JOB_TERMINAL, JobState
+from orchestrator.store.base import Store
+from orchestrator.worker import HEARTBEAT_ENV
 
 
 def run_jobs(
@@ -146,12 +85,22 @@ def run_jobs(
     observer: Observer | None = None,
 ) -> dict[int, JobState]:
     """Dispatch the given jobs until each ends (or a stop is requested)."""
-    coordinator = Coordinator(store, job_ids, options or RunOptions(), observer)
-    return coordinator.run()
+    options = options or RunOptions()
+    close_remote: Callable[[], None] | None = None
+    if not options.remote_slots:  # SSH hosts of the jobs' executor.ssh (none: nothing imported)
+        from orchestrator.dispatch.remote import with_remote_slots
+
+        options, close_remote = with_remote_slots(store, job_ids, options)
+    coordinator = Coordinator(store, job_ids, options, observer)
+    try:
+        return coordinator.run()
+    finally:
+        if close_remote is not None:
+            close_remote()
 
 
 class Coordinator:
-    """Leases chunks of some jobs and runs them on local worker slots."""
+    """Leases chunks of some jobs and runs them on worker slots."""
 
     def __init__(
         self,
@@ -164,19 +113,31 @@ class Coordinator:
         self.job_ids = list(job_ids)
         self.options = options
         self.observer = observer
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.host = socket.gethostname()
+        self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.hooks = TestHooks.from_env()
+        self.guard = StoreGuard(options.max_store_outage)
         self.jobs: dict[int, ActiveJob] = {}
         self.final: dict[int, JobState] = {}
         self.slots: list[Slot] = []
         self.down: dict[int, tuple[float, float]] = {}  # slot -> (retry at, backoff)
-        self.queues: dict[int, deque[Task]] = {}
-        self.tasks: dict[str, Task] = {}
-        self.pending_outcomes: list[tuple[ChunkOutcome, Task]] = []
+        self.respawn_at: dict[int, float] = {}  # slot -> when a dead worker restarts
+        self.crashes: dict[int, int] = {}  # slot -> deaths since its last result
+        self.checkpoints: dict[str, tuple[int, int, Any]] = {}  # task -> unsaved state
+        self.last_heard: dict[int, float] = {}  # slot -> last message from its worker
+        self.worker_heartbeat: dict[int, float] = {}  # slot -> interval it promised
+        self.silent: set[int] = set()
+        self.retired: set[int] = set()  # slots stopped for good by a graceful stop
         self.selector = selectors.DefaultSelector()
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
+        self.ledger = Ledger(self.rng)
+        self.queues = self.ledger.queues  # slot -> its tasks in the worker's order
+        self.tasks = self.ledger.tasks  # live tasks: leased, result not yet in
         self.stop_requested = 0  # 1: graceful, 2: immediate
         self.stop_deadline = 0.0
         self.interrupted = False
+        self._drained = False
+        self._hook_fired = False
         self._task_counter = 0
         self._started = time.monotonic()
         self._last_flush = 0.0
@@ -201,49 +162,34 @@ class Coordinator:
         self._prepare_jobs()
         if not self.jobs:
             return self.final
+        # registered before the first lease: a peer that finds our chunks also
+        # finds us, and does not take them over while we live
+        self.store.coordinator_heartbeat(self.owner, [], self._lease_seconds())
         previous = self._install_signals()
+        problem: StoreUnavailable | None = None
         try:
             self._start_slots()
             self._loop()
         finally:
-            self._shutdown()
+            problem = self._shutdown()
             self._restore_signals(previous)
+        if problem is not None:
+            raise problem
         for job in self.jobs.values():
             self.final[job.record.id] = self.store.get_job(job.record.id).state
         return self.final
 
     def _prepare_jobs(self) -> None:
+        # chunks left running by a dead owner come back now (proof) or when
+        # their lease expires (reap): a resume after a crash starts at once
+        reclaim_orphans(self.store, self.owner, self.host)
+        self.store.reap_expired()
         for job_id in self.job_ids:
-            record = self.store.get_job(job_id)
-            if self.options.resume and record.state in (JobState.FAILED, JobState.CANCELLED):
-                self.store.requeue_chunks(
-                    job_id, [ChunkState.DEAD, ChunkState.CANCELLED, ChunkState.FAILED]
-                )
-                record = self.store.set_job_state(
-                    job_id, JobState.RUNNING, detail={"reason": "resume"}
-                )
-            if record.state in JOB_TERMINAL:
-                self.final[job_id] = record.state
-                continue
-            job = ActiveJob.create(record)
-            try:
-                check_processor(job.payload)
-            except JobctlError as exc:
-                if record.state == JobState.PENDING:
-                    self.store.set_job_state(job_id, JobState.RUNNING)
-                self.store.set_job_state(job_id, JobState.FAILED, error=str(exc))
-                self.final[job_id] = JobState.FAILED
-                continue
-            if record.state == JobState.PENDING:
-                record = self.store.set_job_state(job_id, JobState.RUNNING)
-                job.record = record
-            # chunks left running by a previous owner of this job come back when
-            # their lease expires; reap now so a resume after a crash starts at once
-            self.store.reap_expired()
-            job.load_progress(self.store.job_progress(job_id))
-            if job.staging is not None:
-                job.staging.mkdir(parents=True, exist_ok=True)
-            self.jobs[job_id] = job
+            opened = open_job(self.store, job_id, self.options.resume)
+            if isinstance(opened, ActiveJob):
+                self.jobs[job_id] = opened
+            else:
+                self.final[job_id] = opened
 
     def _worker_count(self) -> int:
         """Local slots: ``--workers``, else the spec's, else the CPU count (none
@@ -258,9 +204,14 @@ class Coordinator:
             return 0
         return os.cpu_count() or 1
 
+    def _worker_env(self) -> dict[str, str]:
+        interval = max(0.05, min(WORKER_HEARTBEAT_MAX_SECONDS, self._heartbeat_interval() / 2))
+        return {**os.environ, HEARTBEAT_ENV: f"{interval:g}"}
+
     def _start_slots(self) -> None:
         log_dir = default_log_dir()
-        local = [WorkerProcess(index, log_dir) for index in range(self._worker_count())]
+        env = self._worker_env()
+        local = [WorkerProcess(index, log_dir, env) for index in range(self._worker_count())]
         self.slots = [*local, *self.options.remote_slots]
         for slot in self.slots:
             self.queues[slot.slot] = deque()
@@ -281,14 +232,15 @@ class Coordinator:
         if slot.slot in self.down:
             del self.down[slot.slot]
             self._slot_state(slot, True, "started")
+        self.last_heard[slot.slot] = time.monotonic()
+        self.worker_heartbeat.pop(slot.slot, None)
+        self.silent.discard(slot.slot)
         self.selector.register(slot.fileno(), selectors.EVENT_READ, slot)
         return True
 
     def _slot_state(self, slot: Slot, up: bool, reason: str) -> None:
-        self.store.record_event(
-            "slot_up" if up else "slot_down",
-            detail={"slot": slot.name, "host": slot.host, "reason": reason, "owner": self.owner},
-        )
+        detail = {"slot": slot.name, "host": slot.host, "reason": reason, "owner": self.owner}
+        self._event("slot_up" if up else "slot_down", detail=detail)
         if self.options.on_slot_state is not None:
             self.options.on_slot_state(slot, up, reason)
 
@@ -297,32 +249,53 @@ class Coordinator:
             if now >= retry_at:
                 slot = next(s for s in self.slots if s.slot == index)
                 self._start_slot(slot)
+        for index, at in list(self.respawn_at.items()):
+            if now >= at:
+                del self.respawn_at[index]
+                self._start_slot(next(s for s in self.slots if s.slot == index))
 
-    def _respawn(self, slot: Slot) -> None:
+    def _respawn(self, slot: Slot, crashed: bool) -> None:
+        """Kill a slot's worker and start a new one: at once after a kill of our
+        own, after a growing pause when it died by itself."""
         with contextlib.suppress(KeyError, ValueError, AssertionError, OSError):
             self.selector.unregister(slot.fileno())
         slot.kill()
-        if self.stop_requested == 2:
+        if self.stop_requested:
             return
-        self._start_slot(slot)
+        if crashed:
+            count = self.crashes[slot.slot] = self.crashes.get(slot.slot, 0) + 1
+            delay = min(RESPAWN_MIN_SECONDS * 2 ** (count - 1), RESPAWN_MAX_SECONDS)
+            self.respawn_at[slot.slot] = time.monotonic() + delay
+        else:
+            self._start_slot(slot)
 
-    def _shutdown(self) -> None:
+    def _shutdown(self) -> StoreUnavailable | None:
+        """Stop every worker, give back every chunk not finished, commit what is
+        buffered, deregister. Returns the store error that prevented it."""
         for slot in self.slots:
-            if slot.slot in self.down:
+            if slot.slot in self.down or slot.slot in self.respawn_at or slot.slot in self.retired:
                 continue
             with contextlib.suppress(KeyError, ValueError, AssertionError, OSError):
                 self.selector.unregister(slot.fileno())
-            if self.queues.get(slot.slot):
+            queue = self.queues.get(slot.slot)
+            if queue:
                 slot.kill()
             else:
                 slot.shutdown()
-        for queue in self.queues.values():
-            for task in queue:
-                self._lost(task, "coordinator stopped before the chunk finished")
-            queue.clear()
-        self._flush(force=True)
-        self.store.release_leases(self.owner, "coordinator stopping")
+        for slot in self.slots:
+            self.ledger.end_queue(slot, None, "coordinator stopped before the chunk finished")
         self.selector.close()
+        deadline = time.monotonic() + SHUTDOWN_STORE_SECONDS
+        try:
+            self._save_checkpoints()
+            self.guard.insist(lambda: self._flush(force=True), deadline)
+            self.guard.insist(
+                lambda: self.store.release_leases(self.owner, "coordinator stopping"), deadline
+            )
+            self.guard.insist(lambda: self.store.deregister_coordinator(self.owner), deadline)
+        except StoreUnavailable as exc:
+            return exc  # our leases expire by themselves; nothing is lost
+        return None
 
     # -- signals --------------------------------------------------------------------
 
@@ -350,37 +323,63 @@ class Coordinator:
         while self.jobs:
             now = time.monotonic()
             if self.stop_requested:
-                if self.stop_requested == 2 or now > self.stop_deadline:
+                if not self._drained:
+                    self._drain()
+                if self.stop_requested == 2 or now > self.stop_deadline or not self.tasks:
                     break
-                if not self.tasks:
-                    break
-            else:
+            elif self.guard.ready() and not self.guard.down:
                 self._fill_slots(now)
-            timeout = self._wait_timeout(now)
-            for key, _ in self.selector.select(timeout):
+            for key, _ in self.selector.select(self._wait_timeout()):
                 self._on_readable(key.data)
+            if self.stop_requested:
+                for slot in self.slots:
+                    self._stop_if_only_dropped(slot)
             now = time.monotonic()
             self._check_slots(now)
-            if self.down:
+            if self.down or self.respawn_at:
                 self._retry_down_slots(now)
-            if self.pending_outcomes and (
-                len(self.pending_outcomes) >= FLUSH_BATCH or now - self._last_flush > FLUSH_SECONDS
-            ):
-                self._flush()
-            if now - self._last_heartbeat > self._heartbeat_interval():
-                self.store.renew_leases(self.owner, self._lease_seconds())
-                self._last_heartbeat = now
-            if now - self._last_reap > self._lease_seconds() / 2:
-                self.store.reap_expired()
-                self._last_reap = now
-            if now - self._last_state_poll > STATE_POLL_SECONDS:
-                self._poll_job_states()
-                self._last_state_poll = now
+            self._store_work(now)
             self._emit(now)
         self._emit(time.monotonic(), force=True)
 
-    def _wait_timeout(self, now: float) -> float:
-        timeout = 0.05 if not self.pending_outcomes else FLUSH_SECONDS / 2
+    def _store_work(self, now: float) -> None:
+        """Everything periodic that needs the store; skipped while it is down.
+        After an outage the heartbeat goes first: renewing our leases before
+        anything else keeps the chunks our workers still run."""
+        if not self.guard.ready():
+            return
+        due = now - self._last_heartbeat > self._heartbeat_interval()
+        if due or self.guard.down or self.guard.recovered:
+            # results that arrived while we were away (paused, blocked) are
+            # taken in first: the store, not our stale view, judges them
+            for key, _ in self.selector.select(0):
+                self._on_readable(key.data)
+            ok, _ = self.guard.attempt(lambda: self._heartbeat(now))
+            if not ok:
+                return
+            self._last_heartbeat = now
+            if self.guard.recovered:
+                self.guard.recovered = False
+                self._event_jobs(
+                    "store_reconnected", {"owner": self.owner, "outage": self.guard.outages[-1]}
+                )
+        if self.checkpoints and not self.guard.attempt(self._save_checkpoints)[0]:
+            return
+        pending = self.ledger.pending
+        flush_due = now - self._last_flush > FLUSH_SECONDS or len(pending) >= FLUSH_BATCH
+        if pending and flush_due and not self.guard.attempt(self._flush)[0]:
+            return
+        if now - self._last_reap > self._lease_seconds() / 2:
+            if not self.guard.attempt(self._reap)[0]:
+                return
+            self._last_reap = now
+        if now - self._last_state_poll > STATE_POLL_SECONDS:
+            if not self.guard.attempt(self._poll_job_states)[0]:
+                return
+            self._last_state_poll = now
+
+    def _wait_timeout(self) -> float:
+        timeout = 0.05 if not self.ledger.pending else FLUSH_SECONDS / 2
         return max(0.0, min(timeout, IDLE_POLL_SECONDS))
 
     def _queue_depth(self) -> int:
@@ -393,9 +392,16 @@ class Coordinator:
         return sum(max(depth - len(self.queues[s.slot]), 0) for s in self._usable_slots())
 
     def _usable_slots(self) -> list[Slot]:
-        """Started slots. A worker that dies is noticed by the end of its output
-        stream (select), so the hot path never polls processes."""
-        return [s for s in self.slots if s.slot not in self.down]
+        """Started slots whose worker is not silent. A worker that dies is noticed
+        by the end of its output stream (select), so the hot path never polls
+        processes."""
+        return [
+            s
+            for s in self.slots
+            if s.slot not in self.down
+            and s.slot not in self.respawn_at
+            and s.slot not in self.silent
+        ]
 
     def _fill_slots(self, now: float) -> None:
         capacity = self._capacity()
@@ -406,28 +412,27 @@ class Coordinator:
         job_ids = [job_id for job_id, job in self.jobs.items() if job.final_state is None]
         if not job_ids:
             return
-        leases = self.store.lease_chunks(self.owner, job_ids, capacity, self._lease_seconds())
-        if len(leases) < capacity:
+        ok, leased = self.guard.attempt(
+            lambda: self.store.lease_chunks(self.owner, job_ids, capacity, self._lease_seconds())
+        )
+        if not ok or leased is None:
+            return  # if the lease did happen, the next heartbeat finds and returns it
+        if len(leased) < capacity:
             self._idle_until = now + IDLE_POLL_SECONDS
-            if not self.pending_outcomes:
-                self._check_job_ends()
+            if not self.ledger.pending:
+                self.guard.attempt(self._check_job_ends)
         else:
             self._idle_until = 0.0
-        if not leases:
+        if not leased:
             return
         frames: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
         usable = self._usable_slots()
-        for lease in leases:
+        for lease in leased:
             job = self.jobs[lease.job_id]
             slot = min(usable, key=lambda s: len(self.queues[s.slot]))
             self._task_counter += 1
             task = Task(f"t{self._task_counter}", lease, job, slot, now)
-            queue = self.queues[slot.slot]
-            if not queue:
-                task.started_at = now
-            queue.append(task)
-            self.tasks[task.task_id] = task
-            job.running += 1
+            self.ledger.add(task, now)
             frames.setdefault(slot.slot, []).append((self._run_message(task), None))
         for slot in self.slots:
             batch = frames.get(slot.slot)
@@ -454,171 +459,185 @@ class Coordinator:
 
     def _on_readable(self, slot: Slot) -> None:
         messages, open_ = slot.read_available()
+        self.last_heard[slot.slot] = time.monotonic()
+        self.silent.discard(slot.slot)
         for header, _payload in messages:
             kind = header.get("type")
             if kind == "result":
                 self._on_result(slot, header)
             elif kind == "ready":
                 slot.ready = True
+                interval = header.get("heartbeat")
+                if isinstance(interval, int | float) and interval > 0:
+                    self.worker_heartbeat[slot.slot] = float(interval)
             elif kind == "checkpoint":
                 task = self.tasks.get(str(header.get("task")))
                 if task is not None:
-                    self.store.save_checkpoint(
-                        task.lease.chunk_id, task.lease.fencing_token, header.get("state")
-                    )
+                    lease = task.lease
+                    state = header.get("state")
+                    self.checkpoints[task.task_id] = (lease.chunk_id, lease.fencing_token, state)
         if not open_:
             self._slot_died(slot, "worker process exited")
 
     def _on_result(self, slot: Slot, header: dict[str, Any]) -> None:
-        task = self.tasks.pop(str(header.get("task")), None)
+        now = time.monotonic()
+        task, ran = self.ledger.take(slot, str(header.get("task")), now)
         if task is None:
             return
-        queue = self.queues[slot.slot]
-        if queue and queue[0] is task:
-            queue.popleft()
-            if task.started_at is not None:
-                sample = time.monotonic() - task.started_at
-                self.service_seconds += (sample - self.service_seconds) * 0.1
-        else:
-            with contextlib.suppress(ValueError):
-                queue.remove(task)
-        if queue and queue[0].started_at is None:
-            queue[0].started_at = time.monotonic()
-        task.job.running -= 1
-        lease = task.lease
-        duration = float(sum((header.get("timings") or {}).values()))
-        if header.get("ok"):
-            outcome = ChunkOutcome(
-                chunk_id=lease.chunk_id,
-                fencing_token=lease.fencing_token,
-                kind=OutcomeKind.SUCCEEDED,
-                rows_in=int(header.get("rows_in") or 0),
-                rows_out=int(header.get("rows_out") or 0),
-                rows_rejected=int(header.get("rows_rejected") or 0),
-                bytes_out=int(header.get("bytes_out") or 0),
-                checksum=header.get("checksum"),
-                part_file=header.get("part_file"),
-                duration=duration,
-                worker=slot.name,
-            )
-        elif header.get("error_class") == "infrastructure":
-            if header.get("unknown_job"):
-                slot.known_jobs.discard(task.job.key)
-            task.job.running += 1  # _lost() counts it down again
-            self.tasks[task.task_id] = task
-            self._lost(task, str(header.get("error") or "worker could not run the chunk"))
+        if ran is not None:
+            self.service_seconds += (ran - self.service_seconds) * 0.1
+        self.crashes.pop(slot.slot, None)  # it answered: the worker is healthy
+        if task.dropped:
+            discard_part(header.get("part_file"))  # never submitted, never ours
             return
-        else:
-            error = str(header.get("error") or "unknown error")
-            decision = retry.after_processor_error(lease.attempts, task.job.spec.retries, self.rng)
-            outcome = ChunkOutcome(
-                chunk_id=lease.chunk_id,
-                fencing_token=lease.fencing_token,
-                kind=OutcomeKind.FAILED,
-                error=error,
-                duration=duration,
-                worker=slot.name,
-                dead=decision.dead,
-                retry_delay=decision.delay,
-            )
-        self.pending_outcomes.append((outcome, task))
+        held = 0.0
+        if header.get("ok") and self.hooks.hold_commit and not self._hook_fired:
+            self._hook_fired = True
+            held = now + self.hooks.hold_commit
+        self.ledger.result(task, header, not_before=held)
 
-    def _lost(self, task: Task, reason: str) -> None:
-        self.tasks.pop(task.task_id, None)
-        task.job.running -= 1
-        decision = retry.after_infrastructure_loss(task.lease.infra_attempts)
-        outcome = ChunkOutcome(
-            chunk_id=task.lease.chunk_id,
-            fencing_token=task.lease.fencing_token,
-            kind=OutcomeKind.LOST,
-            error=reason,
-            worker=task.slot.name,
-            dead=decision.dead,
-        )
-        self.pending_outcomes.append((outcome, task))
+    # -- workers that end ---------------------------------------------------------
 
     def _slot_died(self, slot: Slot, reason: str) -> None:
-        queue = self.queues[slot.slot]
         code = slot.exit_status()
+        deadline = time.monotonic() + EXIT_STATUS_WAIT_SECONDS
+        while code is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # its output closed: it is exiting; say how it ended
+            code = slot.exit_status()
         detail = f"{reason} (exit status {code})" if code is not None else reason
-        while queue:
-            self._lost(queue.popleft(), f"worker {slot.name} lost: {detail}")
-        self._respawn(slot)
+        self.ledger.end_queue(
+            slot,
+            f"worker {slot.name} lost: {detail}",
+            f"worker {slot.name} lost before the chunk started: {detail}",
+        )
+        self._respawn(slot, crashed=True)
+
+    def _stop_slot(self, slot: Slot, reason: str) -> None:
+        """Kill a worker on purpose; its queued chunks go back free."""
+        self.ledger.end_queue(slot, None, reason)
+        self._respawn(slot, crashed=False)
+
+    def _stop_if_only_dropped(self, slot: Slot) -> None:
+        """While stopping, a worker left with chunks we gave back is killed."""
+        if self.stop_requested and self.ledger.only_dropped(slot):
+            self.queues[slot.slot].clear()
+            self.retired.add(slot.slot)
+            self._respawn(slot, crashed=False)
+
+    def _drain(self) -> None:
+        """First step of a graceful stop: give back every chunk that has not
+        started; the running ones may finish until the deadline."""
+        self._drained = True
+        self.ledger.release_unstarted("coordinator stopping: the chunk had not started")
+        for slot in self.slots:
+            self._stop_if_only_dropped(slot)
+
+    def _responsive(self, slot: Slot, now: float) -> bool:
+        """Whether the worker showed signs of life recently. A worker that never
+        promised heartbeats (an older or foreign runtime) is trusted."""
+        interval = self.worker_heartbeat.get(slot.slot)
+        if interval is None:
+            return True
+        limit = max(4 * interval, 2 * self._heartbeat_interval())
+        return now - self.last_heard.get(slot.slot, now) <= limit
 
     def _check_slots(self, now: float) -> None:
         for slot in self.slots:
+            if slot.slot in self.down or slot.slot in self.respawn_at or slot.slot in self.retired:
+                continue
             queue = self.queues[slot.slot]
             if not queue:
-                if slot.slot not in self.down and not slot.alive() and self.stop_requested != 2:
+                if not slot.alive() and self.stop_requested != 2:
                     self._slot_died(slot, "worker process exited")
                 continue
             head = queue[0]
             limit = head.job.spec.timeouts.chunk
             if head.started_at is not None and now - head.started_at > limit:
-                queue.popleft()
-                self.tasks.pop(head.task_id, None)
-                head.job.running -= 1
-                decision = retry.after_processor_error(
-                    head.lease.attempts, head.job.spec.retries, self.rng
-                )
-                self.pending_outcomes.append(
-                    (
-                        ChunkOutcome(
-                            chunk_id=head.lease.chunk_id,
-                            fencing_token=head.lease.fencing_token,
-                            kind=OutcomeKind.FAILED,
-                            error=f"timed out after {limit:g}s (timeouts.chunk)",
-                            worker=slot.name,
-                            dead=decision.dead,
-                            retry_delay=decision.delay,
-                        ),
-                        head,
-                    )
-                )
-                self._slot_died(slot, "killed after its chunk timed out")
+                if not head.dropped:
+                    self.ledger.fail(head, f"timed out after {limit:g}s (timeouts.chunk)")
+                self._stop_slot(slot, "worker killed after a chunk timed out")
+            elif slot.slot not in self.silent and not self._responsive(slot, now):
+                self.silent.add(slot.slot)  # its leases are no longer renewed
+                detail = {
+                    "owner": self.owner,
+                    "slot": slot.name,
+                    "pid": slot.pid,
+                    "silent_for": round(now - self.last_heard.get(slot.slot, now), 3),
+                }
+                self._event("worker_silent", head.job.record.id, head.lease.chunk_id, detail)
 
-    # -- results, heartbeats, job ends ------------------------------------------------
+    # -- heartbeats, results, job ends ------------------------------------------------
+
+    def _heartbeat(self, now: float) -> None:
+        """Renew the leases of chunks whose worker is alive (and of finished
+        chunks whose outcome is not committed yet); then act on what the store
+        says we hold: stop the workers of lost leases, give back leases we
+        never knew we had."""
+        renew = self.ledger.renewals(lambda slot: self._responsive(slot, now), now)
+        held = self.store.coordinator_heartbeat(self.owner, renew, self._lease_seconds())
+        lost = self.ledger.reconcile(held)
+        if lost:
+            self._leases_lost(lost)
+
+    def _leases_lost(self, lost: list[Task]) -> None:
+        """Chunks no longer ours (reaped, cancelled): never commit them, and stop
+        the workers running them."""
+        stop: dict[int, Slot] = {}
+        for task in lost:
+            self.ledger.forget(task)
+            queue = self.queues[task.slot.slot]
+            running = bool(queue) and queue[0] is task
+            if running:
+                stop[task.slot.slot] = task.slot
+            detail = {
+                "owner": self.owner,
+                "fencing_token": task.lease.fencing_token,
+                "slot": task.slot.name,
+                "action": "worker stopped" if running else "result will be ignored",
+            }
+            self._event("chunk_lease_lost", task.job.record.id, task.lease.chunk_id, detail)
+        for slot in stop.values():
+            self._stop_slot(slot, "another chunk on its worker lost its lease")
+
+    def _save_checkpoints(self) -> None:
+        """Before outcomes are committed: a retried attempt must find the last
+        state its predecessor saved."""
+        for task_id, (chunk_id, token, state) in list(self.checkpoints.items()):
+            self.store.save_checkpoint(chunk_id, token, state)
+            del self.checkpoints[task_id]
 
     def _flush(self, force: bool = False) -> None:
-        if not self.pending_outcomes:
-            self._last_flush = time.monotonic()
-            return
-        batch = self.pending_outcomes
-        self.pending_outcomes = []
-        accepted = self.store.complete_chunks(self.owner, [outcome for outcome, _ in batch])
-        for (outcome, task), ok in zip(batch, accepted, strict=True):
-            job = task.job
-            if not ok:
-                self._discard_part(outcome.part_file)
-                continue
-            if outcome.kind == OutcomeKind.SUCCEEDED:
-                job.done += 1
-                job.rows_in += outcome.rows_in
-                job.rows_out += outcome.rows_out
-            elif outcome.kind == OutcomeKind.FAILED:
-                job.failures += 1
-                job.retries += 0 if outcome.dead else 1
-                if outcome.dead:
-                    job.dead += 1
-            elif outcome.kind == OutcomeKind.LOST:
-                job.retries += 0 if outcome.dead else 1
-                if outcome.dead:
-                    job.dead += 1
+        self.ledger.flush(self.store, self.owner, time.monotonic(), force)
         self._last_flush = time.monotonic()
         self._idle_until = 0.0
 
-    @staticmethod
-    def _discard_part(part_file: str | None) -> None:
-        """A rejected (stale) attempt's file is never published; remove it."""
-        if part_file:
-            with contextlib.suppress(OSError):
-                os.unlink(part_file)
+    def _reap(self) -> None:
+        """Any live coordinator reaps: expired leases, and chunks of peers that
+        are provably gone."""
+        self.store.reap_expired()
+        reclaim_orphans(self.store, self.owner, self.host)
 
     def _heartbeat_interval(self) -> float:
         return min((job.spec.timeouts.heartbeat for job in self.jobs.values()), default=10.0)
 
     def _lease_seconds(self) -> float:
         return min((job.spec.timeouts.lease for job in self.jobs.values()), default=60.0)
+
+    def _event(
+        self,
+        kind: str,
+        job_id: int | None = None,
+        chunk_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Best effort: an audit line is not worth stalling dispatch for."""
+        self.guard.attempt(
+            lambda: self.store.record_event(kind, job_id=job_id, chunk_id=chunk_id, detail=detail)
+        )
+
+    def _event_jobs(self, kind: str, detail: dict[str, Any]) -> None:
+        for job_id in self.jobs:
+            self._event(kind, job_id, None, detail)
 
     def _poll_job_states(self) -> None:
         """Notice cancels (from another terminal) and jobs that ended elsewhere."""
@@ -632,46 +651,21 @@ class Coordinator:
         job.final_state = state
         for slot in self.slots:
             queue = self.queues[slot.slot]
-            if any(task.job is job for task in queue):
-                keep = [task for task in queue if task.job is not job]
-                for task in queue:
-                    if task.job is job:
-                        self.tasks.pop(task.task_id, None)
-                        job.running -= 1
-                queue.clear()
-                for task in keep:
-                    self._lost(task, "worker stopped for a cancelled job")
-                self._respawn(slot)
+            mine = [task for task in queue if task.job is job and not task.dropped]
+            for task in mine:
+                self.ledger.forget(task)
+            if queue and queue[0].job is job:
+                self._stop_slot(slot, f"its job {job.spec.name} ended ({state.value})")
         self.final[job.record.id] = state
         del self.jobs[job.record.id]
 
     def _check_job_ends(self) -> None:
-        for job_id, job in list(self.jobs.items()):
+        for job in list(self.jobs.values()):
             if any(task.job is job for task in self.tasks.values()):
                 continue
-            progress = self.store.job_progress(job_id)
-            counts = progress.chunks
-            if counts.get(ChunkState.PENDING, 0) or counts.get(ChunkState.RUNNING, 0):
-                continue
-            job.load_progress(progress)
-            dead = counts.get(ChunkState.DEAD, 0)
-            if dead:
-                self.store.set_job_state(
-                    job_id, JobState.FAILED, error=f"{dead} chunk(s) dead after retries"
-                )
-                self._finish(job, JobState.FAILED)
-            elif counts.get(ChunkState.CANCELLED, 0):
-                self._finish(job, self.store.get_job(job_id).state)
-            else:
-                self._message = f"publishing {job.spec.name}"
-                try:
-                    publish(self.store, job.record.id)
-                except (OSError, JobctlError) as exc:
-                    self.store.set_job_state(job_id, JobState.FAILED, error=f"publish: {exc}")
-                    self._finish(job, JobState.FAILED)
-                    continue
-                self.store.set_job_state(job_id, JobState.SUCCEEDED)
-                self._finish(job, JobState.SUCCEEDED)
+            state = settle_job(self.store, job)
+            if state is not None:
+                self._finish(job, state)
 
     def _finish(self, job: ActiveJob, state: JobState) -> None:
         job.final_state = state
@@ -686,48 +680,21 @@ class Coordinator:
             return
         self._last_snapshot = now
         elapsed = now - self._started
-        views = []
         jobs = list(self.jobs.values()) + ([extra] if extra is not None else [])
-        for job in jobs:
-            job.rates.append((now, job.done))
-            job.rates[:] = [(t, d) for t, d in job.rates if now - t <= 10.0]
-            first_t, first_d = job.rates[0]
-            rate_chunks = (job.done - first_d) / (now - first_t) if now > first_t else 0.0
-            rows_per_s = (job.rows_in / elapsed) if elapsed > 0 else 0.0
-            remaining = job.total - job.done - job.dead
-            eta = remaining / rate_chunks if rate_chunks > 0 else None
-            views.append(
-                JobView(
-                    id=job.record.id,
-                    name=job.spec.name,
-                    state=(job.final_state or job.state).value,
-                    total=job.total,
-                    done=job.done,
-                    dead=job.dead,
-                    running=max(job.running, 0),
-                    retries=job.retries,
-                    failures=job.failures,
-                    rows_in=job.rows_in,
-                    rows_out=job.rows_out,
-                    rows_per_second=rows_per_s,
-                    eta_seconds=eta,
-                )
-            )
-        slots = []
-        for slot in self.slots:
-            queue = self.queues.get(slot.slot)
-            head = queue[0] if queue else None
-            slots.append(
-                SlotView(
-                    name=slot.name,
-                    pid=slot.pid,
-                    job=head.job.spec.name if head else None,
-                    chunk=head.lease.seq if head else None,
-                    elapsed=(now - head.started_at) if head and head.started_at else 0.0,
-                )
-            )
-        snapshot = RunSnapshot(elapsed, views, slots, bool(self.stop_requested), self._message)
-        self.observer(snapshot)
+        views = [job_view(job, now, elapsed) for job in jobs]
+        slots = slot_views(self.slots, self.queues, now)
+        message = self._message
+        if self.guard.down:
+            message = f"state store unavailable, retrying: {self.guard.last_error}"
+        self.observer(RunSnapshot(elapsed, views, slots, bool(self.stop_requested), message))
 
 
-__all__ = ["Coordinator", "RunOptions", "RunSnapshot", "exit_code_for", "run_jobs"]
+__all__ = [
+    "Coordinator",
+    "JobView",
+    "RunOptions",
+    "RunSnapshot",
+    "SlotView",
+    "exit_code_for",
+    "run_jobs",
+]

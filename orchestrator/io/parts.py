@@ -88,10 +88,17 @@ def write_part(
     name = part_filename(part_name, fmt, compression)
     data = serialize(table, fmt, compression)
     checksum = "sha256:" + hashlib.sha256(memoryview(data)).hexdigest()
-    staging_dir = os.path.abspath(staging_dir)
-    os.makedirs(staging_dir, exist_ok=True)
-    final = os.path.join(staging_dir, name)
-    tmp = os.path.join(staging_dir, f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    final = write_bytes_atomic(os.path.abspath(staging_dir), name, memoryview(data))
+    return PartInfo(path=final, bytes=data.size, rows=table.num_rows, checksum=checksum)
+
+
+def write_bytes_atomic(directory: str, name: str, data: bytes | memoryview) -> str:
+    """Write ``directory/name`` all or nothing: temp name, fsync, rename, fsync
+    of the directory. On any error the temp file is removed and nothing exists
+    under the final name; returns the final path."""
+    os.makedirs(directory, exist_ok=True)
+    final = os.path.join(directory, name)
+    tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         try:
@@ -104,8 +111,8 @@ def write_part(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(staging_dir)
-    return PartInfo(path=final, bytes=data.size, rows=table.num_rows, checksum=checksum)
+    _fsync_dir(directory)
+    return final
 
 
 def file_checksum(path: str) -> str:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.errors import SpecError, SpecIssue
@@ -351,11 +351,6 @@ def host_from_dict(item: Mapping[str, Any], defaults: Mapping[str, Any] | None =
         labels=tuple(str(label) for label in merged.get("labels") or ()),
         env={str(k): str(v) for k, v in (merged.get("env") or {}).items()},
     )
-
-
-def with_defaults(host: HostSpec, **changes: Any) -> HostSpec:
-    """A copy of ``host`` with some fields replaced (registry merges, tests)."""
-    return replace(host, **changes)
 
 
 def _seconds(value: Any) -> float:

@@ -121,6 +121,9 @@ class OutcomeKind:
     FAILED = "failed"  # processor error: spends an attempt
     LOST = "lost"  # infrastructure: worker died, lease lost, preempted; no attempt spent
     CANCELLED = "cancelled"
+    #: never started (queued on a worker that died, or a stop): back to pending
+    #: without spending any attempt, like :meth:`Store.release_leases`
+    RELEASED = "released"
 
 
 @dataclass(frozen=True)
@@ -389,3 +392,73 @@ class Store(abc.ABC):
     ) -> None:
         """A heartbeat: the host's last cpu/mem/load (fractions 0..1, None keeps
         the last), busy slots, and chunk successes/failures since the last one."""
+
+    # -- fault tolerance: coordinator registry, recovery, dead letters ------------
+
+    @abc.abstractmethod
+    def coordinator_heartbeat(
+        self, owner: str, leases: Sequence[tuple[int, int]], lease_seconds: float
+    ) -> dict[int, int]:
+        """One heartbeat of coordinator ``owner``, in one transaction: register it
+        (host and pid of this store's actor) or refresh its registry row; extend
+        to now + ``lease_seconds`` (database clock) only the leases given as
+        ``(chunk_id, fencing_token)`` that it still holds; return every chunk it
+        holds as ``{chunk_id: fencing_token}``. A lease the caller expected and
+        does not get back was lost (reaped, cancelled); one it gets back and
+        did not expect was leased in a transaction whose outcome it never
+        learned."""
+
+    @abc.abstractmethod
+    def deregister_coordinator(self, owner: str) -> None:
+        """Remove ``owner`` from the registry (it is exiting)."""
+
+    @abc.abstractmethod
+    def lease_owners(self) -> list[LeaseOwner]:
+        """Every owner of running chunks, with its registry row if it has one."""
+
+    @abc.abstractmethod
+    def reclaim_owner(self, owner: str, reason: str) -> int:
+        """``owner`` is proven gone: its running chunks go back to pending at once
+        as an infrastructure loss (one ``chunk_reaped`` event each, with
+        ``reason``) and its registry row is removed. Returns how many."""
+
+    @abc.abstractmethod
+    def dead_chunks(self, job_id: int | None = None, limit: int | None = None) -> list[ChunkRecord]:
+        """The dead-letter queue: dead chunks of one job, or of every job."""
+
+    @abc.abstractmethod
+    def purge_dead(self, job_id: int) -> int:
+        """Give up on a job's dead chunks: dead -> cancelled, one ``chunk_purged``
+        event each. Returns how many."""
+
+    @abc.abstractmethod
+    def requeue_chunk_seqs(
+        self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int]
+    ) -> int:
+        """:meth:`requeue_chunks` restricted to the chunks numbered ``seqs``."""
+
+    @abc.abstractmethod
+    def replan_job(
+        self,
+        job_id: int,
+        spec: dict[str, Any],
+        spec_hash: str,
+        inputs: Sequence[InputFile],
+        chunks: Sequence[ChunkDescriptor],
+    ) -> int:
+        """Replace a job's plan in one transaction: every chunk (succeeded ones
+        too) and input fingerprint is dropped, the new ones inserted, the spec
+        and its hash replaced; one ``job_replanned`` event. Refused
+        (:class:`IllegalTransition`) when the job ended successfully or any of
+        its chunks is running. Returns how many chunks were dropped."""
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    """An owner of running chunks, as the coordinator registry knows it."""
+
+    owner: str
+    chunks: int
+    host: str | None  # None: no registry row
+    pid: int | None
+    heartbeat_age: float | None  # seconds since its last heartbeat (database clock)

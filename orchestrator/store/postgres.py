@@ -30,6 +30,7 @@ from orchestrator.errors import (
 from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import (
+    CHUNK_CANCELLED_WITH_JOB,
     JOB_ACTIVE,
     JOB_TERMINAL,
     ChunkState,
@@ -46,6 +47,7 @@ from orchestrator.store.base import (
     JobProgress,
     JobRecord,
     Lease,
+    LeaseOwner,
     NewJob,
     Store,
 )
@@ -347,7 +349,7 @@ class PostgresStore(Store):
             if JobState(current["state"]) in JOB_TERMINAL:
                 return False
             source, _record = self._move_job(cur, job_id, JobState.CANCELLED, None)
-            sources = rows.state_values(chunk_sources(ChunkState.CANCELLED))
+            sources = rows.state_values(CHUNK_CANCELLED_WITH_JOB)
             cur.execute(_Q["cancel_chunks"], {"job_id": job_id, "sources": sources, **self._who()})
             detail = {"from": source.value, "chunks_cancelled": len(cur.fetchall())}
             self._event(cur, EventKind.JOB_CANCELLED, job_id, None, detail)
@@ -412,7 +414,18 @@ class PostgresStore(Store):
             return [False] * len(outcomes)
         batch = [rows.outcome_row(owner, outcomes[i]) for i in keep]
         params = {"batch": rows.dump_json(batch), **self._who()}
-        done = {int(r["id"]) for r in self._all("complete_chunks", params)}
+        with self._tx() as cur:
+            cur.execute(_Q["complete_chunks"], params)
+            done = {int(r["id"]) for r in cur.fetchall()}
+            rejected = [
+                rows.rejected_row(owner, outcomes[i])
+                for i in keep
+                if outcomes[i].chunk_id not in done
+            ]
+            if rejected:
+                cur.execute(
+                    _Q["log_rejected_outcomes"], {"batch": rows.dump_json(rejected), **self._who()}
+                )
         accepted = [False] * len(outcomes)
         for index in keep:
             accepted[index] = outcomes[index].chunk_id in done
@@ -537,6 +550,100 @@ class PostgresStore(Store):
         }
         with self._tx() as cur:
             cur.execute(_Q["record_host_stats"], params)
+
+    # -- fault tolerance ------------------------------------------------------------
+
+    def coordinator_heartbeat(
+        self, owner: str, leases: Sequence[tuple[int, int]], lease_seconds: float
+    ) -> dict[int, int]:
+        params = {
+            "owner": owner,
+            "host": self.actor.host,
+            "pid": self.actor.pid,
+            "ids": [chunk_id for chunk_id, _ in leases],
+            "tokens": [token for _, token in leases],
+            "lease_seconds": float(lease_seconds),
+        }
+        with self._tx() as cur:
+            cur.execute(_Q["upsert_coordinator"], params)
+            cur.execute(_Q["renew_chunk_leases"], params)
+            return {int(r["id"]): int(r["fencing_token"]) for r in cur.fetchall()}
+
+    def deregister_coordinator(self, owner: str) -> None:
+        with self._tx() as cur:
+            cur.execute(_Q["delete_coordinator"], {"owner": owner})
+
+    def lease_owners(self) -> list[LeaseOwner]:
+        return [rows.lease_owner(r) for r in self._all("lease_owners", {})]
+
+    def reclaim_owner(self, owner: str, reason: str) -> int:
+        params = {"owner": owner, "reason": reason, **self._who()}
+        with self._tx() as cur:
+            cur.execute(_Q["reclaim_owner"], params)
+            moved = int(_row(cur)["n"])
+            cur.execute(_Q["delete_coordinator"], {"owner": owner})
+        return moved
+
+    def dead_chunks(self, job_id: int | None = None, limit: int | None = None) -> list[ChunkRecord]:
+        params = {"job_id": job_id, "limit": limit}
+        return [rows.chunk_record(r, _same) for r in self._all("dead_chunks", params)]
+
+    def purge_dead(self, job_id: int) -> int:
+        row = self._one("purge_dead", {"job_id": job_id, **self._who()})
+        return 0 if row is None else int(row["n"])
+
+    def requeue_chunk_seqs(
+        self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int]
+    ) -> int:
+        allowed = set(states) & chunk_sources(ChunkState.PENDING)
+        allowed.discard(ChunkState.SUCCEEDED)
+        if not allowed or not seqs:
+            return 0
+        params = {
+            "job_id": job_id,
+            "sources": rows.state_values(allowed),
+            "seqs": [int(s) for s in seqs],
+            **self._who(),
+        }
+        row = self._one("requeue_chunk_seqs", params)
+        return 0 if row is None else int(row["n"])
+
+    def replan_job(
+        self,
+        job_id: int,
+        spec: dict[str, Any],
+        spec_hash: str,
+        inputs: Sequence[InputFile],
+        chunks: Sequence[ChunkDescriptor],
+    ) -> int:
+        with self._tx() as cur:
+            cur.execute(_Q["job_state_for_update"], {"job_id": job_id})
+            current = cur.fetchone()
+            if current is None:
+                raise NotFound(f"job {job_id} does not exist")
+            state = JobState(current["state"])
+            rows.check_replannable(job_id, state)
+            cur.execute(_Q["running_chunk_owners"], {"job_id": job_id})
+            rows.check_nothing_running(job_id, cur.fetchall())
+            cur.execute(_Q["count_succeeded"], {"job_id": job_id})
+            succeeded = int(_row(cur)["n"])
+            cur.execute(_Q["get_job"], {"job_id": job_id})
+            old_hash = _row(cur)["spec_hash"]
+            cur.execute(_Q["delete_job_chunks"], {"job_id": job_id})
+            dropped = cur.rowcount
+            cur.execute(_Q["delete_job_inputs"], {"job_id": job_id})
+            if inputs:
+                cur.executemany(
+                    _Q["insert_input"], [rows.input_row(job_id, i, f) for i, f in enumerate(inputs)]
+                )
+            self._copy_chunks(cur, job_id, chunks)
+            cur.execute(
+                _Q["update_job_plan"],
+                {"job_id": job_id, "spec": rows.dump_json(spec), "spec_hash": spec_hash},
+            )
+            detail = rows.replan_detail(old_hash, spec_hash, dropped, succeeded, len(chunks))
+            self._event(cur, EventKind.JOB_REPLANNED, job_id, None, detail)
+        return dropped
 
 
 def _row(cur: Cursor) -> DictRow:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from orchestrator.errors import IllegalTransition
 from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.states import CHUNK_TRANSITIONS, ChunkState, JobState, Priority
 from orchestrator.store.base import (
@@ -21,13 +22,20 @@ from orchestrator.store.base import (
     JobProgress,
     JobRecord,
     Lease,
+    LeaseOwner,
     OutcomeKind,
 )
 
 JsonLoads = Callable[[Any], Any]
 
 OUTCOME_KINDS: frozenset[str] = frozenset(
-    {OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.LOST, OutcomeKind.CANCELLED}
+    {
+        OutcomeKind.SUCCEEDED,
+        OutcomeKind.FAILED,
+        OutcomeKind.LOST,
+        OutcomeKind.CANCELLED,
+        OutcomeKind.RELEASED,
+    }
 )
 
 
@@ -47,6 +55,9 @@ class EventKind:
     CHUNK_RELEASED = "chunk_released"
     CHUNK_REAPED = "chunk_reaped"
     CHUNK_REQUEUED = "chunk_requeued"
+    CHUNK_COMMIT_REJECTED = "chunk_commit_rejected"
+    CHUNK_PURGED = "chunk_purged"
+    JOB_REPLANNED = "job_replanned"
 
 
 class Row(Protocol):
@@ -217,7 +228,7 @@ def outcome_target(outcome: ChunkOutcome) -> ChunkState:
         target = ChunkState.SUCCEEDED
     elif outcome.kind == OutcomeKind.CANCELLED:
         target = ChunkState.CANCELLED
-    elif outcome.dead:
+    elif outcome.dead and outcome.kind != OutcomeKind.RELEASED:
         target = ChunkState.DEAD
     else:
         target = ChunkState.PENDING
@@ -234,6 +245,8 @@ def outcome_event(outcome: ChunkOutcome) -> str:
         return EventKind.CHUNK_CANCELLED
     if target == ChunkState.DEAD:
         return EventKind.CHUNK_DEAD
+    if outcome.kind == OutcomeKind.RELEASED:
+        return EventKind.CHUNK_RELEASED
     return EventKind.CHUNK_FAILED if outcome.kind == OutcomeKind.FAILED else EventKind.CHUNK_LOST
 
 
@@ -299,3 +312,66 @@ def job_state_detail(
 def state_values(states: Iterable[Any]) -> list[str]:
     """Plain strings for SQL parameters, in a stable order."""
     return sorted(str(getattr(s, "value", s)) for s in states)
+
+
+def lease_owner(row: Row) -> LeaseOwner:
+    age = row["heartbeat_age"]
+    return LeaseOwner(
+        owner=row["owner"],
+        chunks=int(row["chunks"]),
+        host=row["host"],
+        pid=None if row["pid"] is None else int(row["pid"]),
+        heartbeat_age=None if age is None else float(age),
+    )
+
+
+def rejected_row(owner: str, outcome: ChunkOutcome) -> dict[str, Any]:
+    """A rejected outcome as the audit query reads it."""
+    return {
+        "id": outcome.chunk_id,
+        "token": outcome.fencing_token,
+        "kind": outcome.kind,
+        "owner": owner,
+    }
+
+
+def check_replannable(job_id: int, state: JobState) -> None:
+    """Replan only a job whose output was never published (not succeeded)."""
+    if state in (JobState.SUCCEEDED, JobState.ROLLED_BACK, JobState.UPSTREAM_FAILED):
+        raise IllegalTransition(f"job {job_id} is {state.value}; it cannot be replanned")
+
+
+def check_nothing_running(job_id: int, owners: Iterable[Row]) -> None:
+    """Replan refuses while a coordinator holds chunks of the job."""
+    held = [f"{row['owner']} ({row['n']} chunk(s))" for row in owners]
+    if held:
+        raise IllegalTransition(
+            f"job {job_id} has chunks running under {', '.join(held)}; stop that run "
+            "(or wait for its leases to expire) before replanning"
+        )
+
+
+def replan_detail(
+    old_hash: str, new_hash: str, dropped: int, succeeded: int, planned: int
+) -> dict[str, Any]:
+    """The ``detail`` of a ``job_replanned`` event."""
+    return {
+        "old_spec_hash": old_hash,
+        "spec_hash": new_hash,
+        "chunks_dropped": dropped,
+        "succeeded_dropped": succeeded,
+        "chunks": planned,
+    }
+
+
+def rejected_detail(owner: str, outcome: ChunkOutcome, fence: Row) -> dict[str, Any]:
+    """The ``detail`` of a ``chunk_commit_rejected`` event (SQLite; PostgreSQL
+    builds the same object in SQL)."""
+    return {
+        "owner": owner,
+        "fencing_token": outcome.fencing_token,
+        "outcome": outcome.kind,
+        "chunk_state": fence["state"],
+        "current_token": fence["fencing_token"],
+        "lease_owner": fence["lease_owner"],
+    }

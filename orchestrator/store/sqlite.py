@@ -27,6 +27,7 @@ from orchestrator.errors import (
 from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import (
+    CHUNK_CANCELLED_WITH_JOB,
     JOB_ACTIVE,
     JOB_TERMINAL,
     ChunkState,
@@ -43,6 +44,7 @@ from orchestrator.store.base import (
     JobProgress,
     JobRecord,
     Lease,
+    LeaseOwner,
     NewJob,
     Store,
 )
@@ -332,7 +334,7 @@ class SqliteStore(Store):
             if JobState(current["state"]) in JOB_TERMINAL:
                 return False
             source, _record = self._move_job(conn, now, job_id, JobState.CANCELLED, None)
-            sources = json.dumps(rows.state_values(chunk_sources(ChunkState.CANCELLED)))
+            sources = json.dumps(rows.state_values(CHUNK_CANCELLED_WITH_JOB))
             victims = conn.execute(
                 _Q["chunks_in_states"], {"job_id": job_id, "states": sources}
             ).fetchall()
@@ -425,6 +427,11 @@ class SqliteStore(Store):
                 params = {**rows.outcome_row(owner, outcomes[index]), "now": now}
                 done = conn.execute(_Q["complete_chunk"], params).fetchone()
                 if done is None:
+                    fence = conn.execute(_Q["chunk_fence"], {"id": params["id"]}).fetchone()
+                    if fence is not None:
+                        detail = rows.rejected_detail(owner, outcomes[index], fence)
+                        kind = EventKind.CHUNK_COMMIT_REJECTED
+                        events.append((kind, fence["job_id"], fence["id"], detail))
                     continue
                 accepted[index] = True
                 conn.execute(_Q["close_attempt"], params)
@@ -598,3 +605,100 @@ class SqliteStore(Store):
         }
         with self._tx() as (conn, now):
             conn.execute(_Q["record_host_stats"], {**params, "now": now})
+
+    # -- fault tolerance ------------------------------------------------------------
+
+    def coordinator_heartbeat(
+        self, owner: str, leases: Sequence[tuple[int, int]], lease_seconds: float
+    ) -> dict[int, int]:
+        held = json.dumps({str(chunk_id): token for chunk_id, token in leases})
+        with self._tx() as (conn, now):
+            who = {"owner": owner, "host": self.actor.host, "pid": self.actor.pid, "now": now}
+            conn.execute(_Q["upsert_coordinator"], who)
+            params = {"owner": owner, "leases": held, "lease_seconds": float(lease_seconds)}
+            conn.execute(_Q["renew_chunk_leases"], {**params, "now": now})
+            running = conn.execute(_Q["running_of_owner"], {"owner": owner}).fetchall()
+        return {int(r["id"]): int(r["fencing_token"]) for r in running}
+
+    def deregister_coordinator(self, owner: str) -> None:
+        with self._tx() as (conn, _now):
+            conn.execute(_Q["delete_coordinator"], {"owner": owner})
+
+    def lease_owners(self) -> list[LeaseOwner]:
+        with self._tx(write=False) as (conn, now):
+            found = conn.execute(_Q["lease_owners"], {"now": now}).fetchall()
+        return [rows.lease_owner(r) for r in found]
+
+    def reclaim_owner(self, owner: str, reason: str) -> int:
+        with self._tx() as (conn, now):
+            victims = conn.execute(_Q["running_of_owner"], {"owner": owner}).fetchall()
+            kind = EventKind.CHUNK_REAPED
+            moved = self._return_running(conn, now, victims, "orphaned", kind, 1, reason)
+            conn.execute(_Q["delete_coordinator"], {"owner": owner})
+        return moved
+
+    def dead_chunks(self, job_id: int | None = None, limit: int | None = None) -> list[ChunkRecord]:
+        params = {"job_id": job_id, "limit": -1 if limit is None else limit}
+        return [rows.chunk_record(r, rows.sqlite_json) for r in self._read("dead_chunks", params)]
+
+    def purge_dead(self, job_id: int) -> int:
+        with self._tx() as (conn, now):
+            victims = conn.execute(_Q["purge_dead_victims"], {"job_id": job_id}).fetchall()
+            conn.execute(_Q["purge_dead"], {"job_id": job_id, "now": now})
+            kind = EventKind.CHUNK_PURGED
+            events = [
+                (kind, job_id, v["id"], {"from": "dead", "error": v["error"]}) for v in victims
+            ]
+            self._events(conn, now, events)
+        return len(victims)
+
+    def requeue_chunk_seqs(
+        self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int]
+    ) -> int:
+        allowed = set(states) & chunk_sources(ChunkState.PENDING)
+        allowed.discard(ChunkState.SUCCEEDED)
+        if not allowed or not seqs:
+            return 0
+        sources = json.dumps(rows.state_values(allowed))
+        with self._tx() as (conn, now):
+            params = {"job_id": job_id, "states": sources, "seqs": _ids(seqs)}
+            victims = conn.execute(_Q["chunks_in_states_seqs"], params).fetchall()
+            ids = _ids([v["id"] for v in victims])
+            conn.execute(
+                _Q["close_open_attempts"], {"chunk_ids": ids, "outcome": "requeued", "now": now}
+            )
+            conn.execute(_Q["requeue_chunks"], {"chunk_ids": ids, "sources": sources, "now": now})
+            kind = EventKind.CHUNK_REQUEUED
+            events = [(kind, job_id, v["id"], {"from": v["state"]}) for v in victims]
+            self._events(conn, now, events)
+        return len(victims)
+
+    def replan_job(
+        self,
+        job_id: int,
+        spec: dict[str, Any],
+        spec_hash: str,
+        inputs: Sequence[InputFile],
+        chunks: Sequence[ChunkDescriptor],
+    ) -> int:
+        with self._tx() as (conn, now):
+            current = conn.execute(_Q["get_job"], {"job_id": job_id}).fetchone()
+            if current is None:
+                raise NotFound(f"job {job_id} does not exist")
+            rows.check_replannable(job_id, JobState(current["state"]))
+            owners = conn.execute(_Q["running_chunk_owners"], {"job_id": job_id}).fetchall()
+            rows.check_nothing_running(job_id, owners)
+            succeeded = int(conn.execute(_Q["count_succeeded"], {"job_id": job_id}).fetchone()["n"])
+            dropped = conn.execute(_Q["delete_job_chunks"], {"job_id": job_id}).rowcount
+            conn.execute(_Q["delete_job_inputs"], {"job_id": job_id})
+            conn.executemany(
+                _Q["insert_input"], [rows.input_row(job_id, i, f) for i, f in enumerate(inputs)]
+            )
+            _insert_chunks(conn, now, job_id, chunks)
+            plan = {"job_id": job_id, "spec": rows.dump_json(spec), "spec_hash": spec_hash}
+            conn.execute(_Q["update_job_plan"], plan)
+            detail = rows.replan_detail(
+                current["spec_hash"], spec_hash, dropped, succeeded, len(chunks)
+            )
+            self._events(conn, now, [(EventKind.JOB_REPLANNED, job_id, None, detail)])
+        return int(dropped)

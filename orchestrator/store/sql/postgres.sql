@@ -425,3 +425,178 @@ UPDATE hosts SET cpu = coalesce(%(cpu)s, cpu), mem = coalesce(%(mem)s, mem),
     load = coalesce(%(load)s, load), slots_in_use = %(slots_in_use)s, last_heartbeat = now(),
     successes = successes + %(successes)s, failures = failures + %(failures)s
 WHERE name = %(name)s
+
+-- ---------------------------------------------------------------------------
+-- Fault tolerance: the coordinator registry, heartbeats, reclaiming the chunks
+-- of a coordinator that is gone, the dead-letter queue, replanning.
+-- ---------------------------------------------------------------------------
+
+-- name: upsert_coordinator
+-- Register %(owner)s (host, pid) or refresh its heartbeat: a row that a peer
+-- removed while it thought this coordinator gone comes back.
+INSERT INTO coordinators (owner, host, pid) VALUES (%(owner)s, %(host)s, %(pid)s)
+ON CONFLICT (owner) DO UPDATE SET heartbeat_at = now(), host = EXCLUDED.host,
+    pid = EXCLUDED.pid
+
+-- name: renew_chunk_leases
+-- Extend the leases (%(ids)s, %(tokens)s pairs) that %(owner)s still holds to
+-- now + %(lease_seconds)s; return every chunk the owner holds (id, token), so
+-- the caller sees at once which of its leases were lost and which it holds
+-- without knowing. Row locks make a concurrent reap either wait (and then
+-- find the lease renewed) or skip the row.
+WITH renewed AS (
+    UPDATE chunks c SET lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+    FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS l(id, token)
+    WHERE c.id = l.id AND c.fencing_token = l.token AND c.state = 'running'
+      AND c.lease_owner = %(owner)s
+    RETURNING c.id
+)
+SELECT id, fencing_token FROM chunks WHERE lease_owner = %(owner)s AND state = 'running'
+
+-- name: delete_coordinator
+-- Deregister a coordinator (it exits, or a peer proved it gone).
+DELETE FROM coordinators WHERE owner = %(owner)s
+
+-- name: lease_owners
+-- Every owner of running chunks with its registry row (NULL when it has none)
+-- and the age of its last heartbeat by the database clock.
+SELECT c.lease_owner AS owner, count(*) AS chunks, k.host, k.pid,
+       extract(epoch FROM now() - k.heartbeat_at)::float8 AS heartbeat_age
+FROM chunks c LEFT JOIN coordinators k ON k.owner = c.lease_owner
+WHERE c.state = 'running' AND c.lease_owner IS NOT NULL
+GROUP BY c.lease_owner, k.host, k.pid, k.heartbeat_at
+ORDER BY c.lease_owner
+
+-- name: reclaim_owner
+-- The running chunks of %(owner)s, proven gone, back to pending at once as an
+-- infrastructure loss (infra_attempts + 1); attempt rows closed as
+-- 'orphaned'; one chunk_reaped event each, with %(reason)s.
+WITH victims AS (
+    SELECT id, lease_owner FROM chunks
+    WHERE state = 'running' AND lease_owner = %(owner)s
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE chunks c SET
+        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
+        infra_attempts = c.infra_attempts + 1, updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = 'running' AND c.lease_owner = %(owner)s
+    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
+), closed AS (
+    UPDATE attempts a SET finished_at = now(), outcome = 'orphaned',
+        duration = extract(epoch FROM now() - a.started_at)
+    FROM moved m
+    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_reaped', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
+                              'reason', %(reason)s::text)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT count(*) AS n FROM moved
+
+-- name: log_rejected_outcomes
+-- Audit the outcomes complete_chunks rejected (%(batch)s: JSON array of
+-- {id, token, kind, owner}): one chunk_commit_rejected event each, with the
+-- chunk's state and token at that moment, so a stale owner's late commit is
+-- visible in the log.
+INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+SELECT 'chunk_commit_rejected', c.job_id, c.id, %(user)s, %(host)s, %(pid)s,
+       jsonb_build_object('owner', r.owner, 'fencing_token', r.token, 'outcome', r.kind,
+                          'chunk_state', c.state, 'current_token', c.fencing_token,
+                          'lease_owner', c.lease_owner)
+FROM jsonb_to_recordset(%(batch)s::jsonb) AS r(id bigint, token bigint, kind text, owner text)
+JOIN chunks c ON c.id = r.id
+ORDER BY c.id
+
+-- name: dead_chunks
+-- The dead-letter queue: dead chunks of one job (%(job_id)s) or of all jobs
+-- (NULL), by job and seq.
+SELECT * FROM chunks
+WHERE state = 'dead' AND (%(job_id)s::bigint IS NULL OR job_id = %(job_id)s::bigint)
+ORDER BY job_id, seq
+LIMIT %(limit)s
+
+-- name: purge_dead
+-- Give up on the dead chunks of a job: dead -> cancelled, one chunk_purged
+-- event each (with the last error). Returns how many.
+WITH victims AS (
+    SELECT id, error FROM chunks
+    WHERE job_id = %(job_id)s AND state = 'dead'
+    FOR UPDATE
+), moved AS (
+    UPDATE chunks c SET state = 'cancelled', updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = 'dead'
+    RETURNING c.id, c.job_id, v.error
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_purged', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('from', 'dead', 'error', m.error)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT count(*) AS n FROM moved
+
+-- name: requeue_chunk_seqs
+-- Like requeue_chunks, restricted to the chunks numbered %(seqs)s (the DLQ
+-- retry of single chunks).
+WITH victims AS (
+    SELECT id, state FROM chunks
+    WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
+      AND seq = ANY(%(seqs)s::int[])
+    FOR UPDATE
+), moved AS (
+    UPDATE chunks c SET
+        state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
+        not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM victims v
+    WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
+    RETURNING c.id, c.job_id, v.state AS from_state
+), closed AS (
+    UPDATE attempts a SET finished_at = now(), outcome = 'requeued',
+        duration = extract(epoch FROM now() - a.started_at)
+    FROM moved m
+    WHERE a.chunk_id = m.id AND a.finished_at IS NULL
+), logged AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_requeued', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('from', m.from_state)
+    FROM moved m
+    ORDER BY m.id
+)
+SELECT count(*) AS n FROM moved
+
+-- name: running_chunk_owners
+-- Who holds running chunks of a job (replan refuses while anyone does).
+SELECT lease_owner AS owner, count(*) AS n FROM chunks
+WHERE job_id = %(job_id)s AND state = 'running'
+GROUP BY lease_owner ORDER BY lease_owner
+
+-- name: count_succeeded
+-- How many chunks of a job succeeded.
+SELECT count(*) AS n FROM chunks WHERE job_id = %(job_id)s AND state = 'succeeded'
+
+-- name: delete_job_chunks
+-- Replan: drop every chunk of a job (attempts and events keep the history;
+-- chunk ids are never reused, so a late commit of a dropped chunk matches
+-- nothing).
+DELETE FROM chunks WHERE job_id = %(job_id)s
+
+-- name: delete_job_inputs
+-- Replan: drop the input fingerprints of a job.
+DELETE FROM job_inputs WHERE job_id = %(job_id)s
+
+-- name: update_job_plan
+-- Replan: the job's new spec and spec hash; its error is cleared.
+UPDATE jobs SET spec = %(spec)s::jsonb, spec_hash = %(spec_hash)s, error = NULL
+WHERE id = %(job_id)s
+
+-- name: terminate_sessions
+-- Fault tests: end every other session of this database whose application
+-- name is %(application)s (what pg_terminate_backend does to a coordinator).
+SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND application_name = %(application)s

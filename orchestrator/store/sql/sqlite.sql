@@ -323,3 +323,90 @@ UPDATE hosts SET cpu = coalesce(:cpu, cpu), mem = coalesce(:mem, mem),
     load = coalesce(:load, load), slots_in_use = :slots_in_use, last_heartbeat = :now,
     successes = successes + :successes, failures = failures + :failures
 WHERE name = :name
+
+-- ---------------------------------------------------------------------------
+-- Fault tolerance: the coordinator registry, heartbeats, reclaiming the chunks
+-- of a coordinator that is gone, the dead-letter queue, replanning.
+-- ---------------------------------------------------------------------------
+
+-- name: upsert_coordinator
+-- Register :owner (host, pid) or refresh its heartbeat: a row that a peer
+-- removed while it thought this coordinator gone comes back.
+INSERT INTO coordinators (owner, host, pid, started_at, heartbeat_at)
+VALUES (:owner, :host, :pid, :now, :now)
+ON CONFLICT (owner) DO UPDATE SET heartbeat_at = :now, host = excluded.host,
+    pid = excluded.pid
+
+-- name: renew_chunk_leases
+-- Extend the leases :owner still holds to now + :lease_seconds; :leases is a
+-- JSON object {"chunk id": fencing token}, so a lease is renewed only under
+-- the token the caller holds.
+UPDATE chunks SET lease_expires_at = :now + :lease_seconds
+WHERE lease_owner = :owner AND state = 'running'
+  AND json_extract(:leases, '$."' || id || '"') = fencing_token
+
+-- name: delete_coordinator
+-- Deregister a coordinator (it exits, or a peer proved it gone).
+DELETE FROM coordinators WHERE owner = :owner
+
+-- name: lease_owners
+-- Every owner of running chunks with its registry row (NULL when it has none)
+-- and the age of its last heartbeat by the database clock.
+SELECT c.lease_owner AS owner, count(*) AS chunks, k.host AS host, k.pid AS pid,
+       :now - k.heartbeat_at AS heartbeat_age
+FROM chunks c LEFT JOIN coordinators k ON k.owner = c.lease_owner
+WHERE c.state = 'running' AND c.lease_owner IS NOT NULL
+GROUP BY c.lease_owner, k.host, k.pid, k.heartbeat_at
+ORDER BY c.lease_owner
+
+-- name: chunk_fence
+-- What a rejected outcome met: the chunk's job, state, token and owner.
+SELECT id, job_id, state, fencing_token, lease_owner FROM chunks WHERE id = :id
+
+-- name: dead_chunks
+-- The dead-letter queue: dead chunks of one job (:job_id) or of all jobs
+-- (NULL), by job and seq; :limit -1 = all.
+SELECT * FROM chunks
+WHERE state = 'dead' AND (:job_id IS NULL OR job_id = :job_id)
+ORDER BY job_id, seq
+LIMIT :limit
+
+-- name: purge_dead_victims
+-- The dead chunks of a job, with their last error.
+SELECT id, job_id, error FROM chunks WHERE job_id = :job_id AND state = 'dead' ORDER BY seq
+
+-- name: purge_dead
+-- Give up on the dead chunks of a job: dead -> cancelled.
+UPDATE chunks SET state = 'cancelled', updated_at = :now
+WHERE job_id = :job_id AND state = 'dead'
+
+-- name: chunks_in_states_seqs
+-- Like chunks_in_states, restricted to the chunks numbered :seqs (JSON).
+SELECT id, job_id, state, fencing_token, lease_owner FROM chunks
+WHERE job_id = :job_id AND state IN (SELECT value FROM json_each(:states))
+  AND seq IN (SELECT value FROM json_each(:seqs))
+ORDER BY seq
+
+-- name: running_chunk_owners
+-- Who holds running chunks of a job (replan refuses while anyone does).
+SELECT lease_owner AS owner, count(*) AS n FROM chunks
+WHERE job_id = :job_id AND state = 'running'
+GROUP BY lease_owner ORDER BY lease_owner
+
+-- name: count_succeeded
+-- How many chunks of a job succeeded.
+SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND state = 'succeeded'
+
+-- name: delete_job_chunks
+-- Replan: drop every chunk of a job (attempts and events keep the history;
+-- AUTOINCREMENT never reuses an id, so a late commit of a dropped chunk
+-- matches nothing).
+DELETE FROM chunks WHERE job_id = :job_id
+
+-- name: delete_job_inputs
+-- Replan: drop the input fingerprints of a job.
+DELETE FROM job_inputs WHERE job_id = :job_id
+
+-- name: update_job_plan
+-- Replan: the job's new spec and spec hash; its error is cleared.
+UPDATE jobs SET spec = :spec, spec_hash = :spec_hash, error = NULL WHERE id = :job_id

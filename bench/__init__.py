@@ -1,0 +1,1 @@
+"""Benchmarks of jobctl against its peers (not part of the package)."""

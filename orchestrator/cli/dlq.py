@@ -1,0 +1,94 @@
+"""The dead-letter queue: chunks that failed every attempt. List, retry, purge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orchestrator import api
+from orchestrator.cli.common import DbOption, JsonOption, cli_store, console, print_json
+
+dlq_app = typer.Typer(
+    help="Dead chunks: list them, put them back in the queue, or give up on them.",
+    no_args_is_help=True,
+)
+
+JobRef = Annotated[str, typer.Argument(help="Job id, or name (its newest run).")]
+
+
+@dlq_app.command("list")
+def list_dead(
+    job: Annotated[str | None, typer.Option("--job", help="Only this job (id or name).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Dead chunks with their job, where they read and their last error."""
+    with cli_store(db, quiet=json_output) as store:
+        record = api.resolve_job(store, job) if job is not None else None
+        dead = api.dlq_list(store, record, limit)
+    if json_output:
+        print_json(
+            [
+                {
+                    "job_id": item.job.id,
+                    "job": item.job.name,
+                    "job_state": item.job.state.value,
+                    "seq": item.chunk.seq,
+                    "chunk_id": item.chunk.id,
+                    "where": item.chunk.descriptor.describe(),
+                    "attempts": item.chunk.attempts,
+                    "infra_attempts": item.chunk.infra_attempts,
+                    "error": item.chunk.error,
+                    "updated_at": item.chunk.updated_at,
+                }
+                for item in dead
+            ]
+        )
+        return
+    if not dead:
+        console.print("no dead chunks", markup=False)
+    for item in dead:
+        console.print(
+            f"job {item.job.id} {item.job.name} chunk {item.chunk.seq}: "
+            f"{item.chunk.descriptor.describe()}: after {item.chunk.attempts} attempt(s), "
+            f"{item.chunk.infra_attempts} infrastructure loss(es): {item.chunk.error}",
+            markup=False,
+        )
+
+
+@dlq_app.command()
+def retry(
+    job_ref: JobRef,
+    chunk: Annotated[
+        list[int] | None, typer.Option("--chunk", help="Only this chunk seq (repeatable).")
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Put dead chunks back in the queue with fresh attempts; `jobctl resume JOB` runs them."""
+    with cli_store(db, quiet=json_output) as store:
+        record = api.resolve_job(store, job_ref)
+        count = api.dlq_retry(store, record, chunk)
+        state = store.get_job(record.id).state
+    if json_output:
+        print_json({"id": record.id, "requeued": count, "state": state.value})
+        return
+    console.print(
+        f"job {record.id} {record.name}: {count} chunk(s) back in the queue"
+        + (f"; run `jobctl resume {record.id}` to run them" if count else ""),
+        markup=False,
+    )
+
+
+@dlq_app.command()
+def purge(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False) -> None:
+    """Give up on a job's dead chunks: they become cancelled (recorded in events)."""
+    with cli_store(db, quiet=json_output) as store:
+        record = api.resolve_job(store, job_ref)
+        count = api.dlq_purge(store, record)
+    if json_output:
+        print_json({"id": record.id, "purged": count})
+        return
+    console.print(f"job {record.id} {record.name}: {count} dead chunk(s) purged", markup=False)

@@ -1,0 +1,290 @@
+"""The coordinator's books: which chunk is where, and what is left to commit.
+
+Every leased chunk becomes a :class:`Task` queued on one slot (the worker runs
+its queue in order, so the head is the one running). A task ends in exactly
+one :class:`Pending` outcome, or in none when its lease was lost (then the
+store already decided its fate). What an ending costs the chunk is decided
+here, in one place:
+
+- a result: succeeded, or failed (an attempt, with the retry policy's backoff);
+- its worker died while running it: lost (an infrastructure attempt);
+- it never ran (queued behind a dead worker, a stop, a cache miss): released,
+  nothing spent.
+
+Outcomes are committed in batches (:meth:`Ledger.flush`); a batch whose commit
+status is unknown (the store failed mid-call) is kept and marked uncertain,
+so a later rejection never deletes a file that an earlier, unseen commit made
+the chunk's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.dispatch import retry
+from orchestrator.dispatch.jobs import ActiveJob
+from orchestrator.errors import StoreUnavailable
+from orchestrator.executors.base import Slot
+from orchestrator.store.base import ChunkOutcome, Lease, OutcomeKind, Store
+
+
+@dataclass(eq=False)
+class Task:
+    """One leased chunk sent to one slot."""
+
+    task_id: str
+    lease: Lease
+    job: ActiveJob
+    slot: Slot
+    sent_at: float
+    started_at: float | None = None  # when it reached the head of its slot's queue
+    #: its lease was lost or given back: the worker may still run it, but its
+    #: result is never committed
+    dropped: bool = False
+
+    @property
+    def seq(self) -> int:
+        return self.lease.seq
+
+
+@dataclass(eq=False)
+class Pending:
+    """An outcome waiting to be committed."""
+
+    outcome: ChunkOutcome
+    task: Task | None  # None: a lease we held without knowing it (given back)
+    #: a commit of it may already have happened (the store call failed mid-way),
+    #: so a rejection does not prove its part file is unused
+    uncertain: bool = False
+    not_before: float = 0.0  # test hook: withheld until then
+
+
+def discard_part(part_file: Any) -> None:
+    """A file no commit refers to is never published; remove it early."""
+    if part_file:
+        with contextlib.suppress(OSError):
+            os.unlink(str(part_file))
+
+
+class Ledger:
+    """Live tasks, per-slot queues, outcomes to commit."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.tasks: dict[str, Task] = {}  # live: leased, result not yet in
+        self.queues: dict[int, deque[Task]] = {}
+        self.pending: list[Pending] = []
+
+    # -- tasks in ------------------------------------------------------------------
+
+    def add(self, task: Task, now: float) -> None:
+        queue = self.queues[task.slot.slot]
+        if not queue:
+            task.started_at = now
+        queue.append(task)
+        self.tasks[task.task_id] = task
+        task.job.running += 1
+
+    def take(self, slot: Slot, task_id: str, now: float) -> tuple[Task | None, float | None]:
+        """The task a result is for, out of its queue; and how long it ran, when
+        it was the head (a sample for the queue depth)."""
+        queue = self.queues[slot.slot]
+        task = next((t for t in queue if t.task_id == task_id), None)
+        if task is None:
+            return None, None
+        ran = None
+        if queue[0] is task:
+            queue.popleft()
+            if task.started_at is not None and not task.dropped:
+                ran = now - task.started_at
+        else:
+            queue.remove(task)
+        if queue and queue[0].started_at is None:
+            queue[0].started_at = now
+        return task, ran
+
+    # -- how tasks end ---------------------------------------------------------------
+
+    def forget(self, task: Task) -> None:
+        """Take a live task out of the books (its queue entry stays: the worker
+        still has it, and will answer for it)."""
+        if self.tasks.pop(task.task_id, None) is not None:
+            task.job.running -= 1
+        task.dropped = True
+
+    def succeed(self, task: Task, header: dict[str, Any], not_before: float = 0.0) -> None:
+        self.forget(task)
+        lease = task.lease
+        outcome = ChunkOutcome(
+            chunk_id=lease.chunk_id,
+            fencing_token=lease.fencing_token,
+            kind=OutcomeKind.SUCCEEDED,
+            rows_in=int(header.get("rows_in") or 0),
+            rows_out=int(header.get("rows_out") or 0),
+            rows_rejected=int(header.get("rows_rejected") or 0),
+            bytes_out=int(header.get("bytes_out") or 0),
+            checksum=header.get("checksum"),
+            part_file=header.get("part_file"),
+            duration=_duration(header),
+            worker=task.slot.name,
+        )
+        self.pending.append(Pending(outcome, task, not_before=not_before))
+
+    def fail(self, task: Task, error: str, duration: float = 0.0) -> None:
+        """A processor error (or a timeout): an attempt spent, retried after the
+        policy's backoff or dead."""
+        self.forget(task)
+        lease = task.lease
+        decision = retry.after_processor_error(lease.attempts, task.job.spec.retries, self.rng)
+        outcome = ChunkOutcome(
+            chunk_id=lease.chunk_id,
+            fencing_token=lease.fencing_token,
+            kind=OutcomeKind.FAILED,
+            error=error,
+            duration=duration,
+            worker=task.slot.name,
+            dead=decision.dead,
+            retry_delay=decision.delay,
+        )
+        self.pending.append(Pending(outcome, task))
+
+    def result(self, task: Task, header: dict[str, Any], not_before: float = 0.0) -> None:
+        """What a worker answered for ``task``."""
+        if header.get("ok"):
+            self.succeed(task, header, not_before)
+        elif header.get("error_class") == "infrastructure":
+            if header.get("unknown_job"):  # a cache miss, not a loss: send it again
+                task.slot.known_jobs.discard(task.job.key)
+                self.release(task, "worker had to be sent the job again")
+            else:
+                self.charge_loss(task, str(header.get("error") or "worker could not run it"))
+        else:
+            self.fail(task, str(header.get("error") or "unknown error"), _duration(header))
+
+    def charge_loss(self, task: Task, reason: str) -> None:
+        """Its worker died while running it: an infrastructure attempt."""
+        self.forget(task)
+        decision = retry.after_infrastructure_loss(task.lease.infra_attempts)
+        outcome = ChunkOutcome(
+            chunk_id=task.lease.chunk_id,
+            fencing_token=task.lease.fencing_token,
+            kind=OutcomeKind.LOST,
+            error=reason,
+            worker=task.slot.name,
+            dead=decision.dead,
+        )
+        self.pending.append(Pending(outcome, task))
+
+    def release(self, task: Task, reason: str) -> None:
+        """It never ran (or we stopped it): back to pending, nothing spent."""
+        self.forget(task)
+        outcome = ChunkOutcome(
+            chunk_id=task.lease.chunk_id,
+            fencing_token=task.lease.fencing_token,
+            kind=OutcomeKind.RELEASED,
+            error=reason,
+            worker=task.slot.name,
+        )
+        self.pending.append(Pending(outcome, task))
+
+    def end_queue(self, slot: Slot, head_reason: str | None, rest_reason: str) -> None:
+        """Empty a slot's queue after its worker ended: the head is charged a loss
+        when ``head_reason`` is given (it was running), the rest go back free."""
+        queue = self.queues.get(slot.slot)
+        if queue:
+            head = queue.popleft()
+            if not head.dropped:
+                if head_reason is None:
+                    self.release(head, rest_reason)
+                else:
+                    self.charge_loss(head, head_reason)
+        for task in queue or ():
+            if not task.dropped:
+                self.release(task, rest_reason)
+        if queue:
+            queue.clear()
+
+    def release_unstarted(self, reason: str) -> None:
+        """Give back every queued chunk that is not at the head of its queue."""
+        for queue in self.queues.values():
+            for task in list(queue)[1:]:
+                if not task.dropped:
+                    self.release(task, reason)
+
+    def only_dropped(self, slot: Slot) -> bool:
+        queue = self.queues[slot.slot]
+        return bool(queue) and all(t.dropped for t in queue)
+
+    # -- against the store -------------------------------------------------------------
+
+    def renewals(self, responsive: Callable[[Slot], bool], now: float) -> list[tuple[int, int]]:
+        """Leases to renew: chunks on a worker that shows signs of life, and
+        finished chunks whose outcome is not committed yet."""
+        renew = [
+            (t.lease.chunk_id, t.lease.fencing_token)
+            for t in self.tasks.values()
+            if responsive(t.slot)
+        ]
+        renew += [
+            (p.outcome.chunk_id, p.outcome.fencing_token)
+            for p in self.pending
+            if p.not_before <= now
+        ]
+        return renew
+
+    def reconcile(self, held: dict[int, int]) -> list[Task]:
+        """Compare with what the store says we hold: leases we never knew we had
+        (a lease call whose answer was lost) are given back; the live tasks whose
+        lease is gone are returned."""
+        known = {t.lease.chunk_id for t in self.tasks.values()}
+        known.update(p.outcome.chunk_id for p in self.pending)
+        for chunk_id, token in held.items():
+            if chunk_id not in known:
+                reason = "leased in a transaction whose outcome this coordinator never learned"
+                outcome = ChunkOutcome(chunk_id, token, OutcomeKind.RELEASED, error=reason)
+                self.pending.append(Pending(outcome, None))
+        return [
+            t for t in self.tasks.values() if held.get(t.lease.chunk_id) != t.lease.fencing_token
+        ]
+
+    def flush(self, store: Store, owner: str, now: float, force: bool = False) -> None:
+        """Commit the outcomes that are due in one transaction. Raises
+        StoreUnavailable with the buffer intact (each entry now uncertain)."""
+        ready = [p for p in self.pending if force or p.not_before <= now]
+        if not ready:
+            return
+        try:
+            accepted = store.complete_chunks(owner, [p.outcome for p in ready])
+        except StoreUnavailable:
+            for entry in ready:
+                entry.uncertain = True
+            raise
+        self.pending = [p for p in self.pending if not (force or p.not_before <= now)]
+        for entry, ok in zip(ready, accepted, strict=True):
+            if not ok:
+                if not entry.uncertain:  # certainly never committed: not the chunk's file
+                    discard_part(entry.outcome.part_file)
+            elif entry.task is not None:
+                _count(entry.task.job, entry.outcome)
+
+
+def _duration(header: dict[str, Any]) -> float:
+    return float(sum((header.get("timings") or {}).values()))
+
+
+def _count(job: ActiveJob, outcome: ChunkOutcome) -> None:
+    """The live view's counters (the store keeps the real ones)."""
+    if outcome.kind == OutcomeKind.SUCCEEDED:
+        job.done += 1
+        job.rows_in += outcome.rows_in
+        job.rows_out += outcome.rows_out
+    elif outcome.kind in (OutcomeKind.FAILED, OutcomeKind.LOST):
+        job.failures += outcome.kind == OutcomeKind.FAILED
+        job.retries += 0 if outcome.dead else 1
+        job.dead += 1 if outcome.dead else 0

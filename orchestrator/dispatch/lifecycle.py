@@ -1,0 +1,88 @@
+"""How a job enters a run and how it leaves it, as the store records it.
+
+A run opens each of its jobs (resuming it when asked) and, whenever a job has
+nothing left pending or running, settles it: publish and succeed, or fail
+naming what is missing. Both are idempotent, so a coordinator that dies half
+way is followed by one that does the same again.
+"""
+
+from __future__ import annotations
+
+from orchestrator.dispatch.finalize import publish
+from orchestrator.dispatch.jobs import ActiveJob
+from orchestrator.errors import IllegalTransition, JobctlError, StoreUnavailable
+from orchestrator.processors.base import check_processor
+from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
+from orchestrator.store.base import JobRecord, Store
+
+
+def resume_job(store: Store, record: JobRecord) -> JobRecord:
+    """Give every chunk that did not succeed a fresh start (dead ones too);
+    chunks purged from the dead-letter queue stay cancelled unless the whole
+    job was cancelled. A failed or cancelled job runs again."""
+    again = [ChunkState.DEAD, ChunkState.FAILED]
+    if record.state == JobState.CANCELLED:
+        again.append(ChunkState.CANCELLED)
+    if record.state in (JobState.RUNNING, JobState.FAILED, JobState.CANCELLED):
+        store.requeue_chunks(record.id, again)
+    if record.state in (JobState.FAILED, JobState.CANCELLED):
+        return store.set_job_state(record.id, JobState.RUNNING, detail={"reason": "resume"})
+    return record
+
+
+def open_job(store: Store, job_id: int, resume: bool) -> ActiveJob | JobState:
+    """The job ready to dispatch (running), or the final state it already has
+    (or gets at once, when its processor cannot even be loaded)."""
+    record = store.get_job(job_id)
+    if resume:
+        record = resume_job(store, record)
+    if record.state in JOB_TERMINAL:
+        return record.state
+    job = ActiveJob.create(record)
+    try:
+        check_processor(job.payload)
+    except JobctlError as exc:
+        if record.state == JobState.PENDING:
+            store.set_job_state(job_id, JobState.RUNNING)
+        store.set_job_state(job_id, JobState.FAILED, error=str(exc))
+        return JobState.FAILED
+    if record.state == JobState.PENDING:
+        job.record = store.set_job_state(job_id, JobState.RUNNING)
+    job.load_progress(store.job_progress(job_id))
+    if job.staging is not None:
+        job.staging.mkdir(parents=True, exist_ok=True)
+    return job
+
+
+def settle_job(store: Store, job: ActiveJob) -> JobState | None:
+    """End a job none of whose chunks is pending or running: publish it and
+    succeed, or fail it (dead or purged chunks, a publish error). None while
+    it is not finished. Raises StoreUnavailable half-way harmlessly."""
+    progress = store.job_progress(job.record.id)
+    counts = progress.chunks
+    if counts.get(ChunkState.PENDING, 0) or counts.get(ChunkState.RUNNING, 0):
+        return None
+    job.load_progress(progress)
+    dead = counts.get(ChunkState.DEAD, 0)
+    cancelled = counts.get(ChunkState.CANCELLED, 0)
+    if cancelled and store.get_job(job.record.id).state == JobState.CANCELLED:
+        return JobState.CANCELLED
+    if dead or cancelled:
+        reasons = [f"{dead} chunk(s) dead after retries"] if dead else []
+        reasons += [f"{cancelled} chunk(s) purged"] if cancelled else []
+        return _end(store, job, JobState.FAILED, "; ".join(reasons))
+    try:
+        publish(store, job.record.id)
+    except StoreUnavailable:
+        raise
+    except (OSError, JobctlError) as exc:
+        return _end(store, job, JobState.FAILED, f"publish: {exc}")
+    return _end(store, job, JobState.SUCCEEDED, None)
+
+
+def _end(store: Store, job: ActiveJob, state: JobState, error: str | None) -> JobState:
+    try:
+        store.set_job_state(job.record.id, state, error=error)
+    except IllegalTransition:  # it ended meanwhile (or our last, unanswered try did it)
+        return store.get_job(job.record.id).state
+    return state

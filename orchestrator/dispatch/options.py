@@ -1,0 +1,79 @@
+"""What a run can be told, its tunables, and what its exit code means.
+
+The constants are the knobs of the dispatch loop, named and explained in one
+place; :class:`RunOptions` is what a caller (the CLI, user code) passes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.dispatch.storeguard import MAX_OUTAGE_SECONDS
+from orchestrator.errors import ExitCode
+from orchestrator.executors.base import Slot
+from orchestrator.states import JobState
+
+#: How often (seconds) the coordinator checks the store for cancels and job ends.
+STATE_POLL_SECONDS = 0.5
+#: Seconds between lease polls when nothing was pending.
+IDLE_POLL_SECONDS = 0.2
+#: Outcomes are committed when this many are waiting, or after FLUSH_SECONDS.
+FLUSH_BATCH = 256
+FLUSH_SECONDS = 0.05
+#: Chunks are queued on each worker for about this many seconds of work, so the
+#: round trip to the worker and the lease transaction are hidden behind work
+#: already queued: 2 for slow chunks, up to MAX_QUEUE_DEPTH for tiny ones.
+PREFETCH_SECONDS = 0.1
+MAX_QUEUE_DEPTH = 128
+#: Backoff bounds (seconds) for restarting a slot that could not start.
+SLOT_RETRY_MIN_SECONDS = 1.0
+SLOT_RETRY_MAX_SECONDS = 30.0
+#: Backoff bounds (seconds) for restarting a worker that died: a chunk that
+#: kills its worker every time cannot make the coordinator fork in a loop.
+RESPAWN_MIN_SECONDS = 0.1
+RESPAWN_MAX_SECONDS = 5.0
+#: How long a graceful stop waits for running chunks before it stops them.
+GRACEFUL_STOP_SECONDS = 30.0
+#: How long the end of a run keeps trying to commit and release (store down).
+SHUTDOWN_STORE_SECONDS = 30.0
+#: How long a worker whose output closed may take to exit, so its exit status
+#: (a signal, an exit code) can be recorded with the chunk it was running.
+EXIT_STATUS_WAIT_SECONDS = 0.5
+#: Local workers report they are alive at most this often (seconds).
+WORKER_HEARTBEAT_MAX_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    workers: int | None = None
+    resume: bool = False
+    #: slots on other hosts (SSH); they serve the jobs together with local ones
+    remote_slots: tuple[Slot, ...] = ()
+    #: called when a slot goes down or comes back (host state bookkeeping)
+    on_slot_state: Callable[[Slot, bool, str], None] | None = None
+    prefetch_seconds: float = PREFETCH_SECONDS
+    graceful_stop_seconds: float = GRACEFUL_STOP_SECONDS
+    install_signal_handlers: bool = True
+    #: a store outage longer than this ends the run (exit code 3)
+    max_store_outage: float = MAX_OUTAGE_SECONDS
+
+
+def exit_code_for(final: dict[int, JobState], interrupted: bool = False) -> int:
+    """The documented exit code for the final states of the jobs of one run."""
+    if interrupted or any(
+        state in (JobState.PENDING, JobState.RUNNING) for state in final.values()
+    ):
+        return ExitCode.INTERRUPTED
+    if any(state in (JobState.FAILED, JobState.UPSTREAM_FAILED) for state in final.values()):
+        return ExitCode.JOB_FAILED
+    if any(state == JobState.CANCELLED for state in final.values()):
+        return ExitCode.CANCELLED
+    return ExitCode.OK
+
+
+def default_log_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(base) / "jobctl" / "logs"

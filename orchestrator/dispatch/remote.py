@@ -1,0 +1,141 @@
+"""The SSH hosts of a run: slots from the jobs' ``executor.ssh``, host state kept in the store.
+
+:func:`with_remote_slots` is what ``run_jobs`` calls: it adds the remote
+slots to the run's options and returns the clean-up that closes the hosts'
+transports when the run ends. The hosts table follows what the run sees:
+``online`` when a host answers, ``offline`` when it does not, ``error`` when
+it answers but cannot be used (host key, authentication, no python), plus
+heartbeat figures. A host a user drained (``maintenance``) is never changed
+by a run, and its slots take no new chunks. Nothing of paramiko is imported
+for a run without SSH hosts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.dispatch.jobs import worker_payload
+from orchestrator.errors import HostUnreachable, JobctlError
+from orchestrator.executors.base import Slot
+from orchestrator.spec.model import JobSpec
+from orchestrator.spec.ssh import ssh_spec_from_dict
+from orchestrator.store.base import Store
+from orchestrator.store.hosts import HostState
+
+if TYPE_CHECKING:
+    from orchestrator.dispatch.coordinator import RunOptions
+    from orchestrator.executors.ssh.host import HostStats
+
+
+def _nothing() -> None:
+    return None
+
+
+class HostTracker:
+    """Writes the hosts' health and figures into the store, once per change."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.states: dict[str, HostState] = {}
+
+    def host_state(self, name: str, up: bool, error: BaseException | None) -> None:
+        if up:
+            state = HostState.ONLINE
+        elif error is None or isinstance(error, HostUnreachable):
+            state = HostState.OFFLINE
+        else:
+            state = HostState.ERROR
+        if self.states.get(name) == state and up:
+            return
+        self.states[name] = state
+        with contextlib.suppress(JobctlError):
+            self.store.set_host_state(
+                name, state, reason=str(error) if error else None, automatic=True
+            )
+
+    def slot_state(self, slot: Slot, up: bool, reason: str) -> None:
+        """The coordinator's view: a slot came back, or could not start."""
+        remote = getattr(slot, "remote", None)
+        if remote is None:  # a local slot
+            return
+        error = remote.connection.last_failure if not up else None
+        self.host_state(slot.host, up, error or (None if up else JobctlError(reason)))
+
+    def stats(self, name: str, stats: HostStats) -> None:
+        with contextlib.suppress(JobctlError):
+            self.store.record_host_stats(
+                name,
+                cpu=stats.cpu,
+                mem=stats.mem,
+                load=stats.load,
+                slots_in_use=stats.slots_in_use,
+                successes=stats.successes,
+                failures=stats.failures,
+            )
+
+    def is_drained(self, name: str) -> bool:
+        try:
+            return self.store.get_host(name).state == HostState.MAINTENANCE
+        except JobctlError:
+            return False
+
+
+def with_remote_slots(
+    store: Store, job_ids: Sequence[int], options: RunOptions
+) -> tuple[RunOptions, Callable[[], None]]:
+    """``options`` with the remote slots of the jobs' SSH hosts, and a clean-up."""
+    sections: list[dict[str, Any]] = []
+    transfer: dict[str, str] = {}
+    for job_id in job_ids:
+        record = store.get_job(job_id)
+        spec = JobSpec.from_dict(record.spec)
+        if not spec.executor.ssh:
+            continue
+        sections.append(spec.executor.ssh)
+        key = str(worker_payload(record, spec, None)["key"])
+        transfer[key] = ssh_spec_from_dict(spec.executor.ssh).transfer
+    if not sections:
+        return options, _nothing
+
+    from orchestrator.dispatch.coordinator import default_log_dir
+    from orchestrator.executors.ssh.host import HostEvents
+    from orchestrator.executors.ssh.inventory import (
+        REMOTE_SLOT_BASE,
+        build_remote_slots,
+        close_remote_slots,
+    )
+
+    tracker = HostTracker(store)
+    events = HostEvents(
+        on_state=tracker.host_state,
+        on_stats=tracker.stats,
+        is_drained=tracker.is_drained,
+        transfer_for=lambda key: transfer.get(key, "auto"),
+    )
+    registry = {record.name: record.spec for record in store.list_hosts()}
+    slots = build_remote_slots(
+        sections,
+        REMOTE_SLOT_BASE,
+        bool(getattr(options, "accept_new_host_keys", False)),
+        registry=registry,
+        events=events,
+        log_dir=default_log_dir(),
+    )
+    for remote in {slot.host: slot.remote for slot in slots}.values():
+        store.add_host(remote.spec)  # registers hosts named only in the spec; keeps others
+    previous = options.on_slot_state
+
+    def on_slot_state(slot: Slot, up: bool, reason: str) -> None:
+        tracker.slot_state(slot, up, reason)
+        if previous is not None:
+            previous(slot, up, reason)
+
+    changed = dataclasses.replace(
+        options,
+        remote_slots=(*options.remote_slots, *slots),
+        on_slot_state=on_slot_state,
+    )
+    return changed, lambda: close_remote_slots(slots)

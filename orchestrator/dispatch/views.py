@@ -1,0 +1,118 @@
+"""What a run looks like from outside: the snapshots a live view draws.
+
+Plain data built from the coordinator's in-memory counters a few times a
+second (no store query), so drawing progress never slows dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from orchestrator.dispatch.jobs import ActiveJob
+
+
+@dataclass(frozen=True)
+class SlotView:
+    name: str
+    pid: int | None
+    job: str | None
+    chunk: int | None
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    name: str
+    state: str
+    total: int
+    done: int
+    dead: int
+    running: int
+    retries: int
+    failures: int
+    rows_in: int
+    rows_out: int
+    rows_per_second: float
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """What the live view shows; produced a few times a second."""
+
+    elapsed: float
+    jobs: list[JobView]
+    slots: list[SlotView]
+    stopping: bool
+    message: str | None = None
+
+
+Observer = Callable[[RunSnapshot], None]
+
+
+class QueuedTask(Protocol):
+    """What a view needs of a task at the head of a slot's queue."""
+
+    job: ActiveJob
+    started_at: float | None
+
+    @property
+    def seq(self) -> int: ...
+
+
+class NamedSlot(Protocol):
+    @property
+    def slot(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+
+def job_view(job: ActiveJob, now: float, elapsed: float) -> JobView:
+    """One job's line: counts, rates over the last 10 s, an ETA."""
+    job.rates.append((now, job.done))
+    job.rates[:] = [(t, d) for t, d in job.rates if now - t <= 10.0]
+    first_t, first_d = job.rates[0]
+    rate_chunks = (job.done - first_d) / (now - first_t) if now > first_t else 0.0
+    rows_per_s = (job.rows_in / elapsed) if elapsed > 0 else 0.0
+    remaining = job.total - job.done - job.dead
+    return JobView(
+        id=job.record.id,
+        name=job.spec.name,
+        state=(job.final_state or job.state).value,
+        total=job.total,
+        done=job.done,
+        dead=job.dead,
+        running=max(job.running, 0),
+        retries=job.retries,
+        failures=job.failures,
+        rows_in=job.rows_in,
+        rows_out=job.rows_out,
+        rows_per_second=rows_per_s,
+        eta_seconds=remaining / rate_chunks if rate_chunks > 0 else None,
+    )
+
+
+def slot_views(
+    slots: Iterable[NamedSlot], queues: Mapping[int, Sequence[QueuedTask]], now: float
+) -> list[SlotView]:
+    views = []
+    for slot in slots:
+        queue = queues.get(slot.slot)
+        head = queue[0] if queue else None
+        views.append(
+            SlotView(
+                name=slot.name,
+                pid=slot.pid,
+                job=head.job.spec.name if head else None,
+                chunk=head.seq if head else None,
+                elapsed=(now - head.started_at) if head and head.started_at else 0.0,
+            )
+        )
+    return views

@@ -1,0 +1,1 @@
+"""Fault injection: real PostgreSQL, real processes, real signals."""
