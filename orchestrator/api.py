@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.dispatch.recovery import reclaim_orphans
 from orchestrator.dispatch.rollback import RollbackResult, rollback_job
@@ -24,12 +25,15 @@ from orchestrator.errors import (
     SpecError,
     SpecIssue,
 )
-from orchestrator.planning.discover import discover_inputs
-from orchestrator.planning.plan import Plan, plan_job, refingerprint
-from orchestrator.planning.schema import encode_schema
 from orchestrator.spec.model import JobSpec, SpecFile
 from orchestrator.states import ChunkState, JobState
 from orchestrator.store.base import ChunkRecord, JobProgress, JobRecord, NewJob, Store
+
+if TYPE_CHECKING:
+    from orchestrator.planning.plan import Plan
+
+# Planning imports pyarrow; it is imported where a plan is made, so read-only
+# commands (`status`, `list`, `events`) start fast.
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def submit_job(
     if existing is not None:
         return SubmitResult(existing.id, job.name, key, False, 0, 0)
     check_output_free(job)
+    from orchestrator.planning.plan import plan_job
+
     plan = plan_job(job)
     stored_spec = _stored_spec(job, plan)
     new = NewJob(
@@ -120,6 +126,8 @@ def _stored_spec(job: JobSpec, plan: Plan) -> dict[str, object]:
     not part of the spec hash)."""
     stored = job.to_dict()
     if plan.csv_schema is not None:
+        from orchestrator.planning.schema import encode_schema
+
         stored["planned"] = {"csv_schema": encode_schema(plan.csv_schema)}
     return stored
 
@@ -173,6 +181,9 @@ class ResumeCheck:
 def input_changes(store: Store, record: JobRecord) -> list[str]:
     """Why the job's inputs no longer match its plan, one line per file: changed
     or missing since planning, or newly named by ``input.path``."""
+    from orchestrator.planning.discover import discover_inputs
+    from orchestrator.planning.plan import refingerprint
+
     old = store.job_inputs(record.id)
     lines = [
         f"input {path} changed since the job was planned (size, modification time or content)"
@@ -233,6 +244,8 @@ def prepare_resume(
     target = spec or JobSpec.from_dict(record.spec)
     reclaim_orphans(store, "jobctl-replan")  # chunks of dead coordinators are no obstacle
     store.reap_expired()
+    from orchestrator.planning.plan import plan_job
+
     plan = plan_job(target)
     dropped = store.replan_job(
         record.id, _stored_spec(target, plan), target.spec_hash(), plan.inputs, plan.chunks

@@ -26,7 +26,7 @@ from orchestrator.cli.render import (
     print_status,
     status_document,
 )
-from orchestrator.dispatch.coordinator import RunOptions, exit_code_for, run_jobs
+from orchestrator.dispatch.options import RunOptions, exit_code_for
 from orchestrator.spec.loader import load_spec
 from orchestrator.states import JobState
 
@@ -156,6 +156,8 @@ def _dispatch(
     json_output: bool,
     resume: bool = False,
 ) -> None:
+    from orchestrator.dispatch.coordinator import run_jobs  # pyarrow etc.: only to run
+
     reporter = ProgressReporter(store, live=is_terminal() and not json_output)
     options = RunOptions(workers=workers, resume=resume)
     with reporter:

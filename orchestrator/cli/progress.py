@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from orchestrator.dispatch.coordinator import JobView, RunSnapshot, SlotView
+from orchestrator.dispatch.views import JobView, RunSnapshot, SlotView
 from orchestrator.states import JOB_TERMINAL, ChunkState
 from orchestrator.store.base import Store
 
