@@ -144,6 +144,51 @@ def submit_spec(
     return [submit_job(store, job, key, source) for job in select_jobs(spec_file, names)]
 
 
+def submit_scheduled(
+    store: Store,
+    spec_file: SpecFile,
+    names: Sequence[str] | None = None,
+    run_key: str | None = None,
+) -> list[SubmitResult]:
+    """Submit the selected jobs as a cron run: each under the run key of its
+    schedule's last fire time, so a second invocation for the same fire
+    attaches to the first job instead of duplicating it."""
+    from orchestrator.scheduling.cron import last_fire, run_key_for
+
+    if run_key is not None:
+        raise SpecError(
+            [
+                SpecIssue(
+                    spec_file.path, None, None, "", "--scheduled and --run-key exclude each other"
+                )
+            ]
+        )
+    jobs = select_jobs(spec_file, names)
+    unscheduled = [job.name for job in jobs if not job.schedule]
+    if unscheduled:
+        raise SpecError(
+            [
+                SpecIssue(
+                    spec_file.path,
+                    job.source.line,
+                    None,
+                    f"{name}.schedule",
+                    "--scheduled needs a schedule: on the job",
+                )
+                for name in unscheduled
+                for job in jobs
+                if job.name == name
+            ]
+        )
+    source = str(Path(spec_file.path).resolve())
+    results = []
+    for job in jobs:
+        assert job.schedule is not None
+        key = run_key_for(last_fire(job.schedule))
+        results.append(submit_job(store, job, key, source))
+    return results
+
+
 def resolve_job(store: Store, ref: str | int) -> JobRecord:
     """A job by id, or by name (its newest run)."""
     text = str(ref)

@@ -105,6 +105,14 @@ def run(
     run_key: RunKey = None,
     workers: Workers = None,
     replan: Replan = False,
+    scheduled: Annotated[
+        bool,
+        typer.Option(
+            "--scheduled",
+            help="A cron run: the run key comes from the job's last schedule fire time, "
+            "so two invocations for one fire make one job.",
+        ),
+    ] = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -114,7 +122,10 @@ def run(
     chunks that succeeded never run again."""
     spec_file = load_spec(spec)
     with cli_store(db) as store:
-        results = api.submit_spec(store, spec_file, job, run_key)
+        if scheduled:
+            results = api.submit_scheduled(store, spec_file, job, run_key)
+        else:
+            results = api.submit_spec(store, spec_file, job, run_key)
         checks = api.resume_existing(store, spec_file, results, replan)
         _report_replans(checks)
         job_ids = [result.job_id for result in results]
