@@ -411,18 +411,14 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"**{title}**",
             "",
-            "| contender | seconds | rows/s | jobctl is | peak RSS (max process) | command |",
+            "| contender | seconds | rows/s | its time / jobctl time | peak RSS (max process) | command |",
             "|---|---:|---:|---:|---:|---|",
         ]
         for row in rows:
             if "error" in row:
                 lines.append(f"| {row['name']} | failed: {row['error'][:80]} | | | | |")
                 continue
-            ratio = (
-                f"{row['seconds'] / base['seconds']:.2f}x faster"
-                if base and "seconds" in base
-                else ""
-            )
+            ratio = f"{row['seconds'] / base['seconds']:.2f}" if base and "seconds" in base else ""
             rss = f"{row.get('peak_rss_bytes', 0) / 2**20:,.0f} MiB"
             lines.append(
                 f"| {row['name']} | {row['seconds']:.1f} | {row.get('rows_per_second', 0):,.0f} | {ratio} | {rss} | `{row['command']}` |"
