@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator.dispatch.recovery import reclaim_orphans
 from orchestrator.dispatch.rollback import RollbackResult, rollback_job
@@ -25,12 +24,10 @@ from orchestrator.errors import (
     SpecError,
     SpecIssue,
 )
+from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.spec.model import JobSpec, SpecFile
 from orchestrator.states import ChunkState, JobState
 from orchestrator.store.base import ChunkRecord, JobProgress, JobRecord, NewJob, Store
-
-if TYPE_CHECKING:
-    from orchestrator.planning.plan import Plan
 
 # Planning imports pyarrow; it is imported where a plan is made, so read-only
 # commands (`status`, `list`, `events`) start fast.
@@ -44,6 +41,9 @@ class SubmitResult:
     created: bool  # False: a job with this (name, run_key) existed and was reused
     chunks: int
     inputs: int
+    #: a cron fire not submitted, and the policy why (``forbid``); job_id is
+    #: then the previous run that goes on
+    skipped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,46 +90,97 @@ def check_output_free(job: JobSpec) -> None:
 
 
 def submit_job(
-    store: Store, job: JobSpec, run_key: str | None = None, source_file: str | None = None
+    store: Store,
+    job: JobSpec,
+    run_key: str | None = None,
+    source_file: str | None = None,
+    upstream_ids: Sequence[int] = (),
 ) -> SubmitResult:
     """Plan one job and insert it with all its chunks in one transaction.
 
     With an existing ``(name, run_key)`` nothing is planned or inserted: the
     existing job is returned (``created`` False), which makes cron re-fires and
-    retried submits idempotent.
+    retried submits idempotent. A job with upstream jobs (``depends_on``) is
+    inserted unplanned and planned when it starts: its input is usually what
+    an upstream job writes.
     """
     key = run_key or new_run_key()
     existing = store.find_job(job.name, key)
     if existing is not None:
         return SubmitResult(existing.id, job.name, key, False, 0, 0)
     check_output_free(job)
-    from orchestrator.planning.plan import plan_job
+    from orchestrator.planning.stored import deferred_spec, stored_spec
 
-    plan = plan_job(job)
-    stored_spec = _stored_spec(job, plan)
+    spec = deferred_spec(job)
+    inputs: Sequence[InputFile] = ()
+    chunks: Sequence[ChunkDescriptor] = ()
+    if not upstream_ids:
+        from orchestrator.planning.plan import plan_job
+
+        plan = plan_job(job)
+        spec, inputs, chunks = stored_spec(job, plan), plan.inputs, plan.chunks
     new = NewJob(
         name=job.name,
         run_key=key,
-        spec=stored_spec,
+        spec=spec,
         spec_hash=job.spec_hash(),
         priority=job.priority,
         queue=job.queue,
         output_path=job.output.path if job.output else None,
         source_file=source_file,
+        upstream_ids=tuple(upstream_ids),
     )
-    job_id, created = store.submit_job(new, plan.inputs, plan.chunks)
-    return SubmitResult(job_id, job.name, key, created, len(plan.chunks), len(plan.inputs))
+    job_id, created = store.submit_job(new, inputs, chunks)
+    return SubmitResult(job_id, job.name, key, created, len(chunks), len(inputs))
 
 
-def _stored_spec(job: JobSpec, plan: Plan) -> dict[str, object]:
-    """The spec as stored with the job: planned facts travel with it (they are
-    not part of the spec hash)."""
-    stored = job.to_dict()
-    if plan.csv_schema is not None:
-        from orchestrator.planning.schema import encode_schema
+def in_dependency_order(jobs: Sequence[JobSpec]) -> list[JobSpec]:
+    """Upstream jobs before the jobs that depend on them (file order otherwise);
+    the loader has already refused cycles."""
+    by_name = {job.name: job for job in jobs}
+    ordered: list[JobSpec] = []
+    placed: set[str] = set()
 
-        stored["planned"] = {"csv_schema": encode_schema(plan.csv_schema)}
-    return stored
+    def place(job: JobSpec) -> None:
+        if job.name in placed:
+            return
+        placed.add(job.name)
+        for name in job.depends_on:
+            if name in by_name:
+                place(by_name[name])
+        ordered.append(job)
+
+    for job in jobs:
+        place(job)
+    return ordered
+
+
+def _upstream_ids(
+    store: Store, spec_file: SpecFile, job: JobSpec, submitted: dict[str, int]
+) -> list[int]:
+    """The ids of a job's upstream jobs: submitted in the same call, else the
+    newest run of that name in the store."""
+    ids = []
+    for name in job.depends_on:
+        if name in submitted:
+            ids.append(submitted[name])
+            continue
+        newest = store.find_job(name)
+        if newest is None:
+            raise SpecError(
+                [
+                    SpecIssue(
+                        spec_file.path,
+                        job.source.line,
+                        None,
+                        f"{job.name}.depends_on",
+                        f"upstream job {name!r} was not selected and has never been "
+                        f"submitted (add --job {name})",
+                    )
+                ]
+            )
+        ids.append(newest.id)
+    return ids
 
 
 def submit_spec(
@@ -138,10 +189,18 @@ def submit_spec(
     names: Sequence[str] | None = None,
     run_key: str | None = None,
 ) -> list[SubmitResult]:
-    """Submit the selected jobs of a spec file, all under one run key."""
+    """Submit the selected jobs of a spec file, all under one run key, upstream
+    jobs first."""
     key = run_key or new_run_key()
     source = str(Path(spec_file.path).resolve())
-    return [submit_job(store, job, key, source) for job in select_jobs(spec_file, names)]
+    results: list[SubmitResult] = []
+    submitted: dict[str, int] = {}
+    for job in in_dependency_order(select_jobs(spec_file, names)):
+        upstream = _upstream_ids(store, spec_file, job, submitted)
+        result = submit_job(store, job, key, source, upstream)
+        submitted[job.name] = result.job_id
+        results.append(result)
+    return results
 
 
 def submit_scheduled(
@@ -149,10 +208,14 @@ def submit_scheduled(
     spec_file: SpecFile,
     names: Sequence[str] | None = None,
     run_key: str | None = None,
+    on_overlap: Callable[[str], None] | None = None,
 ) -> list[SubmitResult]:
     """Submit the selected jobs as a cron run: each under the run key of its
     schedule's last fire time, so a second invocation for the same fire
-    attaches to the first job instead of duplicating it."""
+    attaches to the first job instead of duplicating it. A previous run still
+    going is handled by the job's ``concurrency`` policy
+    (``scheduling/overlap.py``); a skipped job comes back with ``skipped`` set
+    and is not submitted. ``on_overlap`` hears one line per decision."""
     from orchestrator.scheduling.cron import last_fire, run_key_for
 
     if run_key is not None:
@@ -164,7 +227,7 @@ def submit_scheduled(
             ]
         )
     jobs = select_jobs(spec_file, names)
-    unscheduled = [job.name for job in jobs if not job.schedule]
+    unscheduled = [job for job in jobs if not job.schedule]
     if unscheduled:
         raise SpecError(
             [
@@ -172,21 +235,58 @@ def submit_scheduled(
                     spec_file.path,
                     job.source.line,
                     None,
-                    f"{name}.schedule",
+                    f"{job.name}.schedule",
                     "--scheduled needs a schedule: on the job",
                 )
-                for name in unscheduled
-                for job in jobs
-                if job.name == name
+                for job in unscheduled
             ]
         )
+    say = on_overlap or (lambda line: None)
     source = str(Path(spec_file.path).resolve())
     results = []
-    for job in jobs:
+    submitted: dict[str, int] = {}
+    for job in in_dependency_order(jobs):
         assert job.schedule is not None
         key = run_key_for(last_fire(job.schedule))
-        results.append(submit_job(store, job, key, source))
+        if store.find_job(job.name, key) is None:
+            skipped = _apply_overlap_policy(store, job, key, say)
+            if skipped is not None:
+                results.append(skipped)
+                continue
+        upstream = _upstream_ids(store, spec_file, job, submitted)
+        result = submit_job(store, job, key, source, upstream)
+        submitted[job.name] = result.job_id
+        results.append(result)
     return results
+
+
+def _apply_overlap_policy(
+    store: Store, job: JobSpec, key: str, say: Callable[[str], None]
+) -> SubmitResult | None:
+    """Act on previous runs still going; a result when this fire is skipped."""
+    from orchestrator.scheduling.overlap import previous_runs, wait_until_ended
+
+    overlap = previous_runs(store, job.name, key)
+    for old in overlap.abandoned:
+        say(
+            f"job {job.name}: previous run {old.id} (run key {old.run_key}) is {old.state} "
+            f"with nothing running; it does not block this run (resume it: jobctl resume {old.id})"
+        )
+    if not overlap.going or job.concurrency == "allow":
+        return None
+    ids = ", ".join(str(old.id) for old in overlap.going)
+    if job.concurrency == "forbid":
+        say(f"job {job.name}: skipped (concurrency: forbid): previous run {ids} is still going")
+        first = overlap.going[0]
+        return SubmitResult(first.id, job.name, key, False, 0, 0, skipped="forbid")
+    if job.concurrency == "replace":
+        for old in overlap.going:
+            store.cancel_job(old.id)
+        say(f"job {job.name}: cancelled previous run {ids} (concurrency: replace)")
+        return None
+    say(f"job {job.name}: waiting for previous run {ids} to end (concurrency: queue)")
+    wait_until_ended(store, job.name, key)
+    return None
 
 
 def resolve_job(store: Store, ref: str | int) -> JobRecord:
@@ -290,10 +390,11 @@ def prepare_resume(
     reclaim_orphans(store, "jobctl-replan")  # chunks of dead coordinators are no obstacle
     store.reap_expired()
     from orchestrator.planning.plan import plan_job
+    from orchestrator.planning.stored import stored_spec
 
     plan = plan_job(target)
     dropped = store.replan_job(
-        record.id, _stored_spec(target, plan), target.spec_hash(), plan.inputs, plan.chunks
+        record.id, stored_spec(target, plan), target.spec_hash(), plan.inputs, plan.chunks
     )
     if record.output_path is not None:
         shutil.rmtree(staging_dir(record.output_path, record.id), ignore_errors=True)

@@ -138,3 +138,24 @@ def inflate_on_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
         blob = [os.urandom(size // 2 + 1).hex() for _ in range(table.num_rows)]
         return table.append_column("blob", pa.array(blob))
     return table
+
+
+def log_start(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Append ``<job> <seq> <attempt>`` to ``params.log`` when the chunk starts,
+    sleep ``params.seconds`` (default 0), pass rows through: the order in which
+    chunks really started, whatever order their events were written in."""
+    line = f"{ctx.job_name} {ctx.chunk.seq} {ctx.attempt}\n"
+    fd = os.open(str(ctx.params["log"]), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+    time.sleep(float(ctx.params.get("seconds", 0.0)))
+    return table
+
+
+def emit_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """One row naming the chunk (``job``, ``seq``): an output in which each
+    chunk's committed part appears exactly once, or a duplicate shows."""
+    time.sleep(float(ctx.params.get("seconds", 0.0)))
+    return pa.table({"job": [ctx.job_name], "seq": [ctx.chunk.seq]})

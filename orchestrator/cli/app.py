@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orchestrator import __version__
-from orchestrator.cli import cron, db, dlq, hosts, jobs
+from orchestrator.cli import cron, db, dlq, hosts, jobs, queue, scheduling
 from orchestrator.cli.common import err_console
 from orchestrator.errors import ExitCode, JobctlError, SpecError
 
@@ -24,7 +24,9 @@ app = typer.Typer(
 app.add_typer(db.db_app, name="db")
 app.add_typer(dlq.dlq_app, name="dlq")
 app.add_typer(hosts.hosts_app, name="hosts")
+app.add_typer(queue.queue_app, name="queue")
 jobs.register(app)
+scheduling.register(app)
 app.command()(cron.cron)
 
 _debug = {"on": bool(os.environ.get("JOBCTL_DEBUG"))}

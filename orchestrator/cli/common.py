@@ -26,6 +26,13 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+AcceptNewHostKeys = Annotated[
+    bool,
+    typer.Option(
+        "--accept-new-host-keys",
+        help="Record the keys of SSH hosts not yet in known_hosts (never changed keys).",
+    ),
+]
 
 #: Rich console for stdout (tables, live view) and stderr (notices, errors).
 console = Console(highlight=False, soft_wrap=True)

@@ -6,17 +6,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from orchestrator.cli.common import (
+    AcceptNewHostKeys,
     DbOption,
     JsonOption,
     cli_store,
     console,
     fmt_time,
-    is_terminal,
     print_json,
 )
+from orchestrator.cli.render import print_rows
 from orchestrator.errors import ExitCode, SpecError, SpecIssue
 from orchestrator.spec.loader import load_spec
 from orchestrator.spec.ssh import DEFAULT_PYTHON, DEFAULT_WORKDIR, HostSpec, host_from_dict
@@ -34,13 +34,6 @@ HostNames = Annotated[
 SpecOption = Annotated[
     Path | None,
     typer.Option("--spec", help="Use the hosts of this spec's executor.ssh and its paths."),
-]
-AcceptNew = Annotated[
-    bool,
-    typer.Option(
-        "--accept-new-host-keys",
-        help="Record host keys of hosts not yet in known_hosts (never changed keys).",
-    ),
 ]
 KnownHosts = Annotated[
     Path | None, typer.Option("--known-hosts", help="An extra known_hosts file.")
@@ -184,18 +177,7 @@ def list_hosts(db: DbOption = None, json_output: JsonOption = False) -> None:
         for r in records
     ]
     heads = ["host", "address", "state", "busy", "cpu", "mem", "load", "heartbeat", "ok", "why"]
-    _print_rows(heads, rows)
-
-
-def _print_rows(heads: list[str], rows: list[list[str]]) -> None:
-    if not is_terminal():
-        for row in rows:
-            console.print("\t".join(row), markup=False)
-        return
-    table = Table(*heads)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_rows(heads, rows)
 
 
 def _targets(
@@ -219,7 +201,7 @@ def check(
     names: HostNames = None,
     spec: SpecOption = None,
     known_hosts: KnownHosts = None,
-    accept_new_host_keys: AcceptNew = False,
+    accept_new_host_keys: AcceptNewHostKeys = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -262,7 +244,7 @@ def bootstrap(
     names: HostNames = None,
     spec: SpecOption = None,
     known_hosts: KnownHosts = None,
-    accept_new_host_keys: AcceptNew = False,
+    accept_new_host_keys: AcceptNewHostKeys = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Rebuild cached wheels.")] = False,
     db: DbOption = None,
     json_output: JsonOption = False,

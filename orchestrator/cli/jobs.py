@@ -9,6 +9,7 @@ import typer
 
 from orchestrator import api
 from orchestrator.cli.common import (
+    AcceptNewHostKeys,
     DbOption,
     JsonOption,
     cli_store,
@@ -17,7 +18,7 @@ from orchestrator.cli.common import (
     is_terminal,
     print_json,
 )
-from orchestrator.cli.progress import ProgressReporter, watch_status
+from orchestrator.cli.progress import ProgressReporter, log_line, watch_status
 from orchestrator.cli.render import (
     event_row,
     job_row,
@@ -113,6 +114,7 @@ def run(
             "so two invocations for one fire make one job.",
         ),
     ] = False,
+    accept_new_host_keys: AcceptNewHostKeys = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -123,19 +125,30 @@ def run(
     spec_file = load_spec(spec)
     with cli_store(db) as store:
         if scheduled:
-            results = api.submit_scheduled(store, spec_file, job, run_key)
+            results = api.submit_scheduled(store, spec_file, job, run_key, on_overlap=log_line)
         else:
             results = api.submit_spec(store, spec_file, job, run_key)
+        results = [result for result in results if result.skipped is None]
+        if not results:
+            raise typer.Exit(0)  # every job skipped by its concurrency policy (logged)
         checks = api.resume_existing(store, spec_file, results, replan)
         _report_replans(checks)
         job_ids = [result.job_id for result in results]
-        _dispatch(store, job_ids, workers, json_output, resume=bool(checks))
+        _dispatch(
+            store,
+            job_ids,
+            workers,
+            json_output,
+            resume=bool(checks),
+            accept_new_host_keys=accept_new_host_keys,
+        )
 
 
 def resume(
     job_ref: JobRef,
     workers: Workers = None,
     replan: Replan = False,
+    accept_new_host_keys: AcceptNewHostKeys = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -145,7 +158,14 @@ def resume(
     with cli_store(db) as store:
         record = api.resolve_job(store, job_ref)
         _report_replans([api.prepare_resume(store, record, replan=replan)])
-        _dispatch(store, [record.id], workers, json_output, resume=True)
+        _dispatch(
+            store,
+            [record.id],
+            workers,
+            json_output,
+            resume=True,
+            accept_new_host_keys=accept_new_host_keys,
+        )
 
 
 def _report_replans(checks: list[api.ResumeCheck]) -> None:
@@ -166,11 +186,12 @@ def _dispatch(
     workers: int | None,
     json_output: bool,
     resume: bool = False,
+    accept_new_host_keys: bool = False,
 ) -> None:
     from orchestrator.dispatch.coordinator import run_jobs  # pyarrow etc.: only to run
 
     reporter = ProgressReporter(store, live=is_terminal() and not json_output)
-    options = RunOptions(workers=workers, resume=resume)
+    options = RunOptions(workers=workers, resume=resume, accept_new_host_keys=accept_new_host_keys)
     with reporter:
         final = run_jobs(store, job_ids, options, observer=reporter.update)
     statuses = [api.job_status(store, store.get_job(job_id)) for job_id in job_ids]

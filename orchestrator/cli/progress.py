@@ -102,8 +102,13 @@ class ProgressReporter:
 
     @staticmethod
     def _log(line: str) -> None:
-        stamp = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
-        err_console.print(f"{stamp} {line}", markup=False)
+        log_line(line)
+
+
+def log_line(line: str) -> None:
+    """One plain, timestamped log line on stderr (cron mails and log files)."""
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
+    err_console.print(f"{stamp} jobctl: {line}", markup=False)
 
 
 def _plain_line(job: JobView) -> str:

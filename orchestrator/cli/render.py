@@ -131,3 +131,15 @@ def print_events(events: list[EventRecord]) -> None:
             f"[{event.actor_user}@{event.actor_host}:{event.actor_pid}] {detail}".rstrip(),
             markup=False,
         )
+
+
+def print_rows(heads: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal; tab-separated lines for pipes (``cut``, ``awk``)."""
+    if not is_terminal():
+        for row in rows:
+            console.print("\t".join(row), markup=False)
+        return
+    table = Table(*heads)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

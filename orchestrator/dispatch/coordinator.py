@@ -36,20 +36,26 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
+from orchestrator.dispatch.admission import GivenJobs, JobSource, QueuedJobs, plan_if_deferred
 from orchestrator.dispatch.hooks import TestHooks
 from orchestrator.dispatch.jobs import ActiveJob
 from orchestrator.dispatch.ledger import Ledger, Task, discard_part
 from orchestrator.dispatch.lifecycle import open_job, settle_job
 from orchestrator.dispatch.options import (
+    ADMIT_LISTEN_POLL_SECONDS,
+    ADMIT_POLL_SECONDS,
     EXIT_STATUS_WAIT_SECONDS,
     FLUSH_BATCH,
     FLUSH_SECONDS,
     IDLE_POLL_SECONDS,
     MAX_QUEUE_DEPTH,
+    PREEMPT_CHECK_SECONDS,
+    PREEMPT_COOLDOWN_SECONDS,
     RESPAWN_MAX_SECONDS,
     RESPAWN_MIN_SECONDS,
+    SETTLE_CLAIM_SECONDS,
     SHUTDOWN_STORE_SECONDS,
     SLOT_RETRY_MAX_SECONDS,
     SLOT_RETRY_MIN_SECONDS,
@@ -59,6 +65,7 @@ from orchestrator.dispatch.options import (
     default_log_dir,
     exit_code_for,
 )
+from orchestrator.dispatch.placement import Placement, end_unplaceable
 from orchestrator.dispatch.recovery import reclaim_orphans
 from orchestrator.dispatch.staging import attempt_part_name
 from orchestrator.dispatch.storeguard import StoreGuard
@@ -70,11 +77,11 @@ from orchestrator.dispatch.views import (
     job_view,
     slot_views,
 )
-from orchestrator.errors import StoreUnavailable
+from orchestrator.errors import JobctlError, StoreUnavailable
 from orchestrator.executors.base import Slot, SlotUnavailable
 from orchestrator.executors.local import WorkerProcess
-from orchestrator.states import JOB_TERMINAL, JobState
-from orchestrator.store.base import Store
+from orchestrator.states import JOB_TERMINAL, ChunkState, JobState, Priority
+from orchestrator.store.base import JobListener, Store
 from orchestrator.worker import HEARTBEAT_ENV
 
 
@@ -84,19 +91,33 @@ def run_jobs(
     options: RunOptions | None = None,
     observer: Observer | None = None,
 ) -> dict[int, JobState]:
-    """Dispatch the given jobs until each ends (or a stop is requested)."""
+    """Dispatch the given jobs until each ends (or a stop is requested); a job
+    starts once the jobs it depends on succeeded."""
     options = options or RunOptions()
     close_remote: Callable[[], None] | None = None
     if not options.remote_slots:  # SSH hosts of the jobs' executor.ssh (none: nothing imported)
         from orchestrator.dispatch.remote import with_remote_slots
 
         options, close_remote = with_remote_slots(store, job_ids, options)
-    coordinator = Coordinator(store, job_ids, options, observer)
+    coordinator = Coordinator(store, GivenJobs(job_ids, options.resume), options, observer)
     try:
         return coordinator.run()
     finally:
         if close_remote is not None:
             close_remote()
+
+
+def serve_jobs(
+    store: Store,
+    queues: Sequence[str] | None = None,
+    options: RunOptions | None = None,
+    observer: Observer | None = None,
+) -> dict[int, JobState]:
+    """``jobctl serve``: dispatch every queued job of ``queues`` (None: all) with
+    the slots of ``options``, until a stop is requested. Returns the final
+    states of the jobs that ended while it served."""
+    coordinator = Coordinator(store, QueuedJobs(queues), options or RunOptions(), observer)
+    return coordinator.run()
 
 
 class Coordinator:
@@ -105,12 +126,12 @@ class Coordinator:
     def __init__(
         self,
         store: Store,
-        job_ids: Sequence[int],
+        source: JobSource,
         options: RunOptions,
         observer: Observer | None = None,
     ) -> None:
         self.store = store
-        self.job_ids = list(job_ids)
+        self.source = source
         self.options = options
         self.observer = observer
         self.host = socket.gethostname()
@@ -146,6 +167,11 @@ class Coordinator:
         self._last_reap = 0.0
         self._last_snapshot = 0.0
         self._idle_until = 0.0
+        self._last_admit = 0.0
+        self._admit_due = True
+        self._last_preempt_check = 0.0
+        self._preempted_at = 0.0
+        self.listener: JobListener | None = None
         self._message: str | None = None
         #: moving average of a chunk's time on a worker (seconds), for queue depth
         self.service_seconds = 0.1
@@ -159,12 +185,17 @@ class Coordinator:
         self.interrupted = True
 
     def run(self) -> dict[int, JobState]:
-        self._prepare_jobs()
-        if not self.jobs:
-            return self.final
+        # chunks left running by a dead owner come back now (proof) or when
+        # their lease expires (reap): a resume after a crash starts at once
+        reclaim_orphans(self.store, self.owner, self.host)
+        self.store.reap_expired()
+        self._admit()
+        if self._finished():
+            return self._final_states()
         # registered before the first lease: a peer that finds our chunks also
         # finds us, and does not take them over while we live
         self.store.coordinator_heartbeat(self.owner, [], self._lease_seconds())
+        self.listener = self._listen()
         previous = self._install_signals()
         problem: StoreUnavailable | None = None
         try:
@@ -175,26 +206,80 @@ class Coordinator:
             self._restore_signals(previous)
         if problem is not None:
             raise problem
-        for job in self.jobs.values():
-            self.final[job.record.id] = self.store.get_job(job.record.id).state
+        return self._final_states()
+
+    def _final_states(self) -> dict[int, JobState]:
+        """The state of every job this run served or was given (from the store)."""
+        ids = [*self.jobs, *self.source.waiting(set(self.final))]
+        for record in self.store.get_jobs(ids):
+            self.final[record.id] = record.state
         return self.final
 
-    def _prepare_jobs(self) -> None:
-        # chunks left running by a dead owner come back now (proof) or when
-        # their lease expires (reap): a resume after a crash starts at once
-        reclaim_orphans(self.store, self.owner, self.host)
-        self.store.reap_expired()
-        for job_id in self.job_ids:
-            opened = open_job(self.store, job_id, self.options.resume)
+    def _finished(self) -> bool:
+        return not self.jobs and self.source.exhausted(set(self.final))
+
+    def _listen(self) -> JobListener | None:
+        """A wake-up channel when jobs keep coming (serve); polling without one."""
+        if not isinstance(self.source, QueuedJobs):
+            return None
+        try:
+            return self.store.listen()
+        except StoreUnavailable:
+            return None
+
+    # -- admission ------------------------------------------------------------------
+
+    def _admit(self) -> None:
+        """Take on the jobs the source offers now (their upstream jobs succeeded);
+        note the ones that ended without running (an upstream job failed)."""
+        self._admit_due = False
+        self._last_admit = time.monotonic()
+        for job_id, state in self.source.ended(self.store).items():
+            self.final.setdefault(job_id, state)
+        for job_id in self.source.candidates(self.store, set(self.jobs), set(self.final)):
+            try:
+                plan_if_deferred(self.store, self.store.get_job(job_id))
+                opened = open_job(self.store, job_id, self.options.resume)
+            except StoreUnavailable:
+                raise
+            except JobctlError as exc:  # one bad job must not stop the others
+                self._message = f"job {job_id} could not start: {exc}"
+                continue
             if isinstance(opened, ActiveJob):
+                self.final.pop(job_id, None)
                 self.jobs[job_id] = opened
+                self._idle_until = 0.0
             else:
                 self.final[job_id] = opened
+
+    def _admit_now(self, now: float) -> bool:
+        """Whether to look for jobs now: woken (a notification, a job ended), or
+        the poll interval passed while jobs may still come."""
+        if self._admit_due:
+            return True
+        interval = ADMIT_POLL_SECONDS if self.listener is None else ADMIT_LISTEN_POLL_SECONDS
+        if now - self._last_admit < interval:
+            return False
+        if self.source.dynamic:
+            return True
+        return any(job_id not in self.jobs for job_id in self.source.waiting(set(self.final)))
+
+    def _on_notify(self) -> None:
+        assert self.listener is not None
+        try:
+            if self.listener.drain():
+                self._admit_due = True
+                self._idle_until = 0.0
+        except StoreUnavailable:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.selector.unregister(self.listener.fileno())
+            self.listener.close()
+            self.listener = None  # polling from now on
 
     def _worker_count(self) -> int:
         """Local slots: ``--workers``, else the spec's, else the CPU count (none
         when every job runs on SSH hosts only)."""
-        if self.options.workers:
+        if self.options.workers is not None:
             return self.options.workers
         specs = [job.spec.executor.local for job in self.jobs.values()]
         for local in specs:
@@ -285,6 +370,8 @@ class Coordinator:
         for slot in self.slots:
             self.ledger.end_queue(slot, None, "coordinator stopped before the chunk finished")
         self.selector.close()
+        if self.listener is not None:
+            self.listener.close()
         deadline = time.monotonic() + SHUTDOWN_STORE_SECONDS
         try:
             self._save_checkpoints()
@@ -320,7 +407,9 @@ class Coordinator:
     # -- the loop ---------------------------------------------------------------------
 
     def _loop(self) -> None:
-        while self.jobs:
+        if self.listener is not None:
+            self.selector.register(self.listener.fileno(), selectors.EVENT_READ, self.listener)
+        while not self._finished():
             now = time.monotonic()
             if self.stop_requested:
                 if not self._drained:
@@ -330,7 +419,7 @@ class Coordinator:
             elif self.guard.ready() and not self.guard.down:
                 self._fill_slots(now)
             for key, _ in self.selector.select(self._wait_timeout()):
-                self._on_readable(key.data)
+                self._readable(key.data)
             if self.stop_requested:
                 for slot in self.slots:
                     self._stop_if_only_dropped(slot)
@@ -353,7 +442,7 @@ class Coordinator:
             # results that arrived while we were away (paused, blocked) are
             # taken in first: the store, not our stale view, judges them
             for key, _ in self.selector.select(0):
-                self._on_readable(key.data)
+                self._readable(key.data)
             ok, _ = self.guard.attempt(lambda: self._heartbeat(now))
             if not ok:
                 return
@@ -377,6 +466,12 @@ class Coordinator:
             if not self.guard.attempt(self._poll_job_states)[0]:
                 return
             self._last_state_poll = now
+        admit = not self.stop_requested and self._admit_now(now)
+        if admit and not self.guard.attempt(self._admit)[0]:
+            return
+        if now - self._last_preempt_check > PREEMPT_CHECK_SECONDS and not self.stop_requested:
+            self._last_preempt_check = now
+            self.guard.attempt(lambda: self._preempt(now))
 
     def _wait_timeout(self) -> float:
         timeout = 0.05 if not self.ledger.pending else FLUSH_SECONDS / 2
@@ -404,12 +499,18 @@ class Coordinator:
         ]
 
     def _fill_slots(self, now: float) -> None:
+        usable = self._usable_slots()
+        placement = self._placement(usable, now)
         capacity = self._capacity()
         if capacity <= 0 or now < self._idle_until:
             return
         if self.tasks and capacity < self._queue_depth() * len(self.slots) // 4:
             return  # lease in batches: wait until a quarter of the queues drained
-        job_ids = [job_id for job_id, job in self.jobs.items() if job.final_state is None]
+        job_ids = [
+            job_id
+            for job_id, job in self.jobs.items()
+            if job.final_state is None and placement.placeable(job_id, job.spec)
+        ]
         if not job_ids:
             return
         ok, leased = self.guard.attempt(
@@ -426,10 +527,9 @@ class Coordinator:
         if not leased:
             return
         frames: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
-        usable = self._usable_slots()
         for lease in leased:
             job = self.jobs[lease.job_id]
-            slot = min(usable, key=lambda s: len(self.queues[s.slot]))
+            slot = placement.choose(lease.job_id, job.spec, self.queues)
             self._task_counter += 1
             task = Task(f"t{self._task_counter}", lease, job, slot, now)
             self.ledger.add(task, now)
@@ -438,6 +538,25 @@ class Coordinator:
             batch = frames.get(slot.slot)
             if batch and not slot.send(batch):
                 self._slot_died(slot, "worker process is gone")
+
+    def _placement(self, usable: list[Slot], now: float) -> Placement:
+        """Where chunks may go (``placement.py``: requirements, queue length, score),
+        from figures cached in memory; ends the given jobs no slot can run (a
+        serving coordinator leaves them to others)."""
+        placement: Placement | None = getattr(self, "_placer", None)
+        if placement is None:
+            placement = Placement(self.slots, local_option=bool(self.options.workers))
+            self._placer = placement
+        placement.update(usable, now)
+        if self.source.dynamic:
+            return placement
+        specs = {job_id: job.spec for job_id, job in self.jobs.items()}
+        for job_id, error in placement.unplaceable(specs, now):
+            job = self.jobs[job_id]
+            ok, state = self.guard.attempt(end_unplaceable(self.store, job, error))
+            if ok and state is not None:
+                self._drop_job(job, state)
+        return placement
 
     def _run_message(self, task: Task) -> dict[str, Any]:
         job, lease, slot = task.job, task.lease, task.slot
@@ -456,6 +575,12 @@ class Coordinator:
             "checkpoint": lease.checkpoint,
             "part_name": attempt_part_name(lease.seq, lease.fencing_token),
         }
+
+    def _readable(self, data: Slot | JobListener) -> None:
+        if data is self.listener:
+            self._on_notify()
+        else:
+            self._on_readable(cast(Slot, data))
 
     def _on_readable(self, slot: Slot) -> None:
         messages, open_ = slot.read_available()
@@ -640,11 +765,14 @@ class Coordinator:
             self._event(kind, job_id, None, detail)
 
     def _poll_job_states(self) -> None:
-        """Notice cancels (from another terminal) and jobs that ended elsewhere."""
-        for job_id, job in list(self.jobs.items()):
-            state = self.store.get_job(job_id).state
-            if state in JOB_TERMINAL:
-                self._drop_job(job, state)
+        """Notice cancels (from another terminal), jobs that ended elsewhere
+        (settled by another coordinator) and priority changes."""
+        for record in self.store.get_jobs(list(self.jobs)):
+            job = self.jobs[record.id]
+            if record.state in JOB_TERMINAL:
+                self._drop_job(job, record.state)
+            else:
+                job.record = record
 
     def _drop_job(self, job: ActiveJob, state: JobState) -> None:
         """Stop everything of a job that ended (cancelled) while we ran it."""
@@ -658,11 +786,14 @@ class Coordinator:
                 self._stop_slot(slot, f"its job {job.spec.name} ended ({state.value})")
         self.final[job.record.id] = state
         del self.jobs[job.record.id]
+        self._admit_due = True
 
     def _check_job_ends(self) -> None:
         for job in list(self.jobs.values()):
             if any(task.job is job for task in self.tasks.values()):
                 continue
+            if not self.store.claim_settlement(job.record.id, self.owner, SETTLE_CLAIM_SECONDS):
+                continue  # another coordinator is settling it; the state poll sees the end
             state = settle_job(self.store, job)
             if state is not None:
                 self._finish(job, state)
@@ -671,7 +802,55 @@ class Coordinator:
         job.final_state = state
         self.final[job.record.id] = state
         del self.jobs[job.record.id]
+        self._admit_due = True  # jobs that depend on it may start (or never will)
         self._emit(time.monotonic(), force=True, extra=job)
+
+    # -- priorities -------------------------------------------------------------------
+
+    def _preempt(self, now: float) -> None:
+        """URGENT chunks wait and no slot is free: stop the lowest-priority running
+        chunks (the most recently started first: least work lost) so they start
+        at once. A stopped chunk goes back to pending without an attempt spent;
+        the last checkpoint its worker reported is kept, so a checkpointing
+        processor resumes from it."""
+        urgent = [j for j in self.jobs.values() if j.record.priority == Priority.URGENT]
+        if not urgent or now - self._preempted_at < PREEMPT_COOLDOWN_SECONDS:
+            return
+        usable = self._usable_slots()
+        victims = [
+            s
+            for s in usable
+            if self.queues[s.slot] and self.queues[s.slot][0].job.record.priority < Priority.URGENT
+        ]
+        if not victims:
+            return
+        waiting = 0
+        for job in urgent:
+            waiting += self.store.job_progress(job.record.id).chunks.get(ChunkState.PENDING, 0)
+        idle = sum(1 for s in usable if not self.queues[s.slot])
+        need = min(waiting - idle, len(victims))
+        if need <= 0:
+            return
+        victims.sort(
+            key=lambda s: (
+                self.queues[s.slot][0].job.record.priority,
+                -(self.queues[s.slot][0].started_at or now),
+            )
+        )
+        self._preempted_at = now
+        names = ", ".join(sorted({job.spec.name for job in urgent}))
+        for slot in victims[:need]:
+            head = self.queues[slot.slot][0]
+            detail = {
+                "owner": self.owner,
+                "slot": slot.name,
+                "fencing_token": head.lease.fencing_token,
+                "priority": head.job.record.priority.name,
+                "for": names,
+            }
+            self._event("chunk_preempted", head.job.record.id, head.lease.chunk_id, detail)
+            self._stop_slot(slot, f"preempted by URGENT job(s) {names}")
+        self._idle_until = 0.0
 
     # -- observation ----------------------------------------------------------------------
 

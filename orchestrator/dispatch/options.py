@@ -44,6 +44,18 @@ SHUTDOWN_STORE_SECONDS = 30.0
 EXIT_STATUS_WAIT_SECONDS = 0.5
 #: Local workers report they are alive at most this often (seconds).
 WORKER_HEARTBEAT_MAX_SECONDS = 1.0
+#: How often a dispatcher looks for jobs to take on (serve, and jobs waiting
+#: for their upstream jobs) when nothing woke it; with LISTEN/NOTIFY
+#: (PostgreSQL) a submit wakes it at once and the poll is only a safety net.
+ADMIT_POLL_SECONDS = 0.5
+ADMIT_LISTEN_POLL_SECONDS = 5.0
+#: How often the coordinator checks whether URGENT chunks wait for a slot, and
+#: how long it lets a preemption take effect before it preempts again.
+PREEMPT_CHECK_SECONDS = 0.5
+PREEMPT_COOLDOWN_SECONDS = 2.0
+#: A coordinator's claim to settle (publish) a finished job lapses after this
+#: long, so one that died while publishing is followed by another.
+SETTLE_CLAIM_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class RunOptions:
     remote_slots: tuple[Slot, ...] = ()
     #: called when a slot goes down or comes back (host state bookkeeping)
     on_slot_state: Callable[[Slot, bool, str], None] | None = None
+    #: record the keys of SSH hosts that known_hosts does not list yet (like
+    #: ``StrictHostKeyChecking=accept-new``); a changed key is refused regardless
+    accept_new_host_keys: bool = False
     prefetch_seconds: float = PREFETCH_SECONDS
     graceful_stop_seconds: float = GRACEFUL_STOP_SECONDS
     install_signal_handlers: bool = True

@@ -3,11 +3,11 @@
 :func:`with_remote_slots` is what ``run_jobs`` calls: it adds the remote
 slots to the run's options and returns the clean-up that closes the hosts'
 transports when the run ends. The hosts table follows what the run sees:
-``online`` when a host answers, ``offline`` when it does not, ``error`` when
-it answers but cannot be used (host key, authentication, no python), plus
-heartbeat figures. A host a user drained (``maintenance``) is never changed
-by a run, and its slots take no new chunks. Nothing of paramiko is imported
-for a run without SSH hosts.
+``online`` when a host answers (``busy`` while every one of its slots has a
+chunk), ``offline`` when it does not, ``error`` when it answers but cannot be
+used (host key, authentication, no python), plus heartbeat figures. A host a
+user drained (``maintenance``) is never changed by a run, and its slots take
+no new chunks. Nothing of paramiko is imported for a run without SSH hosts.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class HostTracker:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.states: dict[str, HostState] = {}
+        #: slots per host, to tell ``busy`` (every slot has a chunk) from ``online``
+        self.capacity: dict[str, int] = {}
 
     def host_state(self, name: str, up: bool, error: BaseException | None) -> None:
         if up:
@@ -75,6 +77,13 @@ class HostTracker:
                 successes=stats.successes,
                 failures=stats.failures,
             )
+        full = 0 < self.capacity.get(name, 0) <= stats.slots_in_use
+        current, wanted = self.states.get(name), HostState.BUSY if full else HostState.ONLINE
+        if current in (HostState.ONLINE, HostState.BUSY) and current != wanted:
+            self.states[name] = wanted
+            reason = "every slot is running a chunk" if full else None
+            with contextlib.suppress(JobctlError):
+                self.store.set_host_state(name, wanted, reason=reason, automatic=True)
 
     def is_drained(self, name: str) -> bool:
         try:
@@ -119,13 +128,14 @@ def with_remote_slots(
     slots = build_remote_slots(
         sections,
         REMOTE_SLOT_BASE,
-        bool(getattr(options, "accept_new_host_keys", False)),
+        options.accept_new_host_keys,
         registry=registry,
         events=events,
         log_dir=default_log_dir(),
     )
     for remote in {slot.host: slot.remote for slot in slots}.values():
         store.add_host(remote.spec)  # registers hosts named only in the spec; keeps others
+        tracker.capacity[remote.name] = remote.spec.slots
     previous = options.on_slot_state
 
     def on_slot_state(slot: Slot, up: bool, reason: str) -> None:

@@ -1,9 +1,10 @@
 """Which slot gets the next chunk: hard filters, then a score (DESIGN decision 7).
 
 A pure function of what the hosts last reported, like ``retry.py``: no I/O,
-no clock, so it is tested with plain values and the dispatcher decides when
-to call it. Hard filters first — pool, required labels, host state, free
-memory for the chunk — then::
+no clock, so it is tested with plain values; ``placement.py`` decides when to
+call it (figures cached, the queue length first, the score breaking ties).
+Hard filters first — pool, required labels, host state, free memory for the
+chunk — then::
 
     score = (1-cpu)*0.3 + (1-mem)*0.3 + (1-load)*0.25
             + capability_match*0.1 + recent_success_rate*0.05

@@ -39,6 +39,9 @@ OUTPUT_FORMATS: tuple[str, ...] = ("parquet", "csv", "arrow")
 COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "gzip", "none")
 OUTPUT_MODES: tuple[str, ...] = ("error_if_exists", "overwrite")
 CONCURRENCY_POLICIES: tuple[str, ...] = ("forbid", "replace", "allow", "queue")
+#: The queue a spec names when it names none: such a job goes to the queue of
+#: its processor (:attr:`JobSpec.processor_queue`).
+DEFAULT_QUEUE = "default"
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class JobSpec:
     command: tuple[str, ...] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     priority: Priority = Priority.NORMAL
-    queue: str = "default"
+    queue: str = DEFAULT_QUEUE  # replaced by processor_queue (see __post_init__)
     strategy: str = "parallel_chunks"
     input: InputSpec = field(default_factory=InputSpec)
     chunking: ChunkingSpec = field(default_factory=ChunkingSpec)
@@ -137,6 +140,20 @@ class JobSpec:
     depends_on: tuple[str, ...] = ()
     concurrency: str = "allow"
     source: SourceLocation = field(default=SourceLocation("<memory>"), compare=False)
+
+    def __post_init__(self) -> None:
+        if self.queue == DEFAULT_QUEUE:  # no queue named: one queue per job type
+            object.__setattr__(self, "queue", self.processor_queue)
+
+    @property
+    def processor_queue(self) -> str:
+        """The queue of a job whose spec names none: its built-in type
+        (``convert``, ``noop``...), else ``python`` or ``command``."""
+        if self.python:
+            return "python"
+        if self.command:
+            return "command"
+        return self.type or DEFAULT_QUEUE
 
     @property
     def processor_ref(self) -> str:
@@ -172,7 +189,7 @@ class JobSpec:
             command=tuple(d["command"]) if d.get("command") is not None else None,
             params=dict(d.get("params") or {}),
             priority=Priority[d.get("priority", "NORMAL")],
-            queue=d.get("queue", "default"),
+            queue=d.get("queue", DEFAULT_QUEUE),
             strategy=d.get("strategy", "parallel_chunks"),
             input=InputSpec(**inp),
             chunking=ChunkingSpec(**(d.get("chunking") or {})),

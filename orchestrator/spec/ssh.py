@@ -15,6 +15,9 @@ Canonical keys (extensions keep these)::
         known_hosts: ~/.ssh/known_hosts   # an extra file; ~/.ssh/known_hosts is always read
         transfer: auto                    # auto | shared | push
         connect_timeout: 10s
+        requires: {pool: big, labels: [gpu], memory: 8GiB}   # hard filters of slot choice
+        prefers: {labels: [ssd]}          # scored (DESIGN decision 7), never required
+        unreachable_timeout: 5m           # no slot can take the chunks this long: job fails
         user: etl                         # any host key here is a default for every host
         hosts:                            # or: hosts: hosts.yaml
           - {name: h1, address: etl-01.example.com, port: 22, user: etl,
@@ -37,7 +40,7 @@ from orchestrator.errors import SpecError, SpecIssue
 from orchestrator.spec import secret_scan
 from orchestrator.spec.checks import Checker
 from orchestrator.spec.paths import resolve_path
-from orchestrator.spec.units import parse_duration
+from orchestrator.spec.units import parse_duration, parse_size
 from orchestrator.spec.yaml_nodes import (
     YamlProblem,
     YMap,
@@ -69,6 +72,11 @@ SSH_KEYS: tuple[str, ...] = (
     "hosts",
     *HOST_DEFAULT_KEYS,
 )
+#: keys of a job's section only (not of a hosts file): what its chunks need
+#: from a slot, and how long it waits when no slot can take them
+JOB_SSH_KEYS: tuple[str, ...] = ("requires", "prefers", "unreachable_timeout")
+REQUIRES_KEYS: tuple[str, ...] = ("pool", "labels", "memory")
+PREFERS_KEYS: tuple[str, ...] = ("labels",)
 
 #: the remote interpreter when a host names none
 DEFAULT_PYTHON = "python3"
@@ -78,6 +86,9 @@ DEFAULT_WORKDIR = "~/.jobctl"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 #: the user's own known_hosts, always consulted
 USER_KNOWN_HOSTS = "~/.ssh/known_hosts"
+#: seconds a job waits while no slot can take its chunks (every host down,
+#: drained or short of memory) before the run fails it; ``jobctl resume`` goes on
+DEFAULT_UNREACHABLE_TIMEOUT = 300.0
 #: an inventory file is configuration; anything bigger is a mistake
 MAX_HOSTS_FILE_BYTES = 1024 * 1024
 
@@ -120,6 +131,27 @@ class HostSpec:
 
 
 @dataclass(frozen=True)
+class HostRequirements:
+    """What a job's chunks need from a slot (``requires``) and prefer (``prefers``).
+
+    They filter every slot of the run, local ones too (a local slot is host
+    ``localhost`` in pool ``default`` with no labels).
+    """
+
+    pool: str | None = None
+    labels: tuple[str, ...] = ()
+    memory: int | None = None  # bytes free on the host
+    preferred_labels: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """``pool big, labels gpu, memory 8.0 GiB`` (empty when nothing is required)."""
+        parts = [f"pool {self.pool}"] if self.pool else []
+        parts += [f"labels {', '.join(self.labels)}"] if self.labels else []
+        parts += [f"memory {self.memory / 2**30:.1f} GiB"] if self.memory else []
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class SshSpec:
     """The typed ``executor.ssh`` section, with a hosts file already read."""
 
@@ -129,6 +161,8 @@ class SshSpec:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     #: hosts given by bare name: a host registered in the store of that name wins
     bare_names: frozenset[str] = frozenset()
+    requires: HostRequirements = HostRequirements()
+    unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT
 
 
 # -- validation at spec load ---------------------------------------------------------
@@ -140,9 +174,10 @@ def read_ssh_section(c: Checker, node: YMap, p: str, base_dir: str) -> dict[str,
     Every problem is recorded on ``c``; problems in a named hosts file are
     reported at that file's lines.
     """
-    c.keys(node, p, SSH_KEYS)
+    c.keys(node, p, (*SSH_KEYS, *JOB_SSH_KEYS))
     out = _plain(node)
     _check_host_fields(c, node, p, base_dir, out)
+    _check_requirements(c, node, p, out)
     if (kh := node.get("known_hosts")) is not None and (raw := c.string(kh, f"{p}.known_hosts")):
         out["known_hosts"] = resolve_path(raw, base_dir)
     if (transfer := node.get("transfer")) is not None:
@@ -163,6 +198,30 @@ def read_ssh_section(c: Checker, node: YMap, p: str, base_dir: str) -> dict[str,
     else:
         _check_host_list(c, hosts, f"{p}.hosts", base_dir, out, "hosts")
     return out
+
+
+def _check_requirements(c: Checker, node: YMap, p: str, out: dict[str, Any]) -> None:
+    """``requires``, ``prefers`` and ``unreachable_timeout``; memory kept in bytes."""
+    if (requires := node.get("requires")) is not None:
+        mapping = c.mapping(requires, f"{p}.requires")
+        if mapping is not None:
+            c.keys(mapping, f"{p}.requires", REQUIRES_KEYS)
+            if (pool := mapping.get("pool")) is not None:
+                c.string(pool, f"{p}.requires.pool")
+            if (labels := mapping.get("labels")) is not None:
+                c.string_list(labels, f"{p}.requires.labels")
+            if (memory := mapping.get("memory")) is not None:
+                nbytes = c.size(memory, f"{p}.requires.memory")
+                if nbytes is not None:
+                    out["requires"]["memory"] = nbytes
+    if (prefers := node.get("prefers")) is not None:
+        mapping = c.mapping(prefers, f"{p}.prefers")
+        if mapping is not None:
+            c.keys(mapping, f"{p}.prefers", PREFERS_KEYS)
+            if (labels := mapping.get("labels")) is not None:
+                c.string_list(labels, f"{p}.prefers.labels")
+    if (wait := node.get("unreachable_timeout")) is not None:
+        c.duration(wait, f"{p}.unreachable_timeout")
 
 
 def _plain(node: YMap) -> dict[str, Any]:
@@ -324,12 +383,28 @@ def ssh_spec_from_dict(data: Mapping[str, Any]) -> SshSpec:
         else:
             hosts.append(host_from_dict(item, defaults))
     timeout = section.get("connect_timeout")
+    wait = section.get("unreachable_timeout")
     return SshSpec(
         hosts=tuple(hosts),
         known_hosts=section.get("known_hosts"),
         transfer=section.get("transfer") or "auto",
         connect_timeout=_seconds(timeout) if timeout is not None else DEFAULT_CONNECT_TIMEOUT,
         bare_names=frozenset(bare),
+        requires=requirements_from_dict(section),
+        unreachable_timeout=_seconds(wait) if wait is not None else DEFAULT_UNREACHABLE_TIMEOUT,
+    )
+
+
+def requirements_from_dict(section: Mapping[str, Any] | None) -> HostRequirements:
+    """The ``requires``/``prefers`` of a validated section (nothing required without one)."""
+    requires = dict((section or {}).get("requires") or {})
+    prefers = dict((section or {}).get("prefers") or {})
+    memory = requires.get("memory")
+    return HostRequirements(
+        pool=str(requires["pool"]) if requires.get("pool") is not None else None,
+        labels=tuple(str(label) for label in requires.get("labels") or ()),
+        memory=parse_size(memory) if memory is not None else None,
+        preferred_labels=tuple(str(label) for label in prefers.get("labels") or ()),
     )
 
 

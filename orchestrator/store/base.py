@@ -21,7 +21,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.spec.ssh import HostSpec
@@ -58,6 +58,8 @@ class NewJob:
     queue: str
     output_path: str | None
     source_file: str | None
+    #: ``depends_on``: jobs that must succeed before this one starts
+    upstream_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,62 @@ class EventRecord:
     actor_host: str
     actor_pid: int
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """One queue as ``jobctl queue list`` shows it. A queue exists once it has
+    jobs or a row (it was paused or limited); without a row it is open and
+    unlimited."""
+
+    name: str
+    paused: bool
+    concurrency_limit: int | None
+    pending: int  # pending chunks of pending or running jobs
+    running: int  # running chunks
+    jobs_active: int  # pending or running jobs
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """What a queue did in the window of the last ``since`` seconds (database
+    clock); ``depth``, ``running`` and ``dead`` are counts of now.
+
+    The wait of a chunk runs from its job's submit to the chunk's first lease;
+    ``wait_p95`` is the nearest-rank 95th percentile. An attempt *ended* when
+    it succeeded, failed (processor error) or was lost (worker, host or lease
+    lost); attempts that a stop released, cancelled or requeued did not. A
+    retry is a lease of a chunk that was leased before.
+    """
+
+    queue: str
+    since: float
+    paused: bool
+    concurrency_limit: int | None
+    depth: dict[Priority, int]  # pending chunks of pending or running jobs, by job priority
+    running: int
+    dead: int  # the queue's dead letters
+    leased: int  # chunks first leased in the window (the waits measured)
+    wait_avg: float | None
+    wait_p95: float | None
+    succeeded: int  # chunks that succeeded in the window
+    rows: int  # the rows they read
+    failed: int  # attempts that failed in the window
+    ended: int  # attempts that ended in the window
+    retries: int
+
+    @property
+    def chunks_per_hour(self) -> float:
+        return self.succeeded * 3600.0 / self.since
+
+    @property
+    def rows_per_hour(self) -> float:
+        return self.rows * 3600.0 / self.since
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed attempts / ended attempts; None when none ended."""
+        return self.failed / self.ended if self.ended else None
 
 
 class Store(abc.ABC):
@@ -344,6 +402,36 @@ class Store(abc.ABC):
     def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
         """Events of a job, oldest first."""
 
+    # -- queues -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def list_queues(self) -> list[QueueInfo]:
+        """Every queue that has jobs or a row, by name."""
+
+    @abc.abstractmethod
+    def set_queue_paused(self, name: str, paused: bool) -> bool:
+        """Pause a queue (none of its chunks is leased; running ones finish) or
+        resume it. False when it was so already; else one ``queue_paused`` /
+        ``queue_resumed`` event in the same transaction."""
+
+    def pause_queue(self, name: str) -> bool:
+        return self.set_queue_paused(name, True)
+
+    def resume_queue(self, name: str) -> bool:
+        return self.set_queue_paused(name, False)
+
+    @abc.abstractmethod
+    def set_queue_limit(self, name: str, limit: int | None) -> bool:
+        """At most ``limit`` (>= 1) running chunks of the queue's jobs across
+        all coordinators; None removes the limit. Chunks running above a
+        lowered limit finish. False when unchanged; else one ``queue_limit``
+        event in the same transaction."""
+
+    @abc.abstractmethod
+    def queue_stats(self, name: str, since: float) -> QueueStats:
+        """The queue's figures over the last ``since`` (> 0) seconds; see
+        :class:`QueueStats`. A queue nobody knows gives zeros."""
+
     # -- hosts (SSH executor) ---------------------------------------------------
 
     @abc.abstractmethod
@@ -451,6 +539,55 @@ class Store(abc.ABC):
         and its hash replaced; one ``job_replanned`` event. Refused
         (:class:`IllegalTransition`) when the job ended successfully or any of
         its chunks is running. Returns how many chunks were dropped."""
+
+    # -- scheduling: dependencies, serve, priorities, settlement -------------------
+
+    @abc.abstractmethod
+    def upstream_jobs(self, job_id: int) -> list[tuple[int, str, JobState]]:
+        """The jobs ``job_id`` depends on: ``(id, name, state)`` each."""
+
+    @abc.abstractmethod
+    def runnable_jobs(self, queues: Sequence[str] | None, limit: int = 1000) -> list[int]:
+        """Active jobs of ``queues`` (None: all) whose upstream jobs all
+        succeeded: highest priority first, then oldest."""
+
+    @abc.abstractmethod
+    def fail_blocked_jobs(self) -> list[int]:
+        """Pending jobs with an upstream job that ended without success become
+        ``upstream_failed`` (also further down the graph), one ``job_state``
+        event each naming the upstream jobs. Returns their ids."""
+
+    @abc.abstractmethod
+    def claim_settlement(self, job_id: int, owner: str, seconds: float) -> bool:
+        """Whether ``owner`` may settle (publish, end) the running job now: one
+        coordinator at a time; a claim lapses after ``seconds`` so a claimant
+        that died is followed by another."""
+
+    @abc.abstractmethod
+    def set_job_priority(self, job_id: int, priority: Priority) -> JobRecord:
+        """Change a pending or running job's priority (``job_priority`` event);
+        :class:`IllegalTransition` for a finished job."""
+
+    @abc.abstractmethod
+    def get_jobs(self, job_ids: Sequence[int]) -> list[JobRecord]:
+        """The jobs that exist among ``job_ids``, by id."""
+
+    def listen(self) -> JobListener | None:
+        """A wake-up channel for submitted and changed jobs, or None when the
+        backend has none (SQLite: dispatchers poll)."""
+        return None
+
+
+class JobListener(Protocol):
+    """Readable (``fileno``) when jobs were submitted or changed elsewhere."""
+
+    def fileno(self) -> int: ...
+
+    def drain(self) -> int:
+        """Consume what arrived without blocking; how many notifications.
+        Raises :class:`StoreUnavailable` when the channel broke."""
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ Every SQL text comes from ``sql/postgres.sql``.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +37,7 @@ from orchestrator.states import (
     JOB_TERMINAL,
     ChunkState,
     JobState,
+    Priority,
     chunk_sources,
     job_sources,
 )
@@ -49,6 +52,8 @@ from orchestrator.store.base import (
     Lease,
     LeaseOwner,
     NewJob,
+    QueueInfo,
+    QueueStats,
     Store,
 )
 from orchestrator.store.hosts import (
@@ -70,6 +75,10 @@ POOL_MAX_SIZE = 4
 POOL_TIMEOUT_S = 10.0
 #: pg_advisory_xact_lock key serializing migrators ("jobc")
 MIGRATION_LOCK_KEY = 0x6A6F6263
+#: seconds a lease call skips looking for limited queues after a look found
+#: none among its jobs (one round trip less on the hot path). A limit set
+#: meanwhile still holds at once: its queue leases nothing until the next look.
+QUEUE_LIMIT_RECHECK_S = 1.0
 
 _Q = load_queries("postgres")
 _DIALECT = "postgres"
@@ -87,6 +96,7 @@ class PostgresStore(Store):
     def __init__(self, url: str, *, actor: Actor) -> None:
         self.display_url = redact_url(url)
         self.actor = actor
+        self._limits_recheck_at = 0.0  # monotonic; see QUEUE_LIMIT_RECHECK_S
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
@@ -104,6 +114,8 @@ class PostgresStore(Store):
             raise StoreUnavailable(
                 f"cannot reach PostgreSQL at {self.display_url}: {self._reason(exc)}"
             ) from None
+        self._conninfo = url
+        self._connect_kwargs = kwargs
         self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             kwargs=kwargs,
@@ -254,6 +266,12 @@ class PostgresStore(Store):
                     _Q["insert_input"], [rows.input_row(job_id, i, f) for i, f in enumerate(inputs)]
                 )
             self._copy_chunks(cur, job_id, chunks)
+            if job.upstream_ids:
+                cur.execute(
+                    _Q["insert_job_deps"],
+                    {"job_id": job_id, "upstream_ids": [int(u) for u in job.upstream_ids]},
+                )
+            cur.execute(_Q["notify_jobs"], {"payload": f"submitted {job_id}"})
             detail = {
                 **key,
                 "priority": int(job.priority),
@@ -394,14 +412,25 @@ class PostgresStore(Store):
     ) -> list[Lease]:
         if limit <= 0 or not job_ids:
             return []
-        params = {
+        params: dict[str, Any] = {
             "owner": owner,
             "job_ids": list(job_ids),
             "limit": limit,
             "lease_seconds": float(lease_seconds),
             **self._who(),
         }
-        return [rows.lease_record(r, _same) for r in self._all("lease_chunks", params)]
+        with self._tx() as cur:
+            # two statements: the lease counts a limited queue's running chunks
+            # with a snapshot taken after its lock was granted
+            params["locked"] = []
+            now = time.monotonic()
+            if now >= self._limits_recheck_at:
+                cur.execute(_Q["lock_queue_limits"], params)
+                params["locked"] = [r["name"] for r in cur.fetchall()]
+                if not params["locked"]:
+                    self._limits_recheck_at = now + QUEUE_LIMIT_RECHECK_S
+            cur.execute(_Q["lease_chunks"], params)
+            return [rows.lease_record(r, _same) for r in cur.fetchall()]
 
     def renew_leases(self, owner: str, lease_seconds: float) -> int:
         with self._tx() as cur:
@@ -473,6 +502,49 @@ class PostgresStore(Store):
     def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
         params = {"job_id": job_id, "limit": limit}
         return [rows.event_record(r, _same) for r in self._all("list_events", params)]
+
+    # -- queues -------------------------------------------------------------------
+
+    def list_queues(self) -> list[QueueInfo]:
+        return [rows.queue_info(r) for r in self._all("list_queues", {})]
+
+    def set_queue_paused(self, name: str, paused: bool) -> bool:
+        with self._tx() as cur:
+            cur.execute(_Q["get_queue_for_update"], {"name": name})
+            current = cur.fetchone()
+            if bool(current and current["paused"]) == paused:
+                return False
+            cur.execute(_Q["upsert_queue_paused"], {"name": name, "paused": paused})
+            kind = EventKind.QUEUE_PAUSED if paused else EventKind.QUEUE_RESUMED
+            self._event(cur, kind, None, None, {"queue": name})
+        return True
+
+    def set_queue_limit(self, name: str, limit: int | None) -> bool:
+        rows.check_queue_args(limit=limit)
+        with self._tx() as cur:
+            cur.execute(_Q["get_queue_for_update"], {"name": name})
+            current = cur.fetchone()
+            before = current["concurrency_limit"] if current else None
+            if before == limit:
+                return False
+            cur.execute(_Q["upsert_queue_limit"], {"name": name, "limit": limit})
+            detail = {"queue": name, "from": before, "to": limit}
+            self._event(cur, EventKind.QUEUE_LIMIT, None, None, detail)
+        self._limits_recheck_at = 0.0  # this process's next lease sees it at once
+        return True
+
+    def queue_stats(self, name: str, since: float) -> QueueStats:
+        rows.check_queue_args(since=since)
+        params = {"name": name, "queue": name, "since": float(since)}
+        with self._tx() as cur:
+            cur.execute(_Q["get_queue"], params)
+            gate = cur.fetchone()
+            cur.execute(_Q["queue_chunk_counts"], params)
+            counts = cur.fetchall()
+            cur.execute(_Q["queue_waits"], params)
+            waits = _row(cur)
+            cur.execute(_Q["queue_flow"], params)
+            return rows.queue_stats(name, since, gate, counts, waits, _row(cur))
 
     # -- hosts --------------------------------------------------------------------
 
@@ -644,6 +716,103 @@ class PostgresStore(Store):
             detail = rows.replan_detail(old_hash, spec_hash, dropped, succeeded, len(chunks))
             self._event(cur, EventKind.JOB_REPLANNED, job_id, None, detail)
         return dropped
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def upstream_jobs(self, job_id: int) -> list[tuple[int, str, JobState]]:
+        found = self._all("upstream_jobs", {"job_id": job_id})
+        return [(int(r["id"]), str(r["name"]), JobState(r["state"])) for r in found]
+
+    def runnable_jobs(self, queues: Sequence[str] | None, limit: int = 1000) -> list[int]:
+        params = {"queues": None if queues is None else list(queues), "limit": limit}
+        return [int(r["id"]) for r in self._all("runnable_jobs", params)]
+
+    def fail_blocked_jobs(self) -> list[int]:
+        failed: list[int] = []
+        while True:  # each round may block jobs further down the graph
+            with self._tx() as cur:
+                cur.execute(_Q["blocked_jobs"], {})
+                blocked = cur.fetchall()
+                for row in blocked:
+                    job_id = int(row["job_id"])
+                    error = f"upstream job(s) did not succeed: {row['upstream']}"
+                    try:
+                        source, _ = self._move_job(cur, job_id, JobState.UPSTREAM_FAILED, error)
+                    except IllegalTransition:
+                        continue  # it started meanwhile
+                    info = rows.job_state_detail(source, JobState.UPSTREAM_FAILED, error, None)
+                    self._event(cur, EventKind.JOB_STATE, job_id, None, info)
+                    failed.append(job_id)
+            if not blocked:
+                return failed
+
+    def claim_settlement(self, job_id: int, owner: str, seconds: float) -> bool:
+        params = {"job_id": job_id, "owner": owner, "seconds": float(seconds)}
+        return self._one("claim_settlement", params) is not None
+
+    def set_job_priority(self, job_id: int, priority: Priority) -> JobRecord:
+        with self._tx() as cur:
+            cur.execute(_Q["update_job_priority"], {"job_id": job_id, "priority": int(priority)})
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(_Q["job_state"], {"job_id": job_id})
+                current = cur.fetchone()
+                if current is None:
+                    raise NotFound(f"job {job_id} does not exist")
+                raise IllegalTransition(
+                    f"job {job_id} is {current['state']}: only a pending or running "
+                    "job's priority can change"
+                )
+            old = Priority(row["old_priority"])
+            detail = {"from": old.name, "to": priority.name}
+            self._event(cur, EventKind.JOB_PRIORITY, job_id, None, detail)
+            cur.execute(_Q["notify_jobs"], {"payload": f"priority {job_id}"})
+        return rows.job_record(row, _same)
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[JobRecord]:
+        if not job_ids:
+            return []
+        found = self._all("get_jobs", {"job_ids": [int(i) for i in job_ids]})
+        return [rows.job_record(r, _same) for r in found]
+
+    def listen(self) -> PgJobListener:
+        return PgJobListener(self._conninfo, self._connect_kwargs, self.display_url)
+
+
+class PgJobListener:
+    """A dedicated autocommit connection that LISTENs for job notifications;
+    its socket goes into the dispatcher's selector, so a submit wakes a
+    ``serve`` at once instead of at its next poll."""
+
+    def __init__(self, url: str, kwargs: dict[str, Any], display_url: str) -> None:
+        self.display_url = display_url
+        try:
+            self._conn = psycopg.connect(url, **{**kwargs, "autocommit": True})
+            self._conn.execute(_Q["listen_jobs"])
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                f"cannot listen on PostgreSQL at {display_url}: {str(exc).splitlines()[0]}"
+            ) from None
+
+    def fileno(self) -> int:
+        return self._conn.fileno()
+
+    def drain(self) -> int:
+        pgconn = self._conn.pgconn
+        try:
+            pgconn.consume_input()
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"lost the LISTEN connection to {self.display_url}") from exc
+        count = 0
+        while pgconn.notifies() is not None:
+            count += 1
+        if self._conn.broken or pgconn.status != 0:  # CONNECTION_OK
+            raise StoreUnavailable(f"lost the LISTEN connection to {self.display_url}")
+        return count
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._conn.close()
 
 
 def _row(cur: Cursor) -> DictRow:

@@ -24,6 +24,8 @@ from orchestrator.store.base import (
     Lease,
     LeaseOwner,
     OutcomeKind,
+    QueueInfo,
+    QueueStats,
 )
 
 JsonLoads = Callable[[Any], Any]
@@ -58,6 +60,10 @@ class EventKind:
     CHUNK_COMMIT_REJECTED = "chunk_commit_rejected"
     CHUNK_PURGED = "chunk_purged"
     JOB_REPLANNED = "job_replanned"
+    QUEUE_PAUSED = "queue_paused"
+    QUEUE_RESUMED = "queue_resumed"
+    QUEUE_LIMIT = "queue_limit"
+    JOB_PRIORITY = "job_priority"
 
 
 class Row(Protocol):
@@ -322,6 +328,57 @@ def lease_owner(row: Row) -> LeaseOwner:
         host=row["host"],
         pid=None if row["pid"] is None else int(row["pid"]),
         heartbeat_age=None if age is None else float(age),
+    )
+
+
+def queue_info(row: Row) -> QueueInfo:
+    limit = row["concurrency_limit"]
+    return QueueInfo(
+        name=row["name"],
+        paused=bool(row["paused"]),
+        concurrency_limit=None if limit is None else int(limit),
+        pending=int(row["pending"]),
+        running=int(row["running"]),
+        jobs_active=int(row["jobs_active"]),
+    )
+
+
+def check_queue_args(limit: int | None = None, since: float | None = None) -> None:
+    """A queue limit is at least 1 (pause a queue to stop it); a window is positive."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"a queue's concurrency limit is at least 1, not {limit}")
+    if since is not None and not since > 0:
+        raise ValueError(f"a stats window is a positive number of seconds, not {since}")
+
+
+def queue_stats(
+    name: str, since: float, gate: Row | None, counts: Iterable[Row], waits: Row, flow: Row
+) -> QueueStats:
+    """Fold the rows of the queue stats queries (the queue's row or None, chunk
+    counts per priority, waits, attempt flow) into a record."""
+    depth = {priority: 0 for priority in sorted(Priority, reverse=True)}
+    running = dead = 0
+    for row in counts:
+        depth[Priority(row["priority"])] += int(row["pending"])
+        running += int(row["running"])
+        dead += int(row["dead"])
+    limit = None if gate is None else gate["concurrency_limit"]
+    return QueueStats(
+        queue=name,
+        since=float(since),
+        paused=bool(gate["paused"]) if gate is not None else False,
+        concurrency_limit=None if limit is None else int(limit),
+        depth=depth,
+        running=running,
+        dead=dead,
+        leased=int(waits["n"]),
+        wait_avg=None if waits["mean"] is None else float(waits["mean"]),
+        wait_p95=None if waits["p95"] is None else float(waits["p95"]),
+        succeeded=int(flow["succeeded"]),
+        rows=int(flow["rows_in"]),
+        failed=int(flow["failed"]),
+        ended=int(flow["ended"]),
+        retries=int(flow["retries"]),
     )
 
 

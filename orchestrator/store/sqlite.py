@@ -32,6 +32,7 @@ from orchestrator.states import (
     JOB_TERMINAL,
     ChunkState,
     JobState,
+    Priority,
     chunk_sources,
     job_sources,
 )
@@ -46,6 +47,8 @@ from orchestrator.store.base import (
     Lease,
     LeaseOwner,
     NewJob,
+    QueueInfo,
+    QueueStats,
     Store,
 )
 from orchestrator.store.hosts import (
@@ -240,6 +243,10 @@ class SqliteStore(Store):
                 _Q["insert_input"], [rows.input_row(job_id, i, f) for i, f in enumerate(inputs)]
             )
             _insert_chunks(conn, now, job_id, chunks)
+            conn.executemany(
+                _Q["insert_job_dep"],
+                [{"job_id": job_id, "upstream_id": int(u)} for u in job.upstream_ids],
+            )
             detail = {
                 "name": job.name,
                 "run_key": job.run_key,
@@ -389,7 +396,13 @@ class SqliteStore(Store):
         leased: list[sqlite3.Row] = []
         with self._tx() as (conn, now):
             order = conn.execute(_Q["running_jobs_by_priority"], {"job_ids": _ids(job_ids)})
+            room: dict[str, int] = {}  # what is left of each limited queue's room
             for job in order.fetchall():
+                wanted = limit - len(leased)
+                if job["room"] is not None:
+                    wanted = min(wanted, room.setdefault(job["queue"], int(job["room"])))
+                if wanted <= 0:
+                    continue
                 got = conn.execute(
                     _Q["lease_job_chunks"],
                     {
@@ -397,9 +410,11 @@ class SqliteStore(Store):
                         "owner": owner,
                         "now": now,
                         "lease_seconds": float(lease_seconds),
-                        "limit": limit - len(leased),
+                        "limit": wanted,
                     },
                 ).fetchall()
+                if job["room"] is not None:
+                    room[job["queue"]] -= len(got)
                 leased += sorted(got, key=lambda r: r["seq"])
                 if len(leased) >= limit:
                     break
@@ -524,6 +539,43 @@ class SqliteStore(Store):
     def list_events(self, job_id: int, limit: int | None = None) -> list[EventRecord]:
         params = {"job_id": job_id, "limit": -1 if limit is None else limit}
         return [rows.event_record(r, rows.sqlite_json) for r in self._read("list_events", params)]
+
+    # -- queues -------------------------------------------------------------------
+
+    def list_queues(self) -> list[QueueInfo]:
+        return [rows.queue_info(r) for r in self._read("list_queues", {})]
+
+    def set_queue_paused(self, name: str, paused: bool) -> bool:
+        with self._tx() as (conn, now):
+            current = conn.execute(_Q["get_queue"], {"name": name}).fetchone()
+            if bool(current and current["paused"]) == paused:
+                return False
+            conn.execute(_Q["upsert_queue_paused"], {"name": name, "paused": int(paused)})
+            kind = EventKind.QUEUE_PAUSED if paused else EventKind.QUEUE_RESUMED
+            self._events(conn, now, [(kind, None, None, {"queue": name})])
+        return True
+
+    def set_queue_limit(self, name: str, limit: int | None) -> bool:
+        rows.check_queue_args(limit=limit)
+        with self._tx() as (conn, now):
+            current = conn.execute(_Q["get_queue"], {"name": name}).fetchone()
+            before = current["concurrency_limit"] if current else None
+            if before == limit:
+                return False
+            conn.execute(_Q["upsert_queue_limit"], {"name": name, "limit": limit})
+            detail = {"queue": name, "from": before, "to": limit}
+            self._events(conn, now, [(EventKind.QUEUE_LIMIT, None, None, detail)])
+        return True
+
+    def queue_stats(self, name: str, since: float) -> QueueStats:
+        rows.check_queue_args(since=since)
+        with self._tx(write=False) as (conn, now):
+            params = {"name": name, "queue": name, "since_at": now - float(since)}
+            gate = conn.execute(_Q["get_queue"], params).fetchone()
+            counts = conn.execute(_Q["queue_chunk_counts"], params).fetchall()
+            waits = conn.execute(_Q["queue_waits"], params).fetchone()
+            flow = conn.execute(_Q["queue_flow"], params).fetchone()
+        return rows.queue_stats(name, since, gate, counts, waits, flow)
 
     # -- hosts --------------------------------------------------------------------
 
@@ -702,3 +754,60 @@ class SqliteStore(Store):
             )
             self._events(conn, now, [(EventKind.JOB_REPLANNED, job_id, None, detail)])
         return int(dropped)
+
+    # -- scheduling -------------------------------------------------------------------
+
+    def upstream_jobs(self, job_id: int) -> list[tuple[int, str, JobState]]:
+        found = self._read("upstream_jobs", {"job_id": job_id})
+        return [(int(r["id"]), str(r["name"]), JobState(r["state"])) for r in found]
+
+    def runnable_jobs(self, queues: Sequence[str] | None, limit: int = 1000) -> list[int]:
+        params = {"queues": None if queues is None else json.dumps(list(queues)), "limit": limit}
+        return [int(r["id"]) for r in self._read("runnable_jobs", params)]
+
+    def fail_blocked_jobs(self) -> list[int]:
+        failed: list[int] = []
+        while True:  # each round may block jobs further down the graph
+            with self._tx() as (conn, now):
+                blocked = conn.execute(_Q["blocked_jobs"], {}).fetchall()
+                for row in blocked:
+                    job_id = int(row["job_id"])
+                    error = f"upstream job(s) did not succeed: {row['upstream']}"
+                    try:
+                        source, _ = self._move_job(
+                            conn, now, job_id, JobState.UPSTREAM_FAILED, error
+                        )
+                    except IllegalTransition:
+                        continue  # it started meanwhile
+                    info = rows.job_state_detail(source, JobState.UPSTREAM_FAILED, error, None)
+                    self._events(conn, now, [(EventKind.JOB_STATE, job_id, None, info)])
+                    failed.append(job_id)
+            if not blocked:
+                return failed
+
+    def claim_settlement(self, job_id: int, owner: str, seconds: float) -> bool:
+        with self._tx() as (conn, now):
+            params = {"job_id": job_id, "owner": owner, "seconds": float(seconds), "now": now}
+            return conn.execute(_Q["claim_settlement"], params).fetchone() is not None
+
+    def set_job_priority(self, job_id: int, priority: Priority) -> JobRecord:
+        with self._tx() as (conn, now):
+            current = conn.execute(_Q["get_job"], {"job_id": job_id}).fetchone()
+            if current is None:
+                raise NotFound(f"job {job_id} does not exist")
+            params = {"job_id": job_id, "priority": int(priority)}
+            row = conn.execute(_Q["update_job_priority"], params).fetchone()
+            if row is None:
+                raise IllegalTransition(
+                    f"job {job_id} is {current['state']}: only a pending or running "
+                    "job's priority can change"
+                )
+            detail = {"from": Priority(current["priority"]).name, "to": priority.name}
+            self._events(conn, now, [(EventKind.JOB_PRIORITY, job_id, None, detail)])
+        return rows.job_record(row, rows.sqlite_json)
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[JobRecord]:
+        if not job_ids:
+            return []
+        found = self._read("get_jobs", {"job_ids": _ids([int(i) for i in job_ids])})
+        return [rows.job_record(r, rows.sqlite_json) for r in found]

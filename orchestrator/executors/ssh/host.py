@@ -6,7 +6,9 @@ when the host comes up or goes down (so the hosts table follows), remembers
 per job whether data travels by shared storage or by push (``transfer:
 auto`` decides once per host and job with a probe), and gathers heartbeat
 figures (cpu/mem/load from the workers, busy slots, successes and failures)
-for the listener at most every :data:`STATS_SECONDS`.
+for the listener at most every :data:`STATS_SECONDS`. Slot choice
+(``dispatch/placement.py``) reads the last figures, the recent success rate
+and the last error from here, in memory: the hot path never asks the store.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from orchestrator.spec.ssh import HostSpec
 STATS_SECONDS = 5.0
 #: seconds a host's maintenance flag is trusted before it is asked again
 STATE_PROBE_SECONDS = 2.0
+#: weight of the newest result in a host's recent success rate (moving average)
+SUCCESS_RATE_WEIGHT = 0.2
 
 
 @dataclass
@@ -38,6 +42,8 @@ class HostStats:
     cpu: float | None = None
     mem: float | None = None
     load: float | None = None
+    #: bytes of memory available, when the worker reports ``mem_free``
+    mem_free: int | None = None
     slots_in_use: int = 0
     successes: int = 0
     failures: int = 0
@@ -65,6 +71,12 @@ class RemoteHost:
         self.connection = connection
         self.events = events
         self.up: bool | None = None
+        #: why the host last failed (None once it answers again)
+        self.last_error: SshError | None = None
+        #: the last figures reported (kept between reports, unlike ``_stats``)
+        self.figures = HostStats()
+        #: moving average of chunk outcomes on the host in this run (None: none yet)
+        self.success_rate: float | None = None
         self._modes: dict[str, str] = {}
         self._stats = HostStats()
         self._stats_at = time.monotonic()
@@ -84,6 +96,7 @@ class RemoteHost:
         if self.up == up and up:
             return
         self.up = up
+        self.last_error = None if up else error
         if self.events.on_state is not None:
             self.events.on_state(self.name, up, error)
 
@@ -166,6 +179,11 @@ class RemoteHost:
             self._stats.successes += 1
         else:
             self._stats.failures += 1
+        outcome = 1.0 if ok else 0.0
+        rate = self.success_rate
+        self.success_rate = (
+            outcome if rate is None else rate + (outcome - rate) * SUCCESS_RATE_WEIGHT
+        )
 
     def busy(self, slot: int) -> bool:
         return self._busy.get(slot, 0) > 0
@@ -174,11 +192,15 @@ class RemoteHost:
         self._busy.pop(slot, None)
 
     def on_figures(self, stats: dict[str, Any]) -> None:
-        """cpu/mem/load a worker reported (ready message or pong)."""
+        """cpu/mem/load (and free memory) a worker reported (ready message or pong)."""
         for name in ("cpu", "mem", "load"):
             value = stats.get(name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 setattr(self._stats, name, float(value))
+                setattr(self.figures, name, float(value))
+        free = stats.get("mem_free")
+        if isinstance(free, int) and not isinstance(free, bool) and free >= 0:
+            self._stats.mem_free = self.figures.mem_free = free
 
     def wants_ping(self) -> bool:
         """True at most once per STATS_SECONDS: ask one worker for fresh figures."""

@@ -110,8 +110,11 @@ GROUP BY state
 -- Move a job to %(target)s only from an allowed source state.
 -- started_at is set the first time it runs; finished_at on a terminal state,
 -- cleared when it becomes active again; error replaced, or cleared on active.
+-- A settlement claim ends with the state it led to.
 UPDATE jobs SET
     state = %(target)s,
+    settler = NULL,
+    settle_until = NULL,
     started_at = CASE WHEN %(target)s = 'running' THEN coalesce(started_at, now())
                       ELSE started_at END,
     finished_at = CASE WHEN %(terminal)s THEN now() ELSE NULL END,
@@ -155,27 +158,67 @@ WHERE job_id = %(job_id)s
 ORDER BY seq
 LIMIT %(limit)s
 
+-- name: lock_queue_limits
+-- Before lease_chunks, in its transaction: lock the rows of the limited
+-- queues of the running jobs %(job_ids)s until commit, in name order
+-- (coordinators never deadlock). lease_chunks, the next statement, reads the
+-- running chunks with a new snapshot that holds every lease committed by the
+-- coordinator that held the lock before, so a limit holds across
+-- coordinators. Returns the names locked.
+SELECT q.name FROM queues q
+WHERE q.concurrency_limit IS NOT NULL
+  AND q.name IN (SELECT j.queue FROM jobs j
+                 WHERE j.id = ANY(%(job_ids)s::bigint[]) AND j.state = 'running')
+ORDER BY q.name
+FOR UPDATE OF q
+
 -- name: lease_chunks
 -- Lease up to %(limit)s pending chunks of the running jobs %(job_ids)s whose
--- backoff has passed: highest priority, then oldest job, then seq. Each
--- becomes running with a new fencing token; an attempt row and a
--- chunk_leased event are written for each. SKIP LOCKED lets concurrent
--- coordinators take disjoint chunks without waiting for each other.
+-- backoff has passed: highest priority, then oldest job, then seq. Queues
+-- gate it (a queue without a row is open and unlimited): a paused queue gives
+-- nothing; a queue with a concurrency limit gives at most its limit minus its
+-- running chunks, and only when lock_queue_limits locked its row in this
+-- transaction (%(locked)s; a limit set since then gives nothing until the
+-- next call). Each leased chunk becomes running with a new fencing token; an
+-- attempt row and a chunk_leased event are written for each. SKIP LOCKED
+-- lets concurrent coordinators take disjoint chunks without waiting for each
+-- other.
 WITH ordered_jobs AS (
-    SELECT id, priority, created_at FROM jobs
-    WHERE id = ANY(%(job_ids)s::bigint[]) AND state = 'running'
-), picked AS (
-    SELECT p.id
+    SELECT j.id, j.priority, j.created_at, j.queue,
+           CASE WHEN q.concurrency_limit IS NULL THEN %(limit)s
+                WHEN q.name <> ALL(%(locked)s::text[]) THEN 0
+                ELSE least(%(limit)s, greatest(q.concurrency_limit - (
+                    SELECT count(*) FROM chunks r JOIN jobs rj ON rj.id = r.job_id
+                    WHERE r.state = 'running' AND rj.queue = q.name), 0))
+           END AS room
+    FROM jobs j LEFT JOIN queues q ON q.name = j.queue
+    WHERE j.id = ANY(%(job_ids)s::bigint[]) AND j.state = 'running'
+      AND q.paused IS NOT TRUE
+), candidates AS (
+    SELECT p.id, j.priority, j.created_at, j.id AS job_id, p.seq, j.queue, j.room
     FROM ordered_jobs j
     CROSS JOIN LATERAL (
         SELECT c.id, c.seq FROM chunks c
         WHERE c.job_id = j.id AND c.state = 'pending'
           AND (c.not_before IS NULL OR c.not_before <= now())
         ORDER BY c.seq
-        LIMIT %(limit)s
+        LIMIT j.room
         FOR UPDATE SKIP LOCKED
     ) p
-    ORDER BY j.priority DESC, j.created_at, j.id, p.seq
+    WHERE j.room > 0
+), picked AS (
+    -- a limited queue's room is shared by its jobs: rank its candidates
+    -- (unlimited queues skip the ranking: the hot path stays as cheap)
+    SELECT id, priority, created_at, job_id, seq FROM candidates
+    WHERE room >= %(limit)s
+    UNION ALL
+    SELECT id, priority, created_at, job_id, seq FROM (
+        SELECT *, row_number() OVER (PARTITION BY queue
+                                     ORDER BY priority DESC, created_at, job_id, seq) AS nth
+        FROM candidates WHERE room < %(limit)s
+    ) ranked
+    WHERE nth <= room
+    ORDER BY priority DESC, created_at, job_id, seq
     LIMIT %(limit)s
 ), leased AS (
     UPDATE chunks c SET
@@ -377,6 +420,113 @@ SELECT table_name::text AS table_name, column_name::text AS column_name
 FROM information_schema.columns
 WHERE table_schema = current_schema()
 ORDER BY 1, 2
+
+-- name: get_queue_for_update
+-- A queue's row (paused, concurrency_limit), locked until commit; nothing
+-- when the queue has no row (open, unlimited).
+SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s FOR UPDATE
+
+-- name: upsert_queue_paused
+-- Pause or resume %(name)s; its row is created when it has none.
+INSERT INTO queues (name, paused) VALUES (%(name)s, %(paused)s)
+ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused
+
+-- name: upsert_queue_limit
+-- Set (or clear, NULL) the concurrency limit of %(name)s; its row is created
+-- when it has none.
+INSERT INTO queues (name, concurrency_limit) VALUES (%(name)s, %(limit)s)
+ON CONFLICT (name) DO UPDATE SET concurrency_limit = EXCLUDED.concurrency_limit
+
+-- name: list_queues
+-- Every queue that has a row or jobs, by name: paused, limit, pending chunks
+-- of pending or running jobs, running chunks, pending or running jobs.
+WITH names AS (
+    SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs
+), pending AS (
+    SELECT j.queue, count(*) AS n FROM jobs j JOIN chunks c ON c.job_id = j.id
+    WHERE j.state IN ('pending', 'running') AND c.state = 'pending'
+    GROUP BY j.queue
+), running AS (
+    SELECT j.queue, count(*) AS n FROM chunks c JOIN jobs j ON j.id = c.job_id
+    WHERE c.state = 'running'
+    GROUP BY j.queue
+), active AS (
+    SELECT queue, count(*) AS n FROM jobs WHERE state IN ('pending', 'running')
+    GROUP BY queue
+)
+SELECT n.name, coalesce(q.paused, false) AS paused, q.concurrency_limit,
+       coalesce(p.n, 0) AS pending, coalesce(r.n, 0) AS running,
+       coalesce(a.n, 0) AS jobs_active
+FROM names n
+LEFT JOIN queues q ON q.name = n.name
+LEFT JOIN pending p ON p.queue = n.name
+LEFT JOIN running r ON r.queue = n.name
+LEFT JOIN active a ON a.queue = n.name
+ORDER BY n.name
+
+-- name: get_queue
+-- A queue's row (paused, concurrency_limit); nothing when it has none.
+SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s
+
+-- name: queue_chunk_counts
+-- Queue %(queue)s now, per job priority: pending chunks of pending or running
+-- jobs, running chunks, dead chunks (its dead letters).
+SELECT j.priority,
+       count(*) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running'))
+           AS pending,
+       count(*) FILTER (WHERE c.state = 'running') AS running,
+       count(*) FILTER (WHERE c.state = 'dead') AS dead
+FROM jobs j JOIN chunks c ON c.job_id = j.id
+WHERE j.queue = %(queue)s AND c.state IN ('pending', 'running', 'dead')
+GROUP BY j.priority
+
+-- name: queue_waits
+-- Queue %(queue)s: the chunks first leased in the last %(since)s seconds, and
+-- the mean and nearest-rank 95th percentile of their wait (seconds from
+-- their job's submit to that first lease).
+WITH first_leases AS (
+    SELECT min(a.started_at) AS leased_at, j.created_at
+    FROM jobs j JOIN attempts a ON a.job_id = j.id
+    WHERE j.queue = %(queue)s
+    GROUP BY a.chunk_id, j.created_at
+), waits AS (
+    SELECT extract(epoch FROM leased_at - created_at)::float8 AS wait
+    FROM first_leases
+    WHERE leased_at >= now() - make_interval(secs => %(since)s)
+), ranked AS (
+    SELECT wait, row_number() OVER (ORDER BY wait) AS nth, count(*) OVER () AS n FROM waits
+)
+SELECT (SELECT count(*) FROM waits) AS n,
+       (SELECT avg(wait) FROM waits) AS mean,
+       (SELECT wait FROM ranked WHERE nth = (n * 95 + 99) / 100) AS p95
+
+-- name: queue_flow
+-- Queue %(queue)s, attempts of the last %(since)s seconds: chunks that
+-- succeeded and the rows they read; attempts that failed; attempts that
+-- ended (succeeded, failed, or lost: lost, expired, orphaned; not those a
+-- stop released, cancelled or requeued); retries (leases of a chunk that was
+-- leased before).
+WITH w AS (
+    SELECT now() - make_interval(secs => %(since)s) AS since
+), recent AS (
+    SELECT a.chunk_id, a.fencing_token, a.outcome, a.started_at, a.finished_at
+    FROM jobs j JOIN attempts a ON a.job_id = j.id, w
+    WHERE j.queue = %(queue)s AND (a.started_at >= w.since OR a.finished_at >= w.since)
+)
+SELECT
+    (SELECT count(*) FROM recent, w
+     WHERE outcome = 'succeeded' AND finished_at >= w.since) AS succeeded,
+    (SELECT coalesce(sum(c.rows_in), 0) FROM recent a JOIN chunks c ON c.id = a.chunk_id, w
+     WHERE a.outcome = 'succeeded' AND a.finished_at >= w.since) AS rows_in,
+    (SELECT count(*) FROM recent, w
+     WHERE outcome = 'failed' AND finished_at >= w.since) AS failed,
+    (SELECT count(*) FROM recent, w
+     WHERE outcome IN ('succeeded', 'failed', 'lost', 'expired', 'orphaned')
+       AND finished_at >= w.since) AS ended,
+    (SELECT count(*) FROM recent a, w
+     WHERE a.started_at >= w.since AND EXISTS (
+         SELECT 1 FROM attempts b
+         WHERE b.chunk_id = a.chunk_id AND b.fencing_token < a.fencing_token)) AS retries
 
 -- name: insert_host
 -- Register a host (state unknown); returns nothing when the name is taken.
@@ -600,3 +750,69 @@ WHERE id = %(job_id)s
 SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid()
   AND application_name = %(application)s
+
+-- == scheduling: dependencies, serve, priorities, settlement ==================
+
+-- name: insert_job_deps
+-- depends_on: the upstream jobs of a new job (in the job's own transaction).
+INSERT INTO job_deps (job_id, upstream_id)
+SELECT %(job_id)s, u FROM unnest(%(upstream_ids)s::bigint[]) AS u
+ON CONFLICT DO NOTHING
+
+-- name: upstream_jobs
+-- The upstream jobs of a job with their names and states, oldest first.
+SELECT u.id, u.name, u.state FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
+WHERE d.job_id = %(job_id)s
+ORDER BY u.id
+
+-- name: runnable_jobs
+-- serve: active jobs of the queues %(queues)s (NULL: every queue) none of
+-- whose upstream jobs is unfinished or failed; highest priority first, then
+-- oldest. A job whose upstream failed is left to blocked_jobs.
+SELECT j.id FROM jobs j
+WHERE j.state IN ('pending', 'running')
+  AND (%(queues)s::text[] IS NULL OR j.queue = ANY(%(queues)s::text[]))
+  AND NOT EXISTS (
+      SELECT 1 FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
+      WHERE d.job_id = j.id AND u.state <> 'succeeded')
+ORDER BY j.priority DESC, j.created_at, j.id
+LIMIT %(limit)s
+
+-- name: blocked_jobs
+-- Pending jobs with an upstream job that ended without success, and which.
+SELECT d.job_id, string_agg(u.name || ' (' || u.state || ')', ', ' ORDER BY u.id) AS upstream
+FROM job_deps d
+JOIN jobs j ON j.id = d.job_id
+JOIN jobs u ON u.id = d.upstream_id
+WHERE j.state = 'pending'
+  AND u.state IN ('failed', 'cancelled', 'upstream_failed', 'rolled_back')
+GROUP BY d.job_id
+ORDER BY d.job_id
+
+-- name: claim_settlement
+-- One coordinator at a time settles (publishes) a finished job: the claim is
+-- taken when free, expired, or already ours. Returns the job id when taken.
+UPDATE jobs SET settler = %(owner)s,
+    settle_until = now() + make_interval(secs => %(seconds)s)
+WHERE id = %(job_id)s AND state = 'running'
+  AND (settler IS NULL OR settler = %(owner)s OR settle_until < now())
+RETURNING id
+
+-- name: update_job_priority
+-- A queued or running job's priority; the old value comes back for the event.
+UPDATE jobs j SET priority = %(priority)s
+FROM (SELECT id, priority FROM jobs WHERE id = %(job_id)s FOR UPDATE) old
+WHERE j.id = old.id AND j.state IN ('pending', 'running')
+RETURNING j.*, old.priority AS old_priority
+
+-- name: get_jobs
+-- Several jobs by id (the dispatcher's periodic look at what it serves).
+SELECT * FROM jobs WHERE id = ANY(%(job_ids)s::bigint[]) ORDER BY id
+
+-- name: notify_jobs
+-- Wake every `jobctl serve` listening: a job was submitted or changed.
+SELECT pg_notify('jobctl_jobs', %(payload)s::text)
+
+-- name: listen_jobs
+-- A `serve` listens for submitted and changed jobs.
+LISTEN jobctl_jobs

@@ -128,8 +128,11 @@ GROUP BY state
 -- Move a job to :target only from an allowed source state (:sources, JSON).
 -- started_at is set the first time it runs; finished_at on a terminal state,
 -- cleared when it becomes active again; error replaced, or cleared on active.
+-- A settlement claim ends with the state it led to.
 UPDATE jobs SET
     state = :target,
+    settler = NULL,
+    settle_until = NULL,
     started_at = CASE WHEN :target = 'running' THEN coalesce(started_at, :now)
                       ELSE started_at END,
     finished_at = CASE WHEN :terminal THEN :now ELSE NULL END,
@@ -153,10 +156,21 @@ WHERE job_id = :job_id AND state IN (SELECT value FROM json_each(:states))
 ORDER BY seq
 
 -- name: running_jobs_by_priority
--- Of the jobs :job_ids (JSON), those running, in lease order: priority, age.
-SELECT id FROM jobs
-WHERE id IN (SELECT value FROM json_each(:job_ids)) AND state = 'running'
-ORDER BY priority DESC, created_at, id
+-- Of the jobs :job_ids (JSON), those running whose queue is not paused, in
+-- lease order (priority, age), with their queue's room: its concurrency
+-- limit minus its running chunks, NULL when it has no limit (a queue without
+-- a row is open and unlimited). The write lock of the lease transaction
+-- keeps the count true until it commits.
+SELECT j.id, j.queue,
+       CASE WHEN q.concurrency_limit IS NOT NULL
+            THEN max(q.concurrency_limit - (
+                SELECT count(*) FROM chunks r JOIN jobs rj ON rj.id = r.job_id
+                WHERE r.state = 'running' AND rj.queue = q.name), 0)
+       END AS room
+FROM jobs j LEFT JOIN queues q ON q.name = j.queue
+WHERE j.id IN (SELECT value FROM json_each(:job_ids)) AND j.state = 'running'
+  AND coalesce(q.paused, 0) = 0
+ORDER BY j.priority DESC, j.created_at, j.id
 
 -- name: lease_job_chunks
 -- Lease the next :limit pending chunks of one job whose backoff has passed:
@@ -280,6 +294,104 @@ SELECT m.name AS table_name, p.name AS column_name
 FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
 WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence')
 ORDER BY 1, 2
+
+-- name: get_queue
+-- A queue's row (paused, concurrency_limit); nothing when the queue has none
+-- (open, unlimited).
+SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
+
+-- name: upsert_queue_paused
+-- Pause or resume :name (:paused 0/1); its row is created when it has none.
+INSERT INTO queues (name, paused) VALUES (:name, :paused)
+ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
+
+-- name: upsert_queue_limit
+-- Set (or clear, NULL) the concurrency limit of :name; its row is created
+-- when it has none.
+INSERT INTO queues (name, concurrency_limit) VALUES (:name, :limit)
+ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit
+
+-- name: list_queues
+-- Every queue that has a row or jobs, by name: paused, limit, pending chunks
+-- of pending or running jobs, running chunks, pending or running jobs.
+WITH names AS (
+    SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs
+), pending AS (
+    SELECT j.queue, count(*) AS n FROM jobs j JOIN chunks c ON c.job_id = j.id
+    WHERE j.state IN ('pending', 'running') AND c.state = 'pending'
+    GROUP BY j.queue
+), running AS (
+    SELECT j.queue, count(*) AS n FROM chunks c JOIN jobs j ON j.id = c.job_id
+    WHERE c.state = 'running'
+    GROUP BY j.queue
+), active AS (
+    SELECT queue, count(*) AS n FROM jobs WHERE state IN ('pending', 'running')
+    GROUP BY queue
+)
+SELECT n.name, coalesce(q.paused, 0) AS paused, q.concurrency_limit,
+       coalesce(p.n, 0) AS pending, coalesce(r.n, 0) AS running,
+       coalesce(a.n, 0) AS jobs_active
+FROM names n
+LEFT JOIN queues q ON q.name = n.name
+LEFT JOIN pending p ON p.queue = n.name
+LEFT JOIN running r ON r.queue = n.name
+LEFT JOIN active a ON a.queue = n.name
+ORDER BY n.name
+
+-- name: queue_chunk_counts
+-- Queue :queue now, per job priority: pending chunks of pending or running
+-- jobs, running chunks, dead chunks (its dead letters).
+SELECT j.priority,
+       count(*) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running'))
+           AS pending,
+       count(*) FILTER (WHERE c.state = 'running') AS running,
+       count(*) FILTER (WHERE c.state = 'dead') AS dead
+FROM jobs j JOIN chunks c ON c.job_id = j.id
+WHERE j.queue = :queue AND c.state IN ('pending', 'running', 'dead')
+GROUP BY j.priority
+
+-- name: queue_waits
+-- Queue :queue: the chunks first leased since :since_at, and the mean and
+-- nearest-rank 95th percentile of their wait (seconds from their job's
+-- submit to that first lease).
+WITH first_leases AS (
+    SELECT min(a.started_at) AS leased_at, j.created_at
+    FROM jobs j JOIN attempts a ON a.job_id = j.id
+    WHERE j.queue = :queue
+    GROUP BY a.chunk_id, j.created_at
+), waits AS (
+    SELECT leased_at - created_at AS wait FROM first_leases WHERE leased_at >= :since_at
+), ranked AS (
+    SELECT wait, row_number() OVER (ORDER BY wait) AS nth, count(*) OVER () AS n FROM waits
+)
+SELECT (SELECT count(*) FROM waits) AS n,
+       (SELECT avg(wait) FROM waits) AS mean,
+       (SELECT wait FROM ranked WHERE nth = (n * 95 + 99) / 100) AS p95
+
+-- name: queue_flow
+-- Queue :queue, attempts since :since_at: chunks that succeeded and the rows
+-- they read; attempts that failed; attempts that ended (succeeded, failed,
+-- or lost: lost, expired, orphaned; not those a stop released, cancelled or
+-- requeued); retries (leases of a chunk that was leased before).
+WITH recent AS (
+    SELECT a.chunk_id, a.fencing_token, a.outcome, a.started_at, a.finished_at
+    FROM jobs j JOIN attempts a ON a.job_id = j.id
+    WHERE j.queue = :queue AND (a.started_at >= :since_at OR a.finished_at >= :since_at)
+)
+SELECT
+    (SELECT count(*) FROM recent
+     WHERE outcome = 'succeeded' AND finished_at >= :since_at) AS succeeded,
+    (SELECT coalesce(sum(c.rows_in), 0) FROM recent a JOIN chunks c ON c.id = a.chunk_id
+     WHERE a.outcome = 'succeeded' AND a.finished_at >= :since_at) AS rows_in,
+    (SELECT count(*) FROM recent
+     WHERE outcome = 'failed' AND finished_at >= :since_at) AS failed,
+    (SELECT count(*) FROM recent
+     WHERE outcome IN ('succeeded', 'failed', 'lost', 'expired', 'orphaned')
+       AND finished_at >= :since_at) AS ended,
+    (SELECT count(*) FROM recent a
+     WHERE a.started_at >= :since_at AND EXISTS (
+         SELECT 1 FROM attempts b
+         WHERE b.chunk_id = a.chunk_id AND b.fencing_token < a.fencing_token)) AS retries
 
 -- name: insert_host
 -- Register a host (state unknown); returns nothing when the name is taken.
@@ -410,3 +522,57 @@ DELETE FROM job_inputs WHERE job_id = :job_id
 -- name: update_job_plan
 -- Replan: the job's new spec and spec hash; its error is cleared.
 UPDATE jobs SET spec = :spec, spec_hash = :spec_hash, error = NULL WHERE id = :job_id
+
+-- == scheduling: dependencies, serve, priorities, settlement ==================
+
+-- name: insert_job_dep
+-- depends_on: one upstream job of a new job (in the job's own transaction).
+INSERT OR IGNORE INTO job_deps (job_id, upstream_id) VALUES (:job_id, :upstream_id)
+
+-- name: upstream_jobs
+-- The upstream jobs of a job with their names and states, oldest first.
+SELECT u.id, u.name, u.state FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
+WHERE d.job_id = :job_id
+ORDER BY u.id
+
+-- name: runnable_jobs
+-- serve: active jobs of the queues :queues (JSON; NULL: every queue) none of
+-- whose upstream jobs is unfinished or failed; highest priority first, then
+-- oldest. A job whose upstream failed is left to blocked_jobs.
+SELECT j.id FROM jobs j
+WHERE j.state IN ('pending', 'running')
+  AND (:queues IS NULL OR j.queue IN (SELECT value FROM json_each(:queues)))
+  AND NOT EXISTS (
+      SELECT 1 FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
+      WHERE d.job_id = j.id AND u.state <> 'succeeded')
+ORDER BY j.priority DESC, j.created_at, j.id
+LIMIT :limit
+
+-- name: blocked_jobs
+-- Pending jobs with an upstream job that ended without success, and which.
+SELECT d.job_id, group_concat(u.name || ' (' || u.state || ')', ', ') AS upstream
+FROM job_deps d
+JOIN jobs j ON j.id = d.job_id
+JOIN jobs u ON u.id = d.upstream_id
+WHERE j.state = 'pending'
+  AND u.state IN ('failed', 'cancelled', 'upstream_failed', 'rolled_back')
+GROUP BY d.job_id
+ORDER BY d.job_id
+
+-- name: claim_settlement
+-- One coordinator at a time settles (publishes) a finished job: the claim is
+-- taken when free, expired, or already ours. Returns the job id when taken.
+UPDATE jobs SET settler = :owner, settle_until = :now + :seconds
+WHERE id = :job_id AND state = 'running'
+  AND (settler IS NULL OR settler = :owner OR settle_until < :now)
+RETURNING id
+
+-- name: update_job_priority
+-- A queued or running job's priority.
+UPDATE jobs SET priority = :priority
+WHERE id = :job_id AND state IN ('pending', 'running')
+RETURNING *
+
+-- name: get_jobs
+-- Several jobs by id (JSON list; the dispatcher's periodic look at what it serves).
+SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(:job_ids)) ORDER BY id

@@ -1,0 +1,102 @@
+"""Commands about scheduling: the long-running dispatcher, and job priorities."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from orchestrator import api
+from orchestrator.cli.common import (
+    DbOption,
+    JsonOption,
+    cli_store,
+    console,
+    is_terminal,
+    print_json,
+)
+from orchestrator.cli.progress import ProgressReporter
+from orchestrator.dispatch.options import RunOptions
+from orchestrator.errors import ExitCode
+from orchestrator.states import Priority
+
+Queues = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--queue",
+        help="Serve only this queue (repeatable). Default: every queue.",
+        show_default=False,
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", min=0, help="Local worker processes (default: the CPU count)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(update)
+
+
+def serve(
+    queue: Queues = None,
+    workers: Workers = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Run queued jobs until stopped (SIGTERM or Ctrl-C: running chunks finish).
+
+    Picks up every job that `jobctl submit` enqueues, at once on PostgreSQL
+    (LISTEN/NOTIFY), within half a second on SQLite; highest priority first,
+    in submit order within a priority, each job once its depends_on jobs
+    succeeded. Any number of serve and run processes can share one
+    PostgreSQL store: no chunk runs twice, and the work of one that dies is
+    taken over by the others."""
+    from orchestrator.dispatch.coordinator import serve_jobs  # pyarrow etc.: only to run
+
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    with cli_store(db) as store:
+        reporter = ProgressReporter(store, live=is_terminal() and not json_output)
+        options = RunOptions(workers=count)
+        with reporter:
+            final = serve_jobs(store, queue, options, observer=reporter.update)
+    if json_output:
+        print_json({str(job_id): state.value for job_id, state in sorted(final.items())})
+    raise typer.Exit(ExitCode.OK)
+
+
+PriorityOption = Annotated[
+    str,
+    typer.Option(
+        "--priority",
+        help="New priority: URGENT, HIGH, NORMAL or LOW.",
+        show_default=False,
+        case_sensitive=False,
+    ),
+]
+
+
+def update(
+    job_ref: Annotated[str, typer.Argument(help="Job id, or name (its newest run).")],
+    priority: PriorityOption,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Change a queued or running job's priority; dispatchers apply it within a second."""
+    try:
+        level = Priority[priority.upper()]
+    except KeyError:
+        raise typer.BadParameter(
+            f"{priority!r} is not a priority (URGENT, HIGH, NORMAL, LOW)", param_hint="--priority"
+        ) from None
+    with cli_store(db) as store:
+        record = api.resolve_job(store, job_ref)
+        changed = store.set_job_priority(record.id, level)
+    if json_output:
+        print_json({"id": changed.id, "name": changed.name, "priority": changed.priority.name})
+    else:
+        console.print(
+            f"job {changed.id} {changed.name}: priority {changed.priority.name}", markup=False
+        )

@@ -1,0 +1,35 @@
+"""The spec as a job stores it: the user's spec plus what planning found out.
+
+Planned facts (the CSV schema inferred once for every chunk) travel with the
+job under ``planned``; they are not part of the spec hash. Kept apart from
+``plan.py`` so that submitting a job that is planned later (it has upstream
+jobs) does not import pyarrow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.planning.plan import Plan
+    from orchestrator.spec.model import JobSpec
+
+#: ``planned`` key of a job whose planning waits for its upstream jobs
+DEFERRED = "deferred"
+
+
+def stored_spec(job: JobSpec, plan: Plan) -> dict[str, Any]:
+    """The spec to store for a planned job."""
+    stored = job.to_dict()
+    if plan.csv_schema is not None:
+        from orchestrator.planning.schema import encode_schema
+
+        stored["planned"] = {"csv_schema": encode_schema(plan.csv_schema)}
+    return stored
+
+
+def deferred_spec(job: JobSpec) -> dict[str, Any]:
+    """The spec to store for a job planned only when it starts."""
+    stored = job.to_dict()
+    stored["planned"] = {DEFERRED: True}
+    return stored
