@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from orchestrator import api
 from orchestrator.cli.common import (
+    AcceptNewHostKeys,
     DbOption,
     JsonOption,
     cli_store,
@@ -40,9 +42,27 @@ def register(app: typer.Typer) -> None:
     app.command()(update)
 
 
+HostsFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--hosts",
+        help="A hosts file (the executor.ssh hosts format) whose hosts it runs chunks on, "
+        "registered in the store (repeatable).",
+        show_default=False,
+    ),
+]
+LocalOnly = Annotated[
+    bool,
+    typer.Option("--local-only", help="Ignore the hosts registered in the store."),
+]
+
+
 def serve(
     queue: Queues = None,
     workers: Workers = None,
+    hosts: HostsFiles = None,
+    local_only: LocalOnly = False,
+    accept_new_host_keys: AcceptNewHostKeys = False,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -53,15 +73,22 @@ def serve(
     in submit order within a priority, each job once its depends_on jobs
     succeeded. Any number of serve and run processes can share one
     PostgreSQL store: no chunk runs twice, and the work of one that dies is
-    taken over by the others."""
-    from orchestrator.dispatch.coordinator import serve_jobs  # pyarrow etc.: only to run
+    taken over by the others.
+
+    Slots: --workers local processes, plus the SSH hosts of --hosts files and
+    every host registered with `jobctl hosts add` (also hosts added while it
+    serves), unless --local-only."""
+    from orchestrator.dispatch.coordinator import serve_with_hosts  # pyarrow etc.: only to run
 
     count = workers if workers is not None else (os.cpu_count() or 1)
     with cli_store(db) as store:
         reporter = ProgressReporter(store, live=is_terminal() and not json_output)
-        options = RunOptions(workers=count)
+        options = RunOptions(workers=count, accept_new_host_keys=accept_new_host_keys)
+        files = [str(path.resolve()) for path in hosts or []]
         with reporter:
-            final = serve_jobs(store, queue, options, observer=reporter.update)
+            final = serve_with_hosts(
+                store, queue, options, reporter.update, files, use_registered_hosts=not local_only
+            )
     if json_output:
         print_json({str(job_id): state.value for job_id, state in sorted(final.items())})
     raise typer.Exit(ExitCode.OK)

@@ -25,6 +25,7 @@ while this coordinator is alive.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import random
 import selectors
@@ -49,6 +50,7 @@ from orchestrator.dispatch.options import (
     EXIT_STATUS_WAIT_SECONDS,
     FLUSH_BATCH,
     FLUSH_SECONDS,
+    HOSTS_POLL_SECONDS,
     IDLE_POLL_SECONDS,
     MAX_QUEUE_DEPTH,
     PREEMPT_CHECK_SECONDS,
@@ -120,6 +122,30 @@ def serve_jobs(
     return coordinator.run()
 
 
+def serve_with_hosts(
+    store: Store,
+    queues: Sequence[str] | None,
+    options: RunOptions,
+    observer: Observer | None = None,
+    hosts_files: Sequence[str] = (),
+    use_registered_hosts: bool = True,
+) -> dict[int, JobState]:
+    """:func:`serve_jobs` with SSH slots: the hosts of ``hosts_files`` and every
+    host registered in the store (also those added while it serves)."""
+    if not hosts_files and not use_registered_hosts:
+        return serve_jobs(store, queues, options, observer)
+    from orchestrator.dispatch.remote import ServeHosts
+
+    hosts = ServeHosts(store, hosts_files, options.accept_new_host_keys)
+    changed = dataclasses.replace(
+        options, more_slots=hosts.new_slots, on_slot_state=hosts.on_slot_state
+    )
+    try:
+        return serve_jobs(store, queues, changed, observer)
+    finally:
+        hosts.close()
+
+
 class Coordinator:
     """Leases chunks of some jobs and runs them on worker slots."""
 
@@ -170,6 +196,7 @@ class Coordinator:
         self._last_admit = 0.0
         self._admit_due = True
         self._last_preempt_check = 0.0
+        self._last_hosts_poll = 0.0
         self._preempted_at = 0.0
         self.listener: JobListener | None = None
         self._message: str | None = None
@@ -297,9 +324,20 @@ class Coordinator:
         log_dir = default_log_dir()
         env = self._worker_env()
         local = [WorkerProcess(index, log_dir, env) for index in range(self._worker_count())]
-        self.slots = [*local, *self.options.remote_slots]
-        for slot in self.slots:
+        self.slots = []
+        self._add_slots([*local, *self.options.remote_slots])
+        self._last_hosts_poll = time.monotonic()
+        if self.options.more_slots is not None:
+            self._add_slots(self.options.more_slots())
+
+    def _add_slots(self, slots: Sequence[Slot]) -> None:
+        """Slots join the run (at start; a serve's hosts added while it runs)."""
+        for slot in slots:
+            self.slots.append(slot)
             self.queues[slot.slot] = deque()
+            placer: Placement | None = getattr(self, "_placer", None)
+            if placer is not None:
+                placer.add_slot(slot)
             self._start_slot(slot)
 
     def _start_slot(self, slot: Slot) -> bool:
@@ -469,6 +507,12 @@ class Coordinator:
         admit = not self.stop_requested and self._admit_now(now)
         if admit and not self.guard.attempt(self._admit)[0]:
             return
+        more = self.options.more_slots
+        if more is not None and now - self._last_hosts_poll > HOSTS_POLL_SECONDS:
+            self._last_hosts_poll = now
+            ok, added = self.guard.attempt(more)
+            if ok and added:
+                self._add_slots(added)
         if now - self._last_preempt_check > PREEMPT_CHECK_SECONDS and not self.stop_requested:
             self._last_preempt_check = now
             self.guard.attempt(lambda: self._preempt(now))
@@ -545,7 +589,11 @@ class Coordinator:
         serving coordinator leaves them to others)."""
         placement: Placement | None = getattr(self, "_placer", None)
         if placement is None:
-            placement = Placement(self.slots, local_option=bool(self.options.workers))
+            placement = Placement(
+                self.slots,
+                local_option=bool(self.options.workers),
+                serving=self.source.dynamic,
+            )
             self._placer = placement
         placement.update(usable, now)
         if self.source.dynamic:

@@ -7,7 +7,7 @@ place; :class:`RunOptions` is what a caller (the CLI, user code) passes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,8 @@ WORKER_HEARTBEAT_MAX_SECONDS = 1.0
 #: (PostgreSQL) a submit wakes it at once and the poll is only a safety net.
 ADMIT_POLL_SECONDS = 0.5
 ADMIT_LISTEN_POLL_SECONDS = 5.0
+#: How often a serving coordinator looks for hosts added to the store (seconds).
+HOSTS_POLL_SECONDS = 5.0
 #: How often the coordinator checks whether URGENT chunks wait for a slot, and
 #: how long it lets a preemption take effect before it preempts again.
 PREEMPT_CHECK_SECONDS = 0.5
@@ -64,6 +66,8 @@ class RunOptions:
     resume: bool = False
     #: slots on other hosts (SSH); they serve the jobs together with local ones
     remote_slots: tuple[Slot, ...] = ()
+    #: serve: slots that joined since the last call (hosts added while serving)
+    more_slots: Callable[[], Sequence[Slot]] | None = None
     #: called when a slot goes down or comes back (host state bookkeeping)
     on_slot_state: Callable[[Slot, bool, str], None] | None = None
     #: record the keys of SSH hosts that known_hosts does not list yet (like

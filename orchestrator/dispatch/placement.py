@@ -157,10 +157,13 @@ class Placement:
         slots: Sequence[Slot],
         *,
         local_option: bool = False,
+        serving: bool = False,
         figures: Callable[[], Figures] = local_figures,
     ) -> None:
         self.slots = list(slots)
         self.local_option = local_option
+        #: a serve's slots run every job it serves (only requires/prefers filter)
+        self.serving = serving
         self.rules: dict[int, JobRules] = {}  # jobs come and go (serve): read on first sight
         self._local_figures = figures
         self._candidates: dict[str, Candidate] = {}
@@ -181,6 +184,11 @@ class Placement:
         key = tuple(s.slot for s in usable)
         if key != self._usable_key:
             self._usable, self._usable_key = list(usable), key
+
+    def add_slot(self, slot: Slot) -> None:
+        """A slot that joined the run (a serve's host added while it serves)."""
+        self.slots.append(slot)
+        self._refreshed = float("-inf")  # its host's figures at the next update
 
     def placeable(self, job_id: int, spec: JobSpec) -> bool:
         """Whether a usable slot can take the job's chunks now (lease for it)."""
@@ -283,11 +291,11 @@ class Placement:
     def _static_rejection(self, slot: Slot, rules: JobRules) -> str | None:
         """Why a slot can never serve the job in this run (executor, pool, labels)."""
         if _remote(slot) is None:
-            if not rules.local:
+            if not rules.local and not self.serving:
                 return "local slots: the job has no executor.local"
             candidate = self._candidates.get(slot.host) or Candidate(LOCALHOST, LOCAL_POOL)
         else:
-            if slot.host not in rules.hosts:
+            if slot.host not in rules.hosts and not self.serving:
                 return "not a host of the job's executor.ssh"
             candidate = self._candidates.get(slot.host) or _static_candidate(slot)
         fixed = Requirements(pool=rules.needs.pool, labels=rules.needs.labels)

@@ -149,3 +149,72 @@ def with_remote_slots(
         on_slot_state=on_slot_state,
     )
     return changed, lambda: close_remote_slots(slots)
+
+
+class ServeHosts:
+    """The SSH hosts of ``jobctl serve``: the hosts of ``--hosts`` files
+    (registered in the store when it starts) and every host registered in the
+    store, including hosts added with ``jobctl hosts add`` while it serves
+    (:meth:`new_slots`, polled by the coordinator). A drained host takes no
+    new chunks at once; a removed host keeps its slots until the serve
+    restarts (drain it first). Every slot of a serve may run every job it
+    serves, within the job's ``executor.ssh.requires``."""
+
+    def __init__(
+        self, store: Store, hosts_files: Sequence[str], accept_new_host_keys: bool
+    ) -> None:
+        from orchestrator.executors.ssh.host import HostEvents
+        from orchestrator.executors.ssh.inventory import REMOTE_SLOT_BASE
+
+        self.store = store
+        self.accept_new_host_keys = accept_new_host_keys
+        self.tracker = HostTracker(store)
+        self.events = HostEvents(
+            on_state=self.tracker.host_state,
+            on_stats=self.tracker.stats,
+            is_drained=self.tracker.is_drained,
+        )
+        self.known_hosts: dict[str, str | None] = {}  # host -> its file's known_hosts
+        for path in hosts_files:
+            section = ssh_spec_from_dict({"hosts": str(path)})
+            for host in section.hosts:
+                store.add_host(host)  # a host registered before keeps its record
+                self.known_hosts.setdefault(host.name, section.known_hosts)
+        self.slots: list[Slot] = []
+        self._names: set[str] = set()
+        self._next_index = REMOTE_SLOT_BASE
+
+    def new_slots(self) -> list[Slot]:
+        """Slots of registered hosts this serve does not use yet (none connects here)."""
+        from orchestrator.dispatch.coordinator import default_log_dir
+        from orchestrator.executors.ssh.inventory import build_remote_slots
+
+        fresh = [r for r in self.store.list_hosts() if r.name not in self._names]
+        if not fresh:
+            return []
+        registry = {record.name: record.spec for record in fresh}
+        added: list[Slot] = []
+        for record in fresh:
+            section = {"hosts": [record.name], "known_hosts": self.known_hosts.get(record.name)}
+            slots = build_remote_slots(
+                [section],
+                self._next_index,
+                self.accept_new_host_keys,
+                registry=registry,
+                events=self.events,
+                log_dir=default_log_dir(),
+            )
+            self._next_index += len(slots)
+            self.tracker.capacity[record.name] = record.spec.slots
+            self._names.add(record.name)
+            added.extend(slots)
+        self.slots.extend(added)
+        return added
+
+    def on_slot_state(self, slot: Slot, up: bool, reason: str) -> None:
+        self.tracker.slot_state(slot, up, reason)
+
+    def close(self) -> None:
+        from orchestrator.executors.ssh.inventory import close_remote_slots
+
+        close_remote_slots(self.slots)  # type: ignore[arg-type]
