@@ -79,6 +79,7 @@ def checkpointing(table: pa.Table, ctx: ChunkContext) -> pa.Table:
 
     ``params.fail_at``: a first attempt fails right after checkpointing that
     step (``params.how: exit`` kills the worker instead of raising).
+    ``params.step_seconds``: each step takes that long (default 0).
 
     Output: one row per step run in this attempt, with the step number and
     whether the attempt resumed from a checkpoint.
@@ -88,6 +89,7 @@ def checkpointing(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     first = int(last.get("done", 0))
     fail_at = ctx.params.get("fail_at")  # first attempts stop after this step
     for step in range(first, steps):
+        time.sleep(float(ctx.params.get("step_seconds", 0.0)))
         ctx.checkpoint({"done": step + 1})
         if fail_at is not None and first == 0 and step + 1 == int(fail_at):
             if ctx.params.get("how") == "exit":

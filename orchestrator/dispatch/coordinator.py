@@ -872,7 +872,14 @@ class Coordinator:
         ]
         if not victims:
             return
-        waiting = 0
+        # waiting: pending in the store, or leased by us but queued behind a
+        # lower-priority chunk that runs
+        waiting = sum(
+            1
+            for s in victims
+            for task in list(self.queues[s.slot])[1:]
+            if task.job.record.priority == Priority.URGENT and not task.dropped
+        )
         for job in urgent:
             waiting += self.store.job_progress(job.record.id).chunks.get(ChunkState.PENDING, 0)
         idle = sum(1 for s in usable if not self.queues[s.slot])

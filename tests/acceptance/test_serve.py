@@ -13,6 +13,7 @@ from pathlib import Path
 from orchestrator.store import open_store
 from orchestrator.store.base import Store
 from tests.acceptance.cli import cli_env, jobctl, jobctl_popen
+from tests.acceptance.test_run import read_output
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -197,3 +198,41 @@ def test_two_serves_share_one_sqlite_file(tmp_path: Path, sqlite_url: str) -> No
     assert first.returncode == 0 and "Traceback" not in err and "locked" not in err
     assert len(owners) == 2  # both served it
     assert sorted(started(log)) == [("shared", seq, 1) for seq in range(40)]
+
+
+def test_a_preempted_checkpointing_chunk_resumes_from_its_checkpoint(
+    tmp_path: Path, env: dict[str, str], db_url: str
+) -> None:
+    low = job_spec(
+        tmp_path / "low.yaml",
+        [
+            "  - name: low\n    priority: LOW\n    python: tests.procs:checkpointing\n"
+            "    params: {steps: 12, step_seconds: 0.4}\n    input: {sequence: 2}\n"
+            "    output: {path: out/low/, format: parquet}\n"
+        ],
+    )
+    urgent = job_spec(
+        tmp_path / "urgent.yaml", [logged_job("urgent", 2, tmp_path / "u.log", 0.2, "URGENT")]
+    )
+    store = open_store(db_url)
+    try:
+        [low_id] = submit(low, env, tmp_path)
+        with serving("--workers", "2", env=env, cwd=tmp_path):
+
+            def steps_saved() -> int:
+                return sum(1 for c in store.list_chunks(low_id) if c.checkpoint)
+
+            wait_for(lambda: steps_saved() == 2, 30, "both LOW chunks to checkpoint")
+            [urgent_id] = submit(urgent, env, tmp_path)
+            ids = [low_id, urgent_id]
+            wait_for(
+                lambda: set(states(store, ids).values()) == {"succeeded"}, 90, "both jobs to end"
+            )
+        assert "chunk_preempted" in [e.kind for e in store.list_events(low_id)]
+        assert [(c.attempts, c.infra_attempts) for c in store.list_chunks(low_id)] == [(0, 0)] * 2
+    finally:
+        store.close()
+    table, _manifest = read_output(tmp_path / "out" / "low")
+    resumed = table.filter(table.column("resumed")).column("step").to_pylist()
+    assert resumed and min(resumed) > 0  # the stopped chunks went on from their checkpoints
+    assert len(table) < 2 * 12  # steps done before the preemption did not run again
