@@ -14,6 +14,8 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -75,12 +77,14 @@ def write_spec(name: str, body: str) -> Path:
     return path
 
 
-def run_jobctl(args: list[str], timeout: float = 1800) -> tuple[float, str, dict[str, int]]:
+def run_jobctl(
+    args: list[str], timeout: float = 1800, env: dict[str, str] | None = None
+) -> tuple[float, str, dict[str, int]]:
     """Run a jobctl command; wall seconds, stdout, and peak RSS of its process tree."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [JOBCTL, *args],
-        env=jobctl_env(),
+        env=jobctl_env() if env is None else env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -334,6 +338,188 @@ def scenario_state(chunks: int, total_rows: int) -> list[Result]:
     return results
 
 
+# -- scenario 5: SSH --------------------------------------------------------------
+
+
+def ssh_job_spec(name: str, job: dict[str, Any]) -> Path:
+    import yaml
+
+    body = yaml.safe_dump([{"name": name, **job}], sort_keys=False, width=1000)
+    return write_spec(name, body)
+
+
+def jobctl_ssh(
+    label: str, spec: Path, tag: str, env: dict[str, str] | None, home: Path | None
+) -> Result:
+    """One ``jobctl run`` on PostgreSQL; job seconds come from the store (start to end)."""
+    url = store_url("postgres", tag)
+    seconds, out, _ = run_jobctl(["run", str(spec), "--db", url, "--json"], env=env)
+    job_seconds, doc = job_times(out)
+    assert doc["chunks"]["succeeded"] == doc["chunks_total"], doc
+    prefix = f"HOME={home.relative_to(REPO)} " if home else ""
+    return {
+        "name": label,
+        "tasks": doc["chunks_total"],
+        "seconds": job_seconds,
+        "e2e_seconds": seconds,
+        "command": f"{prefix}jobctl run {spec.relative_to(REPO)} --db postgresql://.../bench_{tag}",
+    }
+
+
+def scenario_ssh(rounds: int, tasks: int, mb: int) -> dict[str, Any]:
+    """No-op chunks through 2 loopback sshd hosts, and push-mode MB/s beside ``cat``."""
+    from bench import ssh_hosts
+
+    reason = ssh_hosts.unavailable()
+    if reason:
+        print(f"  skipped: {reason}", flush=True)
+        return {"skipped": reason}
+    try:
+        cluster = ssh_hosts.start_cluster(WORK / "ssh", 2)
+    except Exception as exc:
+        reason = f"loopback sshd hosts did not start: {type(exc).__name__}: {exc}"[:500]
+        print(f"  skipped: {reason}", flush=True)
+        return {"skipped": reason}
+    try:
+        env = ssh_hosts.client_env(cluster, jobctl_env())
+        home = cluster.home
+
+        def noop(executor: dict[str, Any]) -> dict[str, Any]:
+            return {"type": "noop", "input": {"sequence": tasks}, "executor": executor}
+
+        ssh_noop = ssh_job_spec(
+            "ssh-noop", noop({"ssh": ssh_hosts.executor_section(cluster, "shared")})
+        )
+        local_noop = ssh_job_spec("ssh-noop-local", noop({"local": {"workers": 2}}))
+
+        def overhead(label: str, spec: Path, tag: str, remote: bool) -> Result:
+            row = jobctl_ssh(label, spec, tag, env if remote else None, home if remote else None)
+            row["per_second"] = row["tasks"] / row["e2e_seconds"]
+            row["dispatch_per_second"] = row["tasks"] / row["seconds"]
+            return row
+
+        print(f"ssh: {tasks} no-op chunks, 2 sshd hosts x 1 slot vs 2 local slots", flush=True)
+        overhead_rows = interleave(
+            [
+                (
+                    "ssh",
+                    lambda: overhead("jobctl, 2 ssh hosts x 1 slot", ssh_noop, "ssh_noop", True),
+                ),
+                (
+                    "local",
+                    lambda: overhead("jobctl, 2 local slots", local_noop, "ssh_local", False),
+                ),
+            ],
+            rounds,
+            "per_second",
+            higher_is_better=True,
+        )
+
+        source = DATA / f"ssh-push-{mb}mb.parquet"
+        if not source.exists():
+            DATA.mkdir(parents=True, exist_ok=True)
+            ssh_hosts.make_parquet(source, mb)
+        data_in = {"path": str(source), "format": "parquet"}
+        chunking = {"rows": ssh_hosts.PUSH_CHUNK_ROWS}
+
+        def output(name: str) -> dict[str, Any]:
+            path = str(WORK / f"out-{name}")
+            return {"path": path, "format": "parquet", "compression": "none", "mode": "overwrite"}
+
+        push_section = ssh_hosts.executor_section(cluster, "push")
+        specs = {
+            "push-noop": {"type": "noop", "executor": {"ssh": push_section}},
+            "push-convert": {
+                "type": "convert",
+                "output": output("ssh-push"),
+                "executor": {"ssh": push_section},
+            },
+            "push-local": {
+                "type": "convert",
+                "output": output("ssh-local"),
+                "executor": {"local": {"workers": 2}},
+            },
+        }
+        paths = {
+            name: ssh_job_spec(f"ssh-{name}", {**job, "input": data_in, "chunking": chunking})
+            for name, job in specs.items()
+        }
+        blob = WORK / "ssh-push.arrow"
+        size, chunks = ssh_hosts.push_payloads(paths["push-noop"], blob)
+        target = str(cluster.hosts[0].root / "blob.copy")
+
+        def rate(row: Result) -> Result:
+            row["bytes"] = size
+            row["mb_per_second"] = size / 1e6 / row["seconds"]
+            return row
+
+        def push(label: str, name: str) -> Result:
+            remote = name != "push-local"
+            tag = "ssh_" + name.replace("-", "_")
+            return rate(
+                jobctl_ssh(
+                    label, paths[name], tag, env if remote else None, home if remote else None
+                )
+            )
+
+        def openssh() -> Result:
+            seconds = ssh_hosts.openssh_cat(cluster, blob, target)
+            argv = ssh_hosts.openssh_cat_argv(cluster, target)
+            *client, remote = argv  # local paths from the repo root; the remote one as run
+            shown = " ".join(shlex.quote(a.replace(f"{REPO}/", "")) for a in client)
+            shown += " " + shlex.quote(remote)
+            command = f"HOME={home.relative_to(REPO)} {shown} < {blob.relative_to(REPO)}"
+            return rate(
+                {
+                    "name": "ssh h1 'cat > file' (OpenSSH, 1 connection)",
+                    "seconds": seconds,
+                    "command": command,
+                }
+            )
+
+        def paramiko_cat() -> Result:
+            seconds = ssh_hosts.paramiko_cat(cluster, blob, target)
+            command = (
+                f"HostConnection(h1).run('cat > {target}', "
+                f"stdin={blob.relative_to(REPO)} bytes) (paramiko, in the bench process)"
+            )
+            return rate(
+                {
+                    "name": "paramiko 'cat > file' (jobctl's connection, 1 channel)",
+                    "seconds": seconds,
+                    "command": command,
+                }
+            )
+
+        print(f"ssh: push mode, {size / 1e6:.0f} MB of Arrow IPC in {chunks} chunks", flush=True)
+        contenders: list[tuple[str, Callable[[], Result]]] = []
+        if shutil.which("ssh"):
+            contenders.append(("openssh-cat", openssh))
+        contenders += [
+            ("push-noop", lambda: push("jobctl push, noop (nothing comes back)", "push-noop")),
+            (
+                "push-convert",
+                lambda: push("jobctl push, convert (parts come back)", "push-convert"),
+            ),
+            ("paramiko-cat", paramiko_cat),
+            ("local-convert", lambda: push("jobctl convert, 2 local slots (no SSH)", "push-local")),
+        ]
+        push_rows = interleave(contenders, rounds, "mb_per_second", higher_is_better=True)
+        if not shutil.which("ssh"):
+            push_rows.append({"name": "ssh h1 'cat > file' (OpenSSH)", "skipped": "no ssh client"})
+    finally:
+        ssh_hosts.stop_cluster(cluster)
+    return {
+        "hosts": 2,
+        "slots_per_host": 1,
+        "tasks": tasks,
+        "push_bytes": size,
+        "push_chunks": chunks,
+        "overhead": overhead_rows,
+        "push": push_rows,
+    }
+
+
 # -- running and reporting ------------------------------------------------------------------
 
 
@@ -448,7 +634,49 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {row['name']} | {row['submit_seconds']:.2f} | {row['chunk_rows']:,} | {row['status_query_ms']:.0f} | {row['status_cli_ms']:.0f} |"
             )
         lines.append("")
+    if "ssh" in results:
+        lines += ssh_markdown(results["ssh"], results["rounds"])
     return "\n".join(lines)
+
+
+def ssh_markdown(ssh: dict[str, Any], rounds: int) -> list[str]:
+    if "skipped" in ssh:
+        return [f"**SSH**: skipped ({ssh['skipped']})", ""]
+    lines = [
+        f"**SSH overhead** ({ssh['tasks']:,} no-op chunks; {ssh['hosts']} loopback sshd hosts x "
+        f"{ssh['slots_per_host']} slot vs 2 local slots; PostgreSQL store; median of {rounds} "
+        "interleaved rounds)",
+        "",
+        "| contender | chunks/s (job start to end: SSH connect, worker start, dispatch, commits) | ms per chunk per slot | end to end incl. CLI start, plan, submit | command |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for row in ssh["overhead"]:
+        if "error" in row:
+            lines.append(f"| {row['name']} | failed: {row['error'][:80]} | | | |")
+            continue
+        rate = row["dispatch_per_second"]
+        lines.append(
+            f"| {row['name']} | {rate:,.0f} | {2000 / rate:.2f} | {row['per_second']:,.0f} | `{row['command']}` |"
+        )
+    lines += [
+        "",
+        f"**SSH push throughput** (the same {ssh['push_bytes'] / 1e6:,.0f} MB of Arrow IPC: what "
+        f"push mode sends for {ssh['push_chunks']} chunks of the input; jobctl: 2 hosts x 1 slot, "
+        "job start to end; `cat`: one connection to h1, connect included; MB = 10^6 bytes)",
+        "",
+        "| contender | MB/s | seconds | command |",
+        "|---|---:|---:|---|",
+    ]
+    for row in ssh["push"]:
+        if "error" in row or "skipped" in row:
+            why = f"failed: {row['error'][:80]}" if "error" in row else f"skipped: {row['skipped']}"
+            lines.append(f"| {row['name']} | {why} | | |")
+            continue
+        lines.append(
+            f"| {row['name']} | {row['mb_per_second']:,.0f} | {row['seconds']:.2f} | `{row['command']}` |"
+        )
+    lines.append("")
+    return lines
 
 
 def update_readme(table: str) -> None:
@@ -464,7 +692,9 @@ def update_readme(table: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
-    parser.add_argument("--only", default="", help="comma list: dispatch,parquet,csv,resume,state")
+    parser.add_argument(
+        "--only", default="", help="comma list: dispatch,parquet,csv,resume,state,ssh"
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--no-readme", action="store_true", help="do not update README.md")
     args = parser.parse_args()
@@ -474,6 +704,7 @@ def main() -> None:
         "csv",
         "resume",
         "state",
+        "ssh",
     }
     rounds = args.rounds or (1 if args.quick else 3)
     tasks = 2_000 if args.quick else 10_000
@@ -501,11 +732,18 @@ def main() -> None:
         total = 100_000 if args.quick else 1_000_000
         print(f"state: submit {chunks} chunks, status with {total} chunk rows", flush=True)
         results["state"] = scenario_state(chunks, total)
-    stamp = results["date"]
+    if "ssh" in only:
+        print("ssh: 2 loopback sshd hosts", flush=True)
+        results["ssh"] = scenario_ssh(rounds, tasks, 50 if args.quick else 200)
+    # a partial or quick run never overwrites the day's full results, nor the README
+    full = not args.only and not args.quick
+    stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
+    if args.quick:
+        stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
-    if not args.no_readme and not args.quick:
+    if full and not args.no_readme:
         update_readme(table)
     print(table)
 
