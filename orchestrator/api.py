@@ -25,6 +25,7 @@ from orchestrator.errors import (
     SpecIssue,
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
+from orchestrator.planning.stored import DEFERRED
 from orchestrator.spec.model import JobSpec, SpecFile
 from orchestrator.states import ChunkState, JobState
 from orchestrator.store.base import ChunkRecord, JobProgress, JobRecord, NewJob, Store
@@ -368,6 +369,8 @@ def prepare_resume(
         JobState.CANCELLED,
     ):
         return ResumeCheck(record.id)
+    if (record.spec.get("planned") or {}).get(DEFERRED):
+        return ResumeCheck(record.id)  # not planned yet: it is planned when it starts
     changes = []
     if spec is not None and spec.spec_hash() != record.spec_hash:
         where = record.source_file or "the spec file"

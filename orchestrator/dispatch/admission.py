@@ -68,6 +68,9 @@ class GivenJobs:
 
     def ended(self, store: Store) -> dict[int, JobState]:
         if self.resume:
+            # first pass of a resume: upstream_failed jobs wait again, and their
+            # failed upstream jobs are resumed (taken on) before anything is
+            # judged blocked again
             self.resume = False
             for record in store.get_jobs(self.job_ids):
                 if record.state == JobState.UPSTREAM_FAILED:
@@ -75,6 +78,7 @@ class GivenJobs:
                         store.set_job_state(
                             record.id, JobState.PENDING, detail={"reason": "resume"}
                         )
+            return {}
         store.fail_blocked_jobs()
         # a job still waiting for its upstream jobs that ended anyway: upstream
         # failed (here or seen by another coordinator), or cancelled meanwhile

@@ -10,7 +10,7 @@ from tests.acceptance.cli import jobctl
 from tests.acceptance.test_run import read_output, spec_text, write_csv_inputs
 
 
-def pipeline_spec(tmp_path: Path, fail_seqs: list[int]) -> Path:
+def pipeline_spec(tmp_path: Path, fail_seqs: list[int], marker: Path | None = None) -> Path:
     """extract (CSV -> Parquet) -> transform (reads extract's output) -> load;
     transform's input does not exist until extract published it."""
     spec = tmp_path / "jobs.yaml"
@@ -30,7 +30,7 @@ def pipeline_spec(tmp_path: Path, fail_seqs: list[int]) -> Path:
               output: {{path: out/transform/, format: parquet}}
             - name: extract
               python: tests.procs:fail_on_seq
-              params: {{seq: {fail_seqs}}}
+              params: {{seq: {fail_seqs}, fixed_marker: "{marker or ""}"}}
               input: {{path: data/*.csv, format: csv}}
               chunking: {{bytes: 400B}}
               retries: {{max_attempts: 1}}
@@ -107,3 +107,24 @@ def test_a_selected_job_needs_its_upstream(tmp_path: Path, env: dict[str, str]) 
     result = jobctl("submit", str(spec), "--job", "transform", env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert "upstream job 'extract'" in result.stderr and "--job extract" in result.stderr
+
+
+def test_running_the_run_key_again_resumes_the_whole_graph(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    expected = write_csv_inputs(tmp_path / "data", files=1, rows=40)
+    marker = tmp_path / "fixed"
+    spec = pipeline_spec(tmp_path, [1], marker)
+    first = jobctl("run", str(spec), "--run-key", "nightly", env=env, cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    marker.write_text("fixed")
+    again = jobctl("run", str(spec), "--run-key", "nightly", "--json", env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    docs = {doc["name"]: doc for doc in json.loads(again.stdout)}
+    assert {name: doc["state"] for name, doc in docs.items()} == {
+        "extract": "succeeded",
+        "transform": "succeeded",
+        "load": "succeeded",
+    }
+    transformed, _ = read_output(tmp_path / "out" / "transform")
+    assert sorted(transformed.column("id").to_pylist()) == sorted(expected.column("id").to_pylist())
