@@ -168,6 +168,13 @@ def ensure_data(rows: int) -> tuple[Path, Path]:
 
 def jobctl_convert(source: Path, rows: int, fmt: str) -> Result:
     out = WORK / f"out-jobctl-{fmt}"
+    # Start from nothing, as the peers do (they delete their output first). The
+    # store is new every round, so job ids restart at 1: a previous round's
+    # output, whose _SUCCESS names job 1, would make publish believe it had
+    # already run, and the round would skip publishing and leave its parts in
+    # staging.
+    for leftover in (out, WORK / f".{out.name}.jobctl-staging"):
+        shutil.rmtree(leftover, ignore_errors=True)
     spec = write_spec(
         f"convert-{fmt}",
         f"""\

@@ -33,6 +33,7 @@ and results of pipelined runs are flushed in batches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -437,6 +438,22 @@ def serve(in_fd: int, channel: _Channel, heartbeat: float | None = None) -> int:
                 return EXIT_PROTOCOL_ERROR
 
 
+def use_worker_memory_pool() -> None:
+    """Allocate chunk data with jemalloc, unless ``$ARROW_DEFAULT_MEMORY_POOL`` chooses.
+
+    A worker decodes chunk after chunk of the same size, so what matters is
+    how cheaply freed memory is reused. Arrow's default, mimalloc, hands the
+    kernel back and faults in fresh (zero-filled, transparent-huge) pages for
+    every chunk: measured on a Parquet convert with 2 workers on 2 cores, it
+    spent 1.3-2.3 s of system time where jemalloc spent 0.5-0.8 s, the same
+    user time, and a lower peak RSS. Builds without jemalloc keep the default.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    with contextlib.suppress(NotImplementedError):  # pyarrow built without jemalloc
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def main() -> int:
     logging.basicConfig(
         stream=sys.stderr,
@@ -446,6 +463,7 @@ def main() -> int:
     level = os.environ.get("JOBCTL_WORKER_LOG_LEVEL")
     if level:
         PROCESSOR_LOGGER.setLevel(level.upper())
+    use_worker_memory_pool()
     in_fd, out_fd = _claim_stdio()
     out = open(out_fd, "wb", buffering=256 * 1024)  # noqa: SIM115 - lives as long as the process
     threading.Thread(target=_watch_reader, args=(out_fd,), name="reader-watch", daemon=True).start()

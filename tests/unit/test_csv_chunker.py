@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from orchestrator.errors import PlanningError
 from orchestrator.io.readers import iter_chunk_batches, read_chunk
+from orchestrator.planning import csv_chunker
 from orchestrator.planning.csv_chunker import UTF8_BOM, plan_csv_chunks
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.model import ChunkingSpec, CsvOptions
@@ -155,6 +156,30 @@ def test_row_targets_also_cover_every_record(tmp_path: Path, generated: tuple, r
     assert read_chunks(chunks, names, csv) == expected
 
 
+@PROPERTY
+@given(generated=csv_files(), chunk_bytes=st.integers(1, 200), memory_map=st.booleans())
+def test_quote_counting_shared_among_threads_cuts_the_same(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    generated: tuple,
+    chunk_bytes: int,
+    memory_map: bool,
+) -> None:
+    data, raw_header, _, _ = generated
+    path = tmp_path / "gen.csv"
+    path.write_bytes(data * 40)  # the header lines become records: fine for cutting
+    csv = CsvOptions(header=raw_header is not None)
+
+    def plan(threads: int) -> list[ChunkDescriptor]:
+        monkeypatch.setattr(csv_chunker, "PLAN_THREADS", threads)
+        monkeypatch.setattr(csv_chunker, "PARALLEL_PIECE", 16)
+        return plan_csv_chunks(
+            str(path), csv, by_bytes(chunk_bytes * 20), block_size=500, memory_map=memory_map
+        )
+
+    assert plan(3) == plan(1)
+
+
 # --- specific layouts --------------------------------------------------------
 
 
@@ -239,6 +264,20 @@ def test_other_delimiters_and_ascii_compatible_encodings(tmp_path: Path) -> None
     chunks = plan_csv_chunks(path, csv, by_bytes(1))
     assert len(chunks) == 2
     assert read_chunks(chunks, ["name", "city"], csv) == [("José", "Zürich\nHB"), ("Léa", "Bâle")]
+
+
+def test_another_quote_character(tmp_path: Path) -> None:
+    data = b"k,v\n1,'a\nb,''c'''\n2,\"x\n3,'\n\n'\n"
+    path = write(tmp_path, data)
+    csv = CsvOptions(quote_char="'")
+    chunks = plan_csv_chunks(path, csv, by_bytes(1))
+    assert [data[c.start : c.stop] for c in chunks] == [
+        b"1,'a\nb,''c'''\n",
+        b'2,"x\n',
+        b"3,'\n\n'\n",
+    ]
+    rows = read_chunks(chunks, ["k", "v"], csv)
+    assert rows == [("1", "a\nb,'c'"), ("2", '"x'), ("3", "\n\n")]
 
 
 def test_utf16_is_refused_with_a_clear_error(tmp_path: Path) -> None:

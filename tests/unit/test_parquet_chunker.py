@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.errors import PlanningError
+from orchestrator.io import readers
 from orchestrator.io.readers import iter_chunk_batches, read_chunk
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.parquet_chunker import (
@@ -127,6 +128,14 @@ def test_a_big_group_is_kept_whole_up_to_the_split_factor(tmp_path: Path) -> Non
     assert read_chunk(splits[3]).column("id").to_pylist() == list(range(76, 86))
 
 
+def test_pyarrow_default_row_groups_stay_whole_at_the_usual_target() -> None:
+    # pyarrow writes 1Mi-row groups; cutting one into 250,000-row pieces would
+    # decode it 3 times over (see SPLIT_FACTOR).
+    groups = [1024 * 1024] * 3 + [562_816]
+    ranges = plan_row_group_ranges(groups, 250_000)
+    assert [r[0] for r in ranges] == [(0,), (1,), (2,), (3,)]
+
+
 def test_byte_targets_use_the_mean_row_size_from_the_footer(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"
     write_parquet(path, [100] * 10)
@@ -134,6 +143,19 @@ def test_byte_targets_use_the_mean_row_size_from_the_footer(tmp_path: Path) -> N
     row_bytes = sum(meta.row_group(i).total_byte_size for i in range(10)) / 1000
     chunks = plan_parquet_chunks(str(path), ChunkingSpec(rows=None, bytes=round(row_bytes * 300)))
     assert [c.row_groups for c in chunks] == [(0, 1, 2), (3, 4, 5), (6, 7, 8), (9,)]
+
+
+def test_a_chunk_of_whole_groups_reads_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "PARQUET_BATCH_ROWS", 64)
+    path = tmp_path / "t.parquet"
+    table = write_parquet(path, [300, 200])
+    (chunk,) = plan_parquet_chunks(str(path), ChunkingSpec(rows=500))
+    got = read_chunk(chunk, columns=["name", "id"])
+    assert got.column_names == ["name", "id"]
+    assert got.equals(table.select(["name", "id"]))
+    assert got.column("id").num_chunks > 1  # batches, not one buffer per column and group
 
 
 def test_an_empty_parquet_file_has_no_chunks(tmp_path: Path) -> None:

@@ -13,7 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestrator.io import parts
-from orchestrator.io.parts import file_checksum, part_filename, verify_part, write_part
+from orchestrator.io.parts import (
+    file_checksum,
+    part_filename,
+    serialize,
+    verify_part,
+    write_part,
+)
 
 TABLE = pa.table({"id": list(range(100)), "name": [f"n{i}" for i in range(100)]})
 
@@ -55,6 +61,8 @@ def test_write_read_back_and_verify(
     assert verify_part(info.path, info.checksum)
     assert _read(info.path, fmt).equals(TABLE)
     assert os.listdir(tmp_path / "staging") == [os.path.basename(info.path)]
+    # a part sent back over the wire is the same file, byte for byte
+    assert serialize(TABLE, fmt, compression).to_pybytes() == Path(info.path).read_bytes()
 
 
 def test_verify_detects_tampering_and_missing_files(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.parquet_chunker import plan_parquet_chunks
 from orchestrator.protocol import MessageReader, build_job_payload, encode_message, run_message
 from orchestrator.spec.model import ChunkingSpec, CsvOptions, JobSpec, OutputSpec
-from orchestrator.worker import Worker, run_task
+from orchestrator.worker import Worker, run_task, use_worker_memory_pool
 
 REPO = Path(__file__).resolve().parents[2]
 SEQ0 = ChunkDescriptor(seq=0, kind="sequence", path=None, start=0, stop=1, est_rows=1).to_dict()
@@ -442,3 +442,18 @@ def test_job_cache_is_a_small_lru() -> None:
         ]
     assert w.run({"task": "x", "job": {"key": "c"}, "chunk": SEQ0})["ok"] is True
     assert w.run({"task": "x", "job": {"key": "a"}, "chunk": SEQ0}).get("unknown_job") is True
+
+
+def test_worker_allocates_with_jemalloc_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+        use_worker_memory_pool()
+        assert pa.default_memory_pool().backend_name == before.backend_name
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        use_worker_memory_pool()
+        assert pa.default_memory_pool().backend_name in {"jemalloc", before.backend_name}
+    finally:
+        pa.set_memory_pool(before)
