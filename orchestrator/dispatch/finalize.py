@@ -29,7 +29,7 @@ from orchestrator.dispatch.staging import (
 from orchestrator.errors import JobctlError, OutputExists
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
-from orchestrator.store.base import Store
+from orchestrator.store.base import JobRecord, Store
 
 MANIFEST_NAME = "_SUCCESS"
 
@@ -62,7 +62,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     manifest_path = out / MANIFEST_NAME
     if manifest_path.exists():
         existing = json.loads(manifest_path.read_text())
-        if existing.get("job_id") == job_id:
+        if _identity(existing) == _identity(_job_identity(record)):
             return dict(existing)  # already published by an earlier attempt
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
@@ -88,9 +88,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         )
         rows_total += chunk.rows_out or 0
     manifest = {
-        "job_id": job_id,
-        "job": record.name,
-        "run_key": record.run_key,
+        **_job_identity(record),
         "spec_hash": record.spec_hash,
         "format": spec.output.format,
         "compression": spec.output.compression,
@@ -110,6 +108,22 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     shutil.rmtree(staging, ignore_errors=True)
     _remove_if_empty(staging_root(record.output_path))
     return manifest
+
+
+def _job_identity(record: JobRecord) -> dict[str, Any]:
+    """What names this job in a manifest. The id alone is not enough: another
+    store (a fresh SQLite file, say) numbers its jobs from 1 again, and its job 1
+    must not take an older output for its own."""
+    return {
+        "job_id": record.id,
+        "job": record.name,
+        "run_key": record.run_key,
+        "job_created_at": record.created_at.isoformat(),
+    }
+
+
+def _identity(manifest: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(manifest.get(key) for key in ("job_id", "job", "run_key", "job_created_at"))
 
 
 def _swap_into_place(ready: Path, out: Path, mode: str, job_id: int) -> None:

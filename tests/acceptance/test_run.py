@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestrator.dispatch.finalize import verify_output
-from tests.acceptance.cli import jobctl, jobctl_popen
+from tests.acceptance.cli import cli_env, jobctl, jobctl_popen
 
 
 def write_csv_inputs(directory: Path, files: int = 2, rows: int = 60) -> pa.Table:
@@ -254,3 +254,29 @@ def test_cancel_stops_a_run_quickly(tmp_path: Path, env: dict[str, str]) -> None
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
     doc = json.loads(jobctl("status", "long", "--json", env=env).stdout)
     assert doc["state"] == "cancelled"
+
+
+def test_a_new_store_never_takes_an_older_output_for_its_own(tmp_path: Path) -> None:
+    """Job ids restart at 1 in a new store: its job 1 must publish, not find
+    the previous store's job 1 in ``_SUCCESS`` and believe it is done."""
+    spec = tmp_path / "jobs.yaml"
+    spec.write_text(
+        spec_text(
+            """\
+            - name: again
+              type: convert
+              input: {path: data/*.csv, format: csv}
+              output: {path: out/, format: parquet, mode: overwrite}
+              executor: {local: {workers: 1}}
+            """
+        )
+    )
+    for index, rows in enumerate((30, 50)):
+        expected = write_csv_inputs(tmp_path / "data", files=1, rows=rows)
+        env = cli_env(tmp_path, f"sqlite:///{tmp_path / f'store-{index}.db'}")
+        result = jobctl("run", str(spec), env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        table, manifest = read_output(tmp_path / "out")
+        assert manifest["job_id"] == 1
+        assert sorted(table.column("id").to_pylist()) == sorted(expected.column("id").to_pylist())
+    assert not list(tmp_path.glob(".out.jobctl-staging*/**/*.parquet"))  # nothing left behind
