@@ -420,6 +420,8 @@ class Coordinator:
             self.guard.insist(lambda: self.store.deregister_coordinator(self.owner), deadline)
         except StoreUnavailable as exc:
             return exc  # our leases expire by themselves; nothing is lost
+        finally:
+            self.ledger.close()
         return None
 
     # -- signals --------------------------------------------------------------------
@@ -492,9 +494,14 @@ class Coordinator:
                 )
         if self.checkpoints and not self.guard.attempt(self._save_checkpoints)[0]:
             return
-        pending = self.ledger.pending
-        flush_due = now - self._last_flush > FLUSH_SECONDS or len(pending) >= FLUSH_BATCH
-        if pending and flush_due and not self.guard.attempt(self._flush)[0]:
+        if self.ledger.committing:
+            if not self.guard.attempt(lambda: self.ledger.settle(wait=False))[0]:
+                return
+            if not self.ledger.committing:
+                self._idle_until = 0.0  # committed: a job may have ended
+        waiting = self.ledger.waiting()
+        flush_due = now - self._last_flush > FLUSH_SECONDS or waiting >= FLUSH_BATCH
+        if waiting and flush_due and not self.guard.attempt(self._flush)[0]:
             return
         if now - self._last_reap > self._lease_seconds() / 2:
             if not self.guard.attempt(self._reap)[0]:
@@ -617,7 +624,7 @@ class Coordinator:
             "type": "run",
             "task": task.task_id,
             "job": payload,
-            "chunk": lease.descriptor.to_dict(),
+            "chunk": lease.descriptor_doc,
             "token": lease.fencing_token,
             "attempt": lease.attempts + lease.infra_attempts + 1,
             "checkpoint": lease.checkpoint,
@@ -780,7 +787,9 @@ class Coordinator:
             del self.checkpoints[task_id]
 
     def _flush(self, force: bool = False) -> None:
-        self.ledger.flush(self.store, self.owner, time.monotonic(), force)
+        """Commit the outcomes that are due: in the background while the loop
+        runs (the store works while we feed workers), at once when forced."""
+        self.ledger.flush(self.store, self.owner, time.monotonic(), force, background=not force)
         self._last_flush = time.monotonic()
         self._idle_until = 0.0
 

@@ -14,7 +14,11 @@ here, in one place:
 Outcomes are committed in batches (:meth:`Ledger.flush`); a batch whose commit
 status is unknown (the store failed mid-call) is kept and marked uncertain,
 so a later rejection never deletes a file that an earlier, unseen commit made
-the chunk's.
+the chunk's. A batch may be committed in the background (one commit at a
+time, on a thread of its own) while the dispatch loop feeds workers: its
+entries stay in :attr:`Ledger.pending` until the answer is taken in
+(:meth:`Ledger.settle`), so their leases are renewed and a job never ends
+before its last commit did.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import random
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +85,9 @@ class Ledger:
         self.tasks: dict[str, Task] = {}  # live: leased, result not yet in
         self.queues: dict[int, deque[Task]] = {}
         self.pending: list[Pending] = []
+        #: the batch being committed in the background, and its answer to come
+        self._commit: tuple[list[Pending], Future[list[bool]]] | None = None
+        self._committer: ThreadPoolExecutor | None = None
 
     # -- tasks in ------------------------------------------------------------------
 
@@ -253,19 +261,69 @@ class Ledger:
             t for t in self.tasks.values() if held.get(t.lease.chunk_id) != t.lease.fencing_token
         ]
 
-    def flush(self, store: Store, owner: str, now: float, force: bool = False) -> None:
-        """Commit the outcomes that are due in one transaction. Raises
-        StoreUnavailable with the buffer intact (each entry now uncertain)."""
+    @property
+    def committing(self) -> bool:
+        """A batch is being committed in the background."""
+        return self._commit is not None
+
+    def waiting(self) -> int:
+        """Outcomes not yet handed to a commit."""
+        return len(self.pending) - (len(self._commit[0]) if self._commit is not None else 0)
+
+    def flush(
+        self, store: Store, owner: str, now: float, force: bool = False, background: bool = False
+    ) -> None:
+        """Commit the outcomes that are due in one transaction; with
+        ``background``, on the committer thread (the answer is taken in by
+        :meth:`settle`). A commit still running is settled first, so at most
+        one runs and no outcome is in two. Raises StoreUnavailable with the
+        buffer intact (each entry of the failed batch now uncertain)."""
+        self.settle(wait=True)
         ready = [p for p in self.pending if force or p.not_before <= now]
         if not ready:
             return
+        outcomes = [p.outcome for p in ready]
+        if background:
+            if self._committer is None:
+                self._committer = ThreadPoolExecutor(1, thread_name_prefix="jobctl-commit")
+            self._commit = (ready, self._committer.submit(store.complete_chunks, owner, outcomes))
+            return
         try:
-            accepted = store.complete_chunks(owner, [p.outcome for p in ready])
+            accepted = store.complete_chunks(owner, outcomes)
         except StoreUnavailable:
             for entry in ready:
                 entry.uncertain = True
             raise
-        self.pending = [p for p in self.pending if not (force or p.not_before <= now)]
+        self._settled(ready, accepted)
+
+    def settle(self, wait: bool) -> None:
+        """Take in the answer of the background commit, if there is one and it
+        is done (``wait``: wait for it). Raises its StoreUnavailable, the
+        batch kept and marked uncertain."""
+        if self._commit is None:
+            return
+        ready, answer = self._commit
+        if not wait and not answer.done():
+            return
+        self._commit = None
+        try:
+            accepted = answer.result()
+        except StoreUnavailable:
+            for entry in ready:
+                entry.uncertain = True
+            raise
+        self._settled(ready, accepted)
+
+    def close(self) -> None:
+        """Wait for the background commit (its answer is dropped: call
+        :meth:`settle` first to use it) and stop the committer thread."""
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)
+            self._committer = None
+
+    def _settled(self, ready: list[Pending], accepted: list[bool]) -> None:
+        committed = {id(entry) for entry in ready}
+        self.pending = [p for p in self.pending if id(p) not in committed]
         for entry, ok in zip(ready, accepted, strict=True):
             if not ok:
                 if not entry.uncertain:  # certainly never committed: not the chunk's file

@@ -10,6 +10,7 @@ coordinator killed with SIGKILL leaves no orphans behind.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -22,6 +23,12 @@ from typing import Any
 from orchestrator.protocol import MessageReader, encode_message
 
 WORKER_ARGV: tuple[str, ...] = (sys.executable, "-m", "orchestrator.worker")
+#: Bytes each pipe to and from a worker holds (Linux; elsewhere the system's
+#: default), so a deep queue of tiny chunks is written in one go and a worker
+#: does not wait for the coordinator to read its results while the
+#: coordinator is busy with the store. Correctness does not depend on it:
+#: what the input pipe cannot take waits in the slot's outbox.
+PIPE_BYTES = 1 << 20
 
 
 class WorkerProcess:
@@ -36,6 +43,8 @@ class WorkerProcess:
         self.ready = False
         self.known_jobs: set[str] = set()  # job payload keys already sent to this process
         self.started_at = 0.0
+        #: frames the input pipe could not take yet; written as the worker reads
+        self._outbox = bytearray()
 
     @property
     def name(self) -> str:
@@ -62,8 +71,12 @@ class WorkerProcess:
                 start_new_session=True,
                 env=self.env,
             )
-        assert self.proc.stdout is not None
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            _grow_pipe(pipe.fileno())
         os.set_blocking(self.proc.stdout.fileno(), False)
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        self._outbox = bytearray()
         self.reader = MessageReader()
         self.ready = False
         self.known_jobs = set()
@@ -74,18 +87,32 @@ class WorkerProcess:
         return self.proc.stdout.fileno()
 
     def send(self, frames: Sequence[tuple[dict[str, Any], bytes | None]]) -> bool:
-        """Write frames in one go; False if the process is gone."""
+        """Queue frames and write what the pipe takes now; False if the process
+        is gone. Never blocks: a worker blocked on writing its results while we
+        wait to write its input would deadlock us both. The rest is written as
+        the worker reads (:meth:`read_available`: it answers every run it
+        took, so its output wakes us)."""
+        self._outbox += b"".join(encode_message(header, payload) for header, payload in frames)
+        return self._write_outbox()
+
+    def _write_outbox(self) -> bool:
         assert self.proc is not None and self.proc.stdin is not None
-        data = b"".join(encode_message(header, payload) for header, payload in frames)
-        try:
-            self.proc.stdin.write(data)
-        except (BrokenPipeError, OSError):
-            return False
+        fd = self.proc.stdin.fileno()
+        while self._outbox:
+            try:
+                written = os.write(fd, self._outbox)
+            except BlockingIOError:
+                return True
+            except OSError:  # BrokenPipeError included: the worker is gone
+                return False
+            del self._outbox[:written]
         return True
 
     def read_available(self) -> tuple[list[tuple[dict[str, Any], bytes | None]], bool]:
         """Messages that arrived, and whether the stream is still open."""
         messages: list[tuple[dict[str, Any], bytes | None]] = []
+        if self._outbox:
+            self._write_outbox()  # a dead worker is seen by its output's end
         while True:
             try:
                 data = os.read(self.fileno(), 1 << 16)
@@ -140,3 +167,18 @@ class WorkerProcess:
                     stream.close()
             except OSError:
                 pass
+
+
+def _grow_pipe(fd: int) -> None:
+    """Best effort: a pipe of ``PIPE_BYTES`` (capped by the system's limit)."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    size = PIPE_BYTES
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as limit:
+            size = min(size, int(limit.read()))
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, set_size, size)

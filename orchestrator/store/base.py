@@ -114,8 +114,15 @@ class Lease:
     fencing_token: int
     attempts: int  # processor-error attempts already spent before this one
     infra_attempts: int
-    descriptor: ChunkDescriptor
+    #: the chunk's descriptor as stored (``ChunkDescriptor.to_dict()``): the
+    #: dispatcher passes it to the worker unchanged, without a round trip
+    #: through the dataclass for every chunk
+    descriptor_doc: dict[str, Any]
     checkpoint: Any | None
+
+    @property
+    def descriptor(self) -> ChunkDescriptor:
+        return ChunkDescriptor.from_dict(self.descriptor_doc)
 
 
 class OutcomeKind:

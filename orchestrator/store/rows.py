@@ -152,7 +152,7 @@ def lease_record(row: Row, loads: JsonLoads) -> Lease:
         fencing_token=row["fencing_token"],
         attempts=row["attempts"],
         infra_attempts=row["infra_attempts"],
-        descriptor=ChunkDescriptor.from_dict(loads(row["descriptor"])),
+        descriptor_doc=loads(row["descriptor"]),
         checkpoint=loads(row["checkpoint"]),
     )
 
@@ -380,16 +380,6 @@ def queue_stats(
         ended=int(flow["ended"]),
         retries=int(flow["retries"]),
     )
-
-
-def rejected_row(owner: str, outcome: ChunkOutcome) -> dict[str, Any]:
-    """A rejected outcome as the audit query reads it."""
-    return {
-        "id": outcome.chunk_id,
-        "token": outcome.fencing_token,
-        "kind": outcome.kind,
-        "owner": owner,
-    }
 
 
 def check_replannable(job_id: int, state: JobState) -> None:

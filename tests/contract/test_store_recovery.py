@@ -185,6 +185,9 @@ def test_commit_after_a_reap_in_flight_is_rejected(pg_url: str) -> None:
         assert result == [[False]]  # re-checked after the wait: no longer running
         reaped = chunk(store, job_id, 0)
         assert (reaped.state, reaped.infra_attempts) == (ChunkState.PENDING, 1)
+        # the audit shows the chunk as the reaper left it, not as the commit began
+        [rejected] = [e for e in store.list_events(job_id) if e.kind == "chunk_commit_rejected"]
+        assert (rejected.detail["chunk_state"], rejected.detail["lease_owner"]) == ("pending", None)
     finally:
         store.close()
 
@@ -193,4 +196,4 @@ def _outcome_batch(store: Store, lease: Any) -> dict[str, Any]:
     from orchestrator.store import rows
 
     row = rows.outcome_row("o", ChunkOutcome(lease.chunk_id, lease.fencing_token, "succeeded"))
-    return {"batch": rows.dump_json([row]), "user": "t", "host": "h", "pid": 1}
+    return {"batch": rows.dump_json([row]), "owner": "o", "user": "t", "host": "h", "pid": 1}

@@ -114,7 +114,7 @@ class FakeJob:
 
 def make_task(ledger: Ledger, slot: Any, chunk_id: int, job: Any) -> Task:
     descriptor = ChunkDescriptor(chunk_id, "sequence", None, 0, 1, 0)
-    lease = Lease(chunk_id, 1, chunk_id, 5, 0, 0, descriptor, None)
+    lease = Lease(chunk_id, 1, chunk_id, 5, 0, 0, descriptor.to_dict(), None)
     task = Task(f"t{chunk_id}", lease, job, slot, 0.0)
     ledger.add(task, 0.0)
     return task
@@ -174,3 +174,51 @@ def test_a_rejected_commit_keeps_its_file_when_an_earlier_try_may_have_won(
     assert ledger.pending[0].uncertain
     ledger.flush(store, "me", 1.0)  # type: ignore[arg-type]
     assert part.exists() and not ledger.pending
+
+
+def test_a_background_commit_keeps_its_outcomes_pending_until_settled() -> None:
+    import threading
+
+    class Store:
+        def __init__(self) -> None:
+            self.release = threading.Event()
+            self.fail = True
+            self.calls: list[list[int]] = []
+
+        def complete_chunks(self, owner: str, outcomes: list[ChunkOutcome]) -> list[bool]:
+            self.release.wait(5)
+            self.calls.append([o.chunk_id for o in outcomes])
+            if self.fail:
+                self.fail = False
+                raise StoreUnavailable("connection lost during COMMIT")
+            return [True] * len(outcomes)
+
+    ledger = Ledger(random.Random(0))
+    slot, job = FakeSlot(0), FakeJob()
+    ledger.queues[0] = deque()
+    job.done = job.rows_in = job.rows_out = 0  # type: ignore[attr-defined]
+    first, second = make_task(ledger, slot, 1, job), make_task(ledger, slot, 2, job)
+    ledger.take(slot, first.task_id, 1.0)  # type: ignore[arg-type]
+    ledger.succeed(first, {"ok": True})
+    store = Store()
+    try:
+        ledger.flush(store, "me", 1.0, background=True)  # type: ignore[arg-type]
+        assert ledger.committing and ledger.waiting() == 0
+        ledger.take(slot, second.task_id, 1.0)  # type: ignore[arg-type]
+        ledger.succeed(second, {"ok": True})  # arrives while the commit runs
+        # still pending while in flight: renewed by heartbeats, the job not over
+        assert len(ledger.pending) == 2 and ledger.waiting() == 1
+        assert {c for c, _ in ledger.renewals(lambda s: True, 1.0)} == {1, 2}
+        ledger.settle(wait=False)  # not done yet: nothing changes
+        assert ledger.committing
+        store.release.set()
+        with pytest.raises(StoreUnavailable):
+            ledger.settle(wait=True)
+        assert [p.uncertain for p in ledger.pending] == [True, False]
+        ledger.flush(store, "me", 1.0, background=True)  # type: ignore[arg-type]
+        ledger.settle(wait=True)
+        assert store.calls == [[1], [1, 2]] and not ledger.pending
+        assert job.done == 2  # type: ignore[attr-defined]
+    finally:
+        store.release.set()
+        ledger.close()

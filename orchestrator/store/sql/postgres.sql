@@ -256,6 +256,11 @@ WHERE lease_owner = %(owner)s AND state = 'running'
 -- their target state, close their attempt row and get one event. Returns
 -- the accepted chunk ids. The batch is one JSON array of outcome objects
 -- (cheaper to send than a dozen arrays); at most one outcome per chunk.
+-- The rejected ones (a stale owner's late commit) get one
+-- chunk_commit_rejected event each, with the chunk's state and token at that
+-- moment (read under a share lock: the latest committed version, also when
+-- a reap raced this commit), so they are visible in the log. One statement:
+-- the call runs in autocommit, one round trip.
 WITH v AS (
     SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
         id bigint, token bigint, kind text, target text, delay float8, rows_in bigint,
@@ -296,6 +301,19 @@ WITH v AS (
     SELECT d.event, d.job_id, d.id, %(user)s, %(host)s, %(pid)s, d.detail
     FROM done d
     ORDER BY d.id
+), rejected AS (
+    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
+    SELECT 'chunk_commit_rejected', c.job_id, c.id, %(user)s, %(host)s, %(pid)s,
+           jsonb_build_object('owner', %(owner)s::text, 'fencing_token', v.token,
+                              'outcome', v.kind, 'chunk_state', c.state,
+                              'current_token', c.fencing_token, 'lease_owner', c.lease_owner)
+    FROM v CROSS JOIN LATERAL (
+        SELECT r.id, r.job_id, r.state, r.fencing_token, r.lease_owner FROM chunks r
+        WHERE r.id = v.id
+        FOR SHARE
+    ) c
+    WHERE NOT EXISTS (SELECT 1 FROM done d WHERE d.id = v.id)
+    ORDER BY c.id
 )
 SELECT id FROM done
 
@@ -646,20 +664,6 @@ WITH victims AS (
     ORDER BY m.id
 )
 SELECT count(*) AS n FROM moved
-
--- name: log_rejected_outcomes
--- Audit the outcomes complete_chunks rejected (%(batch)s: JSON array of
--- {id, token, kind, owner}): one chunk_commit_rejected event each, with the
--- chunk's state and token at that moment, so a stale owner's late commit is
--- visible in the log.
-INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-SELECT 'chunk_commit_rejected', c.job_id, c.id, %(user)s, %(host)s, %(pid)s,
-       jsonb_build_object('owner', r.owner, 'fencing_token', r.token, 'outcome', r.kind,
-                          'chunk_state', c.state, 'current_token', c.fencing_token,
-                          'lease_owner', c.lease_owner)
-FROM jsonb_to_recordset(%(batch)s::jsonb) AS r(id bigint, token bigint, kind text, owner text)
-JOIN chunks c ON c.id = r.id
-ORDER BY c.id
 
 -- name: dead_chunks
 -- The dead-letter queue: dead chunks of one job (%(job_id)s) or of all jobs
