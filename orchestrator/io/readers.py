@@ -120,6 +120,32 @@ def _read_slice(desc: ChunkDescriptor, prefix: bytes) -> pa.Buffer:
     return data
 
 
+def sample_csv_schema(desc: ChunkDescriptor, csv: CsvOptions, sample_bytes: int) -> pa.Schema:
+    """The column types Arrow infers from the first ``sample_bytes`` of a CSV
+    chunk (whole records: the streaming reader parses one block and stops)."""
+    header = desc.header.encode(csv.encoding) if desc.header is not None else b""
+    data = _read_slice(desc, header)
+    read_options = pacsv.ReadOptions(
+        encoding=csv.encoding,
+        autogenerate_column_names=desc.header is None,
+        block_size=max(CSV_MIN_BLOCK, min(len(data) + 1, sample_bytes)),
+        use_threads=False,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=csv.delimiter,
+        quote_char=csv.quote_char or False,
+        newlines_in_values=True,
+    )
+    try:
+        with pacsv.open_csv(
+            pa.BufferReader(data), read_options=read_options, parse_options=parse_options
+        ) as reader:
+            return reader.schema
+    except pa.ArrowException as exc:
+        exc.add_note(f"while reading {desc.describe()}")
+        raise
+
+
 def _read_csv(
     desc: ChunkDescriptor,
     csv: CsvOptions,
