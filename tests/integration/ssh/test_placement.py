@@ -268,7 +268,9 @@ def test_hosts_list_shows_a_run_at_work(
     shown = r"^h[12]\s+127\.0\.0\.1:\d+\s+(busy|online)\s+[01]/1\s+(\d+%\s+){3}"
     shown += r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(\d+%|-)"
     rows = [line for line in text.splitlines() if re.match(shown, line)]
-    assert len(rows) == 2, text
+    assert any(line.startswith(seen["name"]) for line in rows), text  # the busy one, in full
+    listed_hosts = {line.split()[0] for line in text.splitlines() if re.match(r"^h[12]\s", line)}
+    assert listed_hosts == {"h1", "h2"}, text  # the other may not have reported figures yet
     after = {d["name"]: d for d in json.loads(jobctl("hosts", "list", "--json", env=env).stdout)}
     assert {d["state"] for d in after.values()} == {"online"}
     assert all(d["slots_in_use"] == 0 and d["success_rate"] == 1.0 for d in after.values())
