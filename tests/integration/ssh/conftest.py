@@ -127,6 +127,11 @@ class SshHost:
                     "MaxStartups 64",
                     "LogLevel INFO",
                     "Subsystem sftp internal-sftp",
+                    # sessions run the login user's shell rc files; on machines
+                    # whose ~/.bashrc runs `pyenv init -`, a session SIGKILLed by
+                    # a test mid-`pyenv rehash` leaves its lock behind and every
+                    # later login would wait pyenv's default 60 s for it
+                    "SetEnv PYENV_REHASH_TIMEOUT=1",
                     "",
                 ]
             )
