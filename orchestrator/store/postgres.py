@@ -485,11 +485,21 @@ class PostgresStore(Store):
         return 0 if row is None else int(row["n"])
 
     def requeue_chunks(self, job_id: int, states: Sequence[ChunkState]) -> int:
+        return self._requeue(job_id, states, None)
+
+    def _requeue(
+        self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int] | None
+    ) -> int:
         allowed = set(states) & chunk_sources(ChunkState.PENDING)
         allowed.discard(ChunkState.SUCCEEDED)
-        if not allowed:
+        if not allowed or (seqs is not None and not seqs):
             return 0
-        params = {"job_id": job_id, "sources": rows.state_values(allowed), **self._who()}
+        params = {
+            "job_id": job_id,
+            "sources": rows.state_values(allowed),
+            "seqs": None if seqs is None else [int(s) for s in seqs],
+            **self._who(),
+        }
         row = self._one("requeue_chunks", params)
         return 0 if row is None else int(row["n"])
 
@@ -682,18 +692,7 @@ class PostgresStore(Store):
     def requeue_chunk_seqs(
         self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int]
     ) -> int:
-        allowed = set(states) & chunk_sources(ChunkState.PENDING)
-        allowed.discard(ChunkState.SUCCEEDED)
-        if not allowed or not seqs:
-            return 0
-        params = {
-            "job_id": job_id,
-            "sources": rows.state_values(allowed),
-            "seqs": [int(s) for s in seqs],
-            **self._who(),
-        }
-        row = self._one("requeue_chunk_seqs", params)
-        return 0 if row is None else int(row["n"])
+        return self._requeue(job_id, states, seqs)
 
     def replan_job(
         self,

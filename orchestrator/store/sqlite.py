@@ -343,7 +343,7 @@ class SqliteStore(Store):
             source, _record = self._move_job(conn, now, job_id, JobState.CANCELLED, None)
             sources = json.dumps(rows.state_values(CHUNK_CANCELLED_WITH_JOB))
             victims = conn.execute(
-                _Q["chunks_in_states"], {"job_id": job_id, "states": sources}
+                _Q["chunks_in_states"], {"job_id": job_id, "states": sources, "seqs": None}
             ).fetchall()
             ids = _ids([v["id"] for v in victims])
             conn.execute(
@@ -494,15 +494,23 @@ class SqliteStore(Store):
             return self._return_running(conn, now, victims, "expired", kind, 1, "lease expired")
 
     def requeue_chunks(self, job_id: int, states: Sequence[ChunkState]) -> int:
+        return self._requeue(job_id, states, None)
+
+    def _requeue(
+        self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int] | None
+    ) -> int:
         allowed = set(states) & chunk_sources(ChunkState.PENDING)
         allowed.discard(ChunkState.SUCCEEDED)
-        if not allowed:
+        if not allowed or (seqs is not None and not seqs):
             return 0
         sources = json.dumps(rows.state_values(allowed))
         with self._tx() as (conn, now):
-            victims = conn.execute(
-                _Q["chunks_in_states"], {"job_id": job_id, "states": sources}
-            ).fetchall()
+            params = {
+                "job_id": job_id,
+                "states": sources,
+                "seqs": None if seqs is None else _ids(seqs),
+            }
+            victims = conn.execute(_Q["chunks_in_states"], params).fetchall()
             ids = _ids([v["id"] for v in victims])
             conn.execute(
                 _Q["close_open_attempts"], {"chunk_ids": ids, "outcome": "requeued", "now": now}
@@ -707,23 +715,7 @@ class SqliteStore(Store):
     def requeue_chunk_seqs(
         self, job_id: int, states: Sequence[ChunkState], seqs: Sequence[int]
     ) -> int:
-        allowed = set(states) & chunk_sources(ChunkState.PENDING)
-        allowed.discard(ChunkState.SUCCEEDED)
-        if not allowed or not seqs:
-            return 0
-        sources = json.dumps(rows.state_values(allowed))
-        with self._tx() as (conn, now):
-            params = {"job_id": job_id, "states": sources, "seqs": _ids(seqs)}
-            victims = conn.execute(_Q["chunks_in_states_seqs"], params).fetchall()
-            ids = _ids([v["id"] for v in victims])
-            conn.execute(
-                _Q["close_open_attempts"], {"chunk_ids": ids, "outcome": "requeued", "now": now}
-            )
-            conn.execute(_Q["requeue_chunks"], {"chunk_ids": ids, "sources": sources, "now": now})
-            kind = EventKind.CHUNK_REQUEUED
-            events = [(kind, job_id, v["id"], {"from": v["state"]}) for v in victims]
-            self._events(conn, now, events)
-        return len(victims)
+        return self._requeue(job_id, states, seqs)
 
     def replan_job(
         self,

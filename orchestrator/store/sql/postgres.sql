@@ -382,12 +382,14 @@ WITH victims AS (
 SELECT count(*) AS n FROM moved
 
 -- name: requeue_chunks
--- Resume: the chunks of a job in %(sources)s back to pending with counters,
--- error, backoff and lease reset; open attempt rows closed as 'requeued';
--- one chunk_requeued event each. Returns how many.
+-- Resume: the chunks of a job in %(sources)s (only those numbered %(seqs)s
+-- unless it is NULL: the DLQ retry of single chunks) back to pending with
+-- counters, error, backoff and lease reset; open attempt rows closed as
+-- 'requeued'; one chunk_requeued event each. Returns how many.
 WITH victims AS (
     SELECT id, state FROM chunks
     WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
+      AND (%(seqs)s::int[] IS NULL OR seq = ANY(%(seqs)s::int[]))
     FOR UPDATE
 ), moved AS (
     UPDATE chunks c SET
@@ -689,35 +691,6 @@ WITH victims AS (
     INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
     SELECT 'chunk_purged', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
            jsonb_build_object('from', 'dead', 'error', m.error)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT count(*) AS n FROM moved
-
--- name: requeue_chunk_seqs
--- Like requeue_chunks, restricted to the chunks numbered %(seqs)s (the DLQ
--- retry of single chunks).
-WITH victims AS (
-    SELECT id, state FROM chunks
-    WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
-      AND seq = ANY(%(seqs)s::int[])
-    FOR UPDATE
-), moved AS (
-    UPDATE chunks c SET
-        state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
-        not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
-    RETURNING c.id, c.job_id, v.state AS from_state
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'requeued',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_requeued', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('from', m.from_state)
     FROM moved m
     ORDER BY m.id
 )

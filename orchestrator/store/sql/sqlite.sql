@@ -150,9 +150,11 @@ ORDER BY seq
 LIMIT :limit
 
 -- name: chunks_in_states
--- The chunks of a job in :states (JSON), with what their events need.
+-- The chunks of a job in :states (JSON), only those numbered :seqs (JSON)
+-- unless it is NULL, with what their events need.
 SELECT id, job_id, state, fencing_token, lease_owner FROM chunks
 WHERE job_id = :job_id AND state IN (SELECT value FROM json_each(:states))
+  AND (:seqs IS NULL OR seq IN (SELECT value FROM json_each(:seqs)))
 ORDER BY seq
 
 -- name: running_jobs_by_priority
@@ -491,13 +493,6 @@ SELECT id, job_id, error FROM chunks WHERE job_id = :job_id AND state = 'dead' O
 -- Give up on the dead chunks of a job: dead -> cancelled.
 UPDATE chunks SET state = 'cancelled', updated_at = :now
 WHERE job_id = :job_id AND state = 'dead'
-
--- name: chunks_in_states_seqs
--- Like chunks_in_states, restricted to the chunks numbered :seqs (JSON).
-SELECT id, job_id, state, fencing_token, lease_owner FROM chunks
-WHERE job_id = :job_id AND state IN (SELECT value FROM json_each(:states))
-  AND seq IN (SELECT value FROM json_each(:seqs))
-ORDER BY seq
 
 -- name: running_chunk_owners
 -- Who holds running chunks of a job (replan refuses while anyone does).
