@@ -53,6 +53,7 @@ from orchestrator.dispatch.options import (
     HOSTS_POLL_SECONDS,
     IDLE_POLL_SECONDS,
     MAX_QUEUE_DEPTH,
+    PLACEMENT_CHECK_SECONDS,
     PREEMPT_CHECK_SECONDS,
     PREEMPT_COOLDOWN_SECONDS,
     RESPAWN_MAX_SECONDS,
@@ -197,6 +198,8 @@ class Coordinator:
         self._admit_due = True
         self._last_preempt_check = 0.0
         self._last_hosts_poll = 0.0
+        self._placer: Placement | None = None  # built at the first lease
+        self._last_placement_check = float("-inf")
         self._preempted_at = 0.0
         self.listener: JobListener | None = None
         self._message: str | None = None
@@ -335,9 +338,8 @@ class Coordinator:
         for slot in slots:
             self.slots.append(slot)
             self.queues[slot.slot] = deque()
-            placer: Placement | None = getattr(self, "_placer", None)
-            if placer is not None:
-                placer.add_slot(slot)
+            if self._placer is not None:
+                self._placer.add_slot(slot)
             self._start_slot(slot)
 
     def _start_slot(self, slot: Slot) -> bool:
@@ -594,7 +596,7 @@ class Coordinator:
         """Where chunks may go (``placement.py``: requirements, queue length, score),
         from figures cached in memory; ends the given jobs no slot can run (a
         serving coordinator leaves them to others)."""
-        placement: Placement | None = getattr(self, "_placer", None)
+        placement = self._placer
         if placement is None:
             placement = Placement(
                 self.slots,
@@ -603,8 +605,11 @@ class Coordinator:
             )
             self._placer = placement
         placement.update(usable, now)
-        if self.source.dynamic:
+        # a job's wait for a slot is bounded in seconds: no need to judge it
+        # on every turn of the loop
+        if self.source.dynamic or now - self._last_placement_check < PLACEMENT_CHECK_SECONDS:
             return placement
+        self._last_placement_check = now
         specs = {job_id: job.spec for job_id, job in self.jobs.items()}
         for job_id, error in placement.unplaceable(specs, now):
             job = self.jobs[job_id]

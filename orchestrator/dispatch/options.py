@@ -52,6 +52,8 @@ WORKER_HEARTBEAT_MAX_SECONDS = 1.0
 #: (PostgreSQL) a submit wakes it at once and the poll is only a safety net.
 ADMIT_POLL_SECONDS = 0.5
 ADMIT_LISTEN_POLL_SECONDS = 5.0
+#: How often a run checks for jobs no slot can take (seconds; see placement.py).
+PLACEMENT_CHECK_SECONDS = 0.5
 #: How often a serving coordinator looks for hosts added to the store (seconds).
 HOSTS_POLL_SECONDS = 5.0
 #: How often the coordinator checks whether URGENT chunks wait for a slot, and
