@@ -25,7 +25,7 @@ from orchestrator.errors import (
     SpecIssue,
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
-from orchestrator.planning.stored import DEFERRED
+from orchestrator.planning.stored import is_deferred
 from orchestrator.spec.model import JobSpec, SpecFile
 from orchestrator.states import ChunkState, JobState
 from orchestrator.store.base import ChunkRecord, JobProgress, JobRecord, NewJob, Store
@@ -369,7 +369,7 @@ def prepare_resume(
         JobState.CANCELLED,
     ):
         return ResumeCheck(record.id)
-    if (record.spec.get("planned") or {}).get(DEFERRED):
+    if is_deferred(record.spec):
         return ResumeCheck(record.id)  # not planned yet: it is planned when it starts
     changes = []
     if spec is not None and spec.spec_hash() != record.spec_hash:

@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from orchestrator.errors import IllegalTransition, JobctlError
-from orchestrator.planning.stored import DEFERRED, stored_spec
+from orchestrator.planning.stored import is_deferred, stored_spec
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import JOB_TERMINAL, JobState
 from orchestrator.store.base import JobRecord, Store
@@ -124,16 +124,11 @@ class QueuedJobs:
         return False
 
 
-def is_deferred(record: JobRecord) -> bool:
-    planned = record.spec.get("planned") or {}
-    return bool(planned.get(DEFERRED))
-
-
 def plan_if_deferred(store: Store, record: JobRecord) -> JobRecord:
     """Plan a job that was submitted unplanned (it has upstream jobs), now that
     they succeeded. A planning error (no input, unreadable file) fails the job
     with the error; a job another coordinator planned meanwhile is left as is."""
-    if not is_deferred(record):
+    if not is_deferred(record.spec):
         return record
     from orchestrator.planning.plan import plan_job
 
@@ -144,7 +139,7 @@ def plan_if_deferred(store: Store, record: JobRecord) -> JobRecord:
         _fail_unplanned(store, record, f"planning at start: {exc}")
         return store.get_job(record.id)
     current = store.get_job(record.id)
-    if not is_deferred(current) or current.state in JOB_TERMINAL:
+    if not is_deferred(current.spec) or current.state in JOB_TERMINAL:
         return current
     with contextlib.suppress(IllegalTransition):  # another coordinator planned and runs it
         store.replan_job(

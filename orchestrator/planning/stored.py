@@ -33,3 +33,8 @@ def deferred_spec(job: JobSpec) -> dict[str, Any]:
     stored = job.to_dict()
     stored["planned"] = {DEFERRED: True}
     return stored
+
+
+def is_deferred(spec: dict[str, Any]) -> bool:
+    """Whether a stored spec belongs to a job not planned yet."""
+    return bool((spec.get("planned") or {}).get(DEFERRED))
