@@ -70,12 +70,12 @@ Messages (``type`` field)
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from orchestrator import jsoncodec
 from orchestrator.errors import JobctlError
 
 if TYPE_CHECKING:
@@ -91,8 +91,6 @@ MAX_PAYLOAD_SIZE = 8 * 1024 * 1024 * 1024
 _JOIN_LIMIT = 1024 * 1024
 
 _LEN = struct.Struct(">I")
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_DECODER = json.JSONDecoder()
 
 Message = tuple[dict[str, Any], bytes | None]
 
@@ -105,7 +103,7 @@ def encode_message(header: Mapping[str, Any], payload: bytes | None = None) -> b
     """One frame as bytes (the payload joined in; used for small frames and tests)."""
     if payload is not None:
         header = {**header, "payload_size": len(payload)}
-    body = _ENCODER.encode(header).encode("utf-8")
+    body = jsoncodec.dumps(header)
     if len(body) > MAX_HEADER_SIZE:
         raise ProtocolError(f"header of {len(body)} bytes exceeds {MAX_HEADER_SIZE}")
     if payload is None:
@@ -184,7 +182,7 @@ def _read_exact(stream: BinaryIO, n: int, at_frame_start: bool = False) -> bytes
 def decode_header(body: bytes | bytearray) -> dict[str, Any]:
     """Parse a header body; anything but a JSON object is garbage."""
     try:
-        header = _DECODER.decode(body.decode("utf-8"))
+        header = jsoncodec.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError(f"frame header is not UTF-8 JSON: {exc}") from None
     if not isinstance(header, dict):

@@ -7,11 +7,11 @@ the caller passes in as ``loads``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from orchestrator import jsoncodec
 from orchestrator.errors import IllegalTransition
 from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.states import CHUNK_TRANSITIONS, ChunkState, JobState, Priority
@@ -89,15 +89,12 @@ def _required_datetime(value: Any) -> datetime:
 
 def sqlite_json(value: Any) -> Any:
     """Decode a JSON text column (SQL NULL stays None)."""
-    return None if value is None else json.loads(value)
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one instance: 100k chunks per submit
+    return None if value is None else jsoncodec.loads(value)
 
 
 def dump_json(value: Any) -> str | None:
     """JSON text for a column; None stays SQL NULL."""
-    return None if value is None else _ENCODER.encode(value)
+    return None if value is None else jsoncodec.dumps_text(value)
 
 
 def job_record(row: Row, loads: JsonLoads) -> JobRecord:
