@@ -230,6 +230,7 @@ WITH ordered_jobs AS (
         updated_at = now()
     FROM picked
     WHERE c.id = picked.id AND c.state = 'pending'
+    -- the fields of store.base.Lease, in its order (rows become Lease(*row))
     RETURNING c.id, c.job_id, c.seq, c.fencing_token, c.attempts, c.infra_attempts,
               c.descriptor, c.checkpoint
 ), opened AS (
