@@ -51,6 +51,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 import orchestrator
+from orchestrator.io.leftovers import orphan_doc, orphan_path, receipt_path, write_json_atomic
 from orchestrator.io.parts import part_filename, serialize, write_part
 from orchestrator.io.readers import read_chunk
 from orchestrator.monitoring.hoststats import host_stats
@@ -139,6 +140,13 @@ class Worker:
         self.emit = emit
         self.cache_size = cache_size
         self._jobs: OrderedDict[str, LoadedJob] = OrderedDict()
+        #: the chunk being run that writes a part into a staging directory
+        #: here: (staging_dir, part_name, task, token); None otherwise
+        self._current: tuple[str, str, str, Any] | None = None
+        #: set once the coordinator is gone while a part was being made: the
+        #: part is finished and left with a receipt (io/leftovers.py)
+        self.orphaned = False
+        self._lock = threading.Lock()
 
     def run(self, msg: Mapping[str, Any]) -> dict[str, Any]:
         """Run one chunk; always returns a ``result`` header, never raises for chunk errors."""
@@ -153,6 +161,10 @@ class Worker:
         token = msg.get("token")
         try:
             job = self._job(msg["job"])
+            part_name = msg.get("part_name")
+            if job.staging_dir and part_name and not job.return_part and data is None:
+                with self._lock:
+                    self._current = (job.staging_dir, str(part_name), str(task), token)
             processor = job.processor
             if processor is None:
                 processor = job.processor = load_processor(job.payload)
@@ -176,6 +188,43 @@ class Worker:
             return result, None
         except (Exception, SystemExit) as exc:
             return _failure(task, token, exc, "processor"), None
+        finally:
+            with self._lock:
+                self._current = None
+
+    def orphan(self) -> bool:
+        """The coordinator is gone: if a part is being made, mark it as an
+        orphan to finish (True); if not, there is nothing to save (False)."""
+        with self._lock:
+            if self._current is None:
+                return False
+            staging, part_name, task, token = self._current
+            try:
+                os.makedirs(staging, exist_ok=True)  # the part writer would make it too
+                write_json_atomic(orphan_path(staging, part_name), orphan_doc(task, token))
+            except OSError as exc:
+                _log.warning("coordinator gone; cannot mark the chunk being finished: %s", exc)
+                return False
+            self.orphaned = True
+            return True
+
+    def leave_receipt(self, msg: Mapping[str, Any], result: Mapping[str, Any]) -> None:
+        """After an orphaned chunk: leave its result for the next coordinator
+        (only a success with a part is worth adopting) and drop the marker."""
+        job = self._jobs.get(str((msg.get("job") or {}).get("key")))
+        part_name = msg.get("part_name")
+        if job is None or not job.staging_dir or not part_name:
+            return
+        if result.get("ok") and result.get("part_file"):
+            try:
+                write_json_atomic(
+                    receipt_path(job.staging_dir, str(part_name)),
+                    {**result, "pid": os.getpid(), "host": socket.gethostname()},
+                )
+            except OSError as exc:
+                _log.warning("cannot leave the orphaned chunk's receipt: %s", exc)
+        with contextlib.suppress(OSError):
+            os.unlink(orphan_path(job.staging_dir, str(part_name)))
 
     def _job(self, payload: Mapping[str, Any]) -> LoadedJob:
         key = payload.get("key")
@@ -342,12 +391,15 @@ def _claim_stdio() -> tuple[int, int]:
     return in_fd, out_fd
 
 
-def _watch_reader(out_fd: int) -> None:
-    """Exit at once when nobody reads our frames any more (coordinator or SSH link gone).
+def _watch_reader(out_fd: int, worker: Worker) -> None:
+    """Act at once when nobody reads our frames any more (coordinator or SSH link gone).
 
     Polling with an empty event mask reports only POLLERR/POLLHUP: a pipe whose
-    reader closed, or a socket whose peer went away. A busy worker would
-    otherwise finish a possibly long chunk for nobody.
+    reader closed, or a socket whose peer went away. A worker making a part in
+    a staging directory finishes it and leaves a receipt for the next
+    coordinator (io/leftovers.py), which adopts it instead of computing the
+    chunk again; any other worker exits at once rather than finish work for
+    nobody.
     """
     poller = select.poll()
     poller.register(out_fd, 0)
@@ -356,7 +408,26 @@ def _watch_reader(out_fd: int) -> None:
             if events & select.POLLNVAL:
                 return
             if events & (select.POLLERR | select.POLLHUP):
-                os._exit(EXIT_OK)
+                if not worker.orphan():
+                    os._exit(EXIT_OK)
+                return
+
+
+def _emitter(channel: _Channel, worker: Worker) -> Emit:
+    """How a running chunk sends checkpoints and log lines: into the void once
+    the coordinator is gone and the chunk is being finished as an orphan (a
+    processor must not fail because nobody listens to its log)."""
+
+    def emit(message: dict[str, Any]) -> None:
+        if worker.orphaned:
+            return
+        try:
+            channel.send(message)
+        except BrokenPipeError:
+            if not worker.orphan():
+                raise
+
+    return emit
 
 
 def _ready_message() -> dict[str, Any]:
@@ -392,12 +463,15 @@ def heartbeat_interval() -> float | None:
     return value if value > 0 else None
 
 
-def serve(in_fd: int, channel: _Channel, heartbeat: float | None = None) -> int:
+def serve(
+    in_fd: int, channel: _Channel, heartbeat: float | None = None, worker: Worker | None = None
+) -> int:
     """The main loop: read frames, run chunks, answer. Returns the exit code.
 
     With ``heartbeat`` seconds, the ``ready`` message promises a ``heartbeat``
     message at least that often, sent from a thread from then on."""
-    worker = Worker(emit=channel.send)
+    worker = worker or Worker()
+    worker.emit = _emitter(channel, worker)
     reader = MessageReader(in_fd)
     ready = _ready_message()
     if heartbeat:
@@ -420,6 +494,9 @@ def serve(in_fd: int, channel: _Channel, heartbeat: float | None = None) -> int:
             kind = header.get("type")
             if kind == "run":
                 result, part = worker.run_frame(header, payload)
+                if worker.orphaned:  # nobody to answer: leave the result, stop
+                    worker.leave_receipt(header, result)
+                    os._exit(EXIT_OK)
                 now = time.perf_counter()
                 flush = i == count - 1 or now - last_flush > FLUSH_INTERVAL
                 channel.send(result, flush=flush, payload=part)
@@ -466,12 +543,18 @@ def main() -> int:
     use_worker_memory_pool()
     in_fd, out_fd = _claim_stdio()
     out = open(out_fd, "wb", buffering=256 * 1024)  # noqa: SIM115 - lives as long as the process
-    threading.Thread(target=_watch_reader, args=(out_fd,), name="reader-watch", daemon=True).start()
+    worker = Worker()
+    watch = threading.Thread(
+        target=_watch_reader, args=(out_fd, worker), name="reader-watch", daemon=True
+    )
+    watch.start()
     try:
-        return serve(in_fd, _Channel(out), heartbeat_interval())
+        return serve(in_fd, _Channel(out), heartbeat_interval(), worker)
     except BrokenPipeError:
         # The coordinator went away; nobody is left to tell. Drop unsent frames
-        # instead of failing again while the interpreter flushes at exit.
+        # instead of failing again while the interpreter flushes at exit. (A
+        # chunk that was making a part is finished first: the watcher thread
+        # marked it, and serve() leaves its receipt.)
         os._exit(EXIT_OK)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -40,6 +40,7 @@ from types import FrameType
 from typing import Any, cast
 
 from orchestrator.dispatch.admission import GivenJobs, JobSource, QueuedJobs, plan_if_deferred
+from orchestrator.dispatch.adoption import Adoption
 from orchestrator.dispatch.hooks import TestHooks
 from orchestrator.dispatch.jobs import ActiveJob
 from orchestrator.dispatch.ledger import Ledger, Task, discard_part
@@ -181,6 +182,8 @@ class Coordinator:
         self.ledger = Ledger(self.rng)
         self.queues = self.ledger.queues  # slot -> its tasks in the worker's order
         self.tasks = self.ledger.tasks  # live tasks: leased, result not yet in
+        #: parts an earlier coordinator's orphaned workers finished (adopted)
+        self.adoption = Adoption(self.ledger, self.host)
         self.stop_requested = 0  # 1: graceful, 2: immediate
         self.stop_deadline = 0.0
         self.interrupted = False
@@ -554,6 +557,11 @@ class Coordinator:
     def _fill_slots(self, now: float) -> None:
         usable = self._usable_slots()
         placement = self._placement(usable, now)
+        awaited = self.adoption.due(now) if usable else []
+        for task in awaited:  # an orphan did not finish it after all: run it
+            task.slot = placement.choose(task.lease.job_id, task.job.spec, self.queues)
+        if awaited:
+            self._send_tasks(awaited, now)
         capacity = self._capacity()
         if capacity <= 0 or now < self._idle_until:
             return
@@ -579,14 +587,26 @@ class Coordinator:
             self._idle_until = 0.0
         if not leased:
             return
-        frames: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
+        tasks: list[Task] = []
         for lease in leased:
             job = self.jobs[lease.job_id]
             slot = placement.choose(lease.job_id, job.spec, self.queues)
             self._task_counter += 1
             task = Task(f"t{self._task_counter}", lease, job, slot, now)
-            self.ledger.add(task, now)
-            frames.setdefault(slot.slot, []).append((self._run_message(task), None))
+            # a chunk that lost an attempt may have been finished by an orphan
+            if lease.infra_attempts and self.adoption.hold_back(task, now):
+                continue
+            self.ledger.add(task, now)  # in order: placement counts queue lengths
+            tasks.append(task)
+        self._send_tasks(tasks, now, added=True)
+
+    def _send_tasks(self, tasks: list[Task], now: float, added: bool = False) -> None:
+        """Queue ``tasks`` on their slots (unless ``added`` already) and send their runs."""
+        frames: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
+        for task in tasks:
+            if not added:
+                self.ledger.add(task, now)
+            frames.setdefault(task.slot.slot, []).append((self._run_message(task), None))
         for slot in self.slots:
             batch = frames.get(slot.slot)
             if batch and not slot.send(batch):
@@ -714,6 +734,8 @@ class Coordinator:
         started; the running ones may finish until the deadline."""
         self._drained = True
         self.ledger.release_unstarted("coordinator stopping: the chunk had not started")
+        for task in self.adoption.release_all():
+            self.ledger.release(task, "coordinator stopping: the chunk had not started")
         for slot in self.slots:
             self._stop_if_only_dropped(slot)
 

@@ -126,7 +126,26 @@ class Ledger:
             task.job.running -= 1
         task.dropped = True
 
-    def succeed(self, task: Task, header: dict[str, Any], not_before: float = 0.0) -> None:
+    def hold(self, task: Task) -> None:
+        """A live task on no slot's queue (waiting for an orphan to finish it:
+        dispatch/adoption.py); its lease is renewed like any other."""
+        self.tasks[task.task_id] = task
+        task.job.running += 1
+
+    def unhold(self, task: Task) -> None:
+        """A held task goes to a slot after all (:meth:`add` it next)."""
+        if self.tasks.pop(task.task_id, None) is not None:
+            task.job.running -= 1
+
+    def succeed(
+        self,
+        task: Task,
+        header: dict[str, Any],
+        not_before: float = 0.0,
+        worker: str | None = None,
+    ) -> None:
+        """A result that made the chunk's part (``worker``: who, when it was
+        not the task's slot — an adopted part)."""
         self.forget(task)
         lease = task.lease
         outcome = ChunkOutcome(
@@ -140,7 +159,7 @@ class Ledger:
             checksum=header.get("checksum"),
             part_file=header.get("part_file"),
             duration=_duration(header),
-            worker=task.slot.name,
+            worker=worker or task.slot.name,
         )
         self.pending.append(Pending(outcome, task, not_before=not_before))
 

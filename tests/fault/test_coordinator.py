@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from orchestrator.errors import ExitCode
 from orchestrator.states import ChunkState
@@ -130,3 +132,97 @@ def test_second_sigterm_stops_at_once(
     assert kinds.count("chunk_released") >= 2 and "chunk_lost" not in kinds
     with scenario_store(s) as store:  # nothing spent by the stop
         assert {(c.attempts, c.infra_attempts) for c in store.list_chunks(s.job_id())} == {(0, 0)}
+
+
+def _started(log: Path) -> list[int]:
+    """Chunk seqs in the order their processor started (``tests.procs:log_start``)."""
+    if not log.exists():
+        return []
+    return [int(line.split()[1]) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _kill_mid_chunk(
+    scenario_factory: Callable[..., Scenario], pg_url: str, log: Path
+) -> tuple[Scenario, list[int], list[int]]:
+    """A run of slow chunks whose coordinator is SIGKILLed while both workers
+    are in the middle of a chunk: the scenario, the seqs being computed at
+    the kill, and the worker pids."""
+    s = scenario_factory(
+        pg_url, chunks=6, python="tests.procs:log_start", params={"log": str(log), "seconds": 2.0}
+    )
+    run = s.run()
+    wait_for(lambda: len(_started(log)) >= 2, 60, "both workers to start a chunk")
+    workers = children(run.pid)
+    send(run.pid, signal.SIGKILL)
+    run.wait(timeout=10)
+    return s, _started(log), workers
+
+
+def _adopted(report_events: list[Any]) -> dict[int, str]:
+    return {
+        e.chunk_id: e.detail.get("worker", "")
+        for e in report_events
+        if e.kind == "chunk_succeeded" and str(e.detail.get("worker", "")).startswith("adopted")
+    }
+
+
+def test_orphaned_workers_finish_their_parts_and_resume_adopts_them(
+    tmp_path: Path, pg_url: str, scenario_factory: Callable[..., Scenario]
+) -> None:
+    """SIGKILL of the coordinator mid-chunk: its workers finish the parts they
+    were making and leave receipts; a resume started at once waits for them
+    and commits those parts instead of computing the chunks again. Every
+    chunk's processor runs exactly once; the output holds every row once."""
+    log = tmp_path / "starts.log"
+    s, running, _workers = _kill_mid_chunk(scenario_factory, pg_url, log)
+    assert len(running) == 2
+    resumed = s.cli("resume", str(s.job_id()), timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    report = s.check(expect_events={"chunk_reaped"})
+    assert sorted(_started(log)) == list(range(6)), "a chunk was computed twice"
+    with scenario_store(s) as store:
+        by_seq = {c.id: c.seq for c in store.list_chunks(s.job_id())}
+    adopted = _adopted(report.events)
+    assert sorted(by_seq[chunk_id] for chunk_id in adopted) == sorted(running)
+    assert all("(token 1)" in worker for worker in adopted.values())
+    staging = s.out.parent / f".{s.out.name}.jobctl-staging"
+    assert not staging.exists(), "receipts and markers go with the staging area"
+
+
+def test_receipts_left_before_the_resume_are_adopted_at_once(
+    tmp_path: Path, pg_url: str, scenario_factory: Callable[..., Scenario]
+) -> None:
+    """The orphans finished (and exited) long before anyone resumed: their
+    receipts are adopted as soon as the chunks are leased."""
+    log = tmp_path / "starts.log"
+    s, _running, workers = _kill_mid_chunk(scenario_factory, pg_url, log)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 30, "orphans")
+    staging = s.out.parent / f".{s.out.name}.jobctl-staging" / f"job-{s.job_id()}"
+    receipts = sorted(p.name for p in staging.glob("*.receipt.json"))
+    assert len(receipts) == 2 and not list(staging.glob("*.orphan.json"))
+    resumed = s.cli("resume", str(s.job_id()), timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    report = s.check(expect_events={"chunk_reaped"})
+    assert sorted(_started(log)) == list(range(6))
+    assert len(_adopted(report.events)) == 2
+
+
+def test_an_orphan_killed_before_its_receipt_is_computed_again(
+    tmp_path: Path, pg_url: str, scenario_factory: Callable[..., Scenario]
+) -> None:
+    """Orphans that die before finishing leave a marker and no receipt: the
+    resume does not wait for them; their chunks run again, and the output
+    is still whole and free of duplicates."""
+    log = tmp_path / "starts.log"
+    s, running, workers = _kill_mid_chunk(scenario_factory, pg_url, log)
+    staging = s.out.parent / f".{s.out.name}.jobctl-staging" / f"job-{s.job_id()}"
+    wait_for(lambda: len(list(staging.glob("*.orphan.json"))) == 2, 10, "orphan markers")
+    for pid in workers:
+        send(pid, signal.SIGKILL)
+    resumed = s.cli("resume", str(s.job_id()), timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    report = s.check(expect_events={"chunk_reaped"})
+    assert not _adopted(report.events)
+    starts = Counter(_started(log))
+    assert sorted(seq for seq, n in starts.items() if n == 2) == sorted(running)
+    assert set(starts) == set(range(6))

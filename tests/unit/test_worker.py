@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -378,6 +379,39 @@ def test_busy_worker_exits_when_coordinator_vanishes(fresh: WorkerProc) -> None:
     fresh.proc.stdin.close()
     fresh.proc.stdout.close()
     assert fresh.wait(2) == 0
+
+
+def test_worker_making_a_part_finishes_it_for_the_next_coordinator(
+    fresh: WorkerProc, tmp_path: Path
+) -> None:
+    """The coordinator vanishes while the worker makes a part: the worker marks
+    the chunk as an orphan at once, finishes the part, leaves a receipt with
+    the result it could not send, drops the marker and exits 0."""
+    staging = tmp_path / "staging"
+    payload = job(
+        "slow-out",
+        staging,
+        python="tests.procs:sleep_then_identity",
+        params={"seconds": 1.5},
+        output=OutputSpec(path=str(tmp_path / "out"), format="parquet", compression="zstd"),
+    )
+    fresh.send(run_message("slow", payload, SEQ0, 7, 1, "part-00000.attempt-7"))
+    time.sleep(0.3)
+    assert fresh.proc.stdin is not None and fresh.proc.stdout is not None
+    fresh.proc.stdin.close()
+    fresh.proc.stdout.close()
+    marker = staging / "part-00000.attempt-7.orphan.json"
+    deadline = time.monotonic() + 5
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    orphan = json.loads(marker.read_text())
+    assert orphan["pid"] == fresh.proc.pid and orphan["token"] == 7
+    assert fresh.wait(10) == 0
+    receipt = json.loads((staging / "part-00000.attempt-7.receipt.json").read_text())
+    assert receipt["ok"] is True and receipt["token"] == 7
+    assert receipt["part_file"] == str(staging / "part-00000.attempt-7.parquet")
+    assert verify_part(receipt["part_file"], receipt["checksum"])
+    assert not marker.exists()
 
 
 def test_crashing_processor_kills_only_its_worker(fresh: WorkerProc) -> None:
