@@ -61,6 +61,7 @@ def main() -> int:
             partitions = df.npartitions
             df.to_parquet(dst, compression="zstd", write_index=False)
             seconds = time.perf_counter() - t0
+            done_epoch = time.time()  # output complete: the end of the command's work
             peaks.sample()  # before the workers exit and their VmHWM is gone
         rows = parquet_rows(dst)
         check_rows(rows, args.rows)
@@ -78,6 +79,7 @@ def main() -> int:
             peak_rss_bytes=peaks.max(),
             peak_rss_processes=peaks.report(),
             version=version("dask"),
+            done_epoch=done_epoch,
         )
     finally:
         if not args.keep:

@@ -50,6 +50,7 @@ def main() -> int:
         t0 = time.perf_counter()
         con.execute(copy)
         seconds = time.perf_counter() - t0
+        done_epoch = time.time()  # output complete: the end of the command's work
         con.close()
         rows = parquet_rows(dst)
         check_rows(rows, args.rows)
@@ -66,6 +67,7 @@ def main() -> int:
             peak_rss_bytes=rss["self"],
             peak_rss_processes={"python": rss["self"]},
             version=version("duckdb"),
+            done_epoch=done_epoch,
         )
     finally:
         if not args.keep:

@@ -79,6 +79,7 @@ def main() -> int:
         t0 = time.perf_counter()
         rows = (convert_parquet if fmt == "parquet" else convert_csv)(src, dst)
         seconds = time.perf_counter() - t0
+        done_epoch = time.time()  # output complete: the end of the command's work
         if parquet_rows(dst) != rows:
             raise SystemExit(f"{dst}: row count differs from the {rows} rows read")
         check_rows(rows, args.rows)
@@ -100,6 +101,7 @@ def main() -> int:
             peak_rss_bytes=rss["self"],
             peak_rss_processes={"python": rss["self"]},
             version=version("pyarrow"),
+            done_epoch=done_epoch,
         )
     finally:
         if not args.keep:

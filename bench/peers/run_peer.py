@@ -121,6 +121,8 @@ def run_peer(
     ``timeout``: wall-clock bound in seconds (default: ``default_timeout``).
     ``env``: extra environment (e.g. ``BENCH_PG_DSN``).
     The returned dict also has ``wall_seconds`` (the whole peer run, set-up included).
+    A data peer's ``seconds`` run from its launch to the moment its output was
+    complete (as jobctl's are); its own timing of its conversion is ``seconds_in_process``.
     """
     if name not in PEERS:
         return {"name": name, "error": f"unknown peer (known: {', '.join(PEERS)})"}
@@ -151,6 +153,7 @@ def run_peer(
 
     cmd = [str(python), str(PEERS_DIR / PEERS[name]), *_argv(args)]
     t0 = time.perf_counter()
+    launched = time.time()
     try:
         proc = subprocess.Popen(
             cmd,
@@ -187,6 +190,13 @@ def run_peer(
         }
     result.setdefault("name", name)
     result["wall_seconds"] = round(wall, 3)
+    if isinstance(result.get("done_epoch"), int | float):
+        # launch to output complete: interpreter start and imports included,
+        # the peer's own check of its output afterwards not
+        result["seconds_in_process"] = result.get("seconds")
+        result["seconds"] = round(result["done_epoch"] - launched, 4)
+        if result["seconds"] > 0 and result.get("rows"):
+            result["rows_per_second"] = round(result["rows"] / result["seconds"], 1)
     return result
 
 
