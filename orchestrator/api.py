@@ -6,16 +6,13 @@ an open :class:`~orchestrator.store.base.Store` so the caller owns its lifetime.
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from orchestrator.dispatch.recovery import reclaim_orphans
-from orchestrator.dispatch.rollback import RollbackResult, rollback_job
-from orchestrator.dispatch.staging import is_nonempty_dir, output_dir, staging_dir
 from orchestrator.errors import (
     NotFound,
     OutputExists,
@@ -26,12 +23,15 @@ from orchestrator.errors import (
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
 from orchestrator.planning.stored import is_deferred
-from orchestrator.spec.model import JobSpec, SpecFile
 from orchestrator.states import ChunkState, JobState
 from orchestrator.store.base import ChunkRecord, JobProgress, JobRecord, NewJob, Store
 
-# Planning imports pyarrow; it is imported where a plan is made, so read-only
-# commands (`status`, `list`, `events`) start fast.
+# Planning imports pyarrow, and the spec model and the dispatcher's modules take
+# time to import as well: the functions that plan, read a spec or touch output
+# import them, so read-only commands (`status`, `list`, `events`) start fast.
+if TYPE_CHECKING:
+    from orchestrator.dispatch.rollback import RollbackResult
+    from orchestrator.spec.model import JobSpec, SpecFile
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class JobStatus:
 
 def new_run_key() -> str:
     """A unique run key for a manual submit (cron runs derive theirs from the fire time)."""
+    import secrets  # imports hashlib and hmac, which read-only commands never need
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"manual-{stamp}-{secrets.token_hex(3)}"
 
@@ -80,6 +82,8 @@ def select_jobs(spec_file: SpecFile, names: Sequence[str] | None) -> list[JobSpe
 
 def check_output_free(job: JobSpec) -> None:
     """``mode: error_if_exists`` refuses a non-empty output before any chunk runs."""
+    from orchestrator.dispatch.staging import is_nonempty_dir, output_dir
+
     if job.output is None or job.output.mode != "error_if_exists":
         return
     out = output_dir(job.output.path)
@@ -329,6 +333,7 @@ def input_changes(store: Store, record: JobRecord) -> list[str]:
     or missing since planning, or newly named by ``input.path``."""
     from orchestrator.planning.discover import discover_inputs
     from orchestrator.planning.plan import refingerprint
+    from orchestrator.spec.model import JobSpec
 
     old = store.job_inputs(record.id)
     lines = [
@@ -389,11 +394,15 @@ def prepare_resume(
             "it again from the current files and spec (chunks already done run again), or "
             "start a new run with another --run-key."
         )
+    from orchestrator.dispatch.recovery import reclaim_orphans
+    from orchestrator.dispatch.staging import staging_dir
+    from orchestrator.planning.plan import plan_job
+    from orchestrator.planning.stored import stored_spec
+    from orchestrator.spec.model import JobSpec
+
     target = spec or JobSpec.from_dict(record.spec)
     reclaim_orphans(store, "jobctl-replan")  # chunks of dead coordinators are no obstacle
     store.reap_expired()
-    from orchestrator.planning.plan import plan_job
-    from orchestrator.planning.stored import stored_spec
 
     plan = plan_job(target)
     dropped = store.replan_job(
@@ -463,4 +472,6 @@ def dlq_purge(store: Store, job: JobRecord) -> int:
 def rollback(store: Store, job: JobRecord) -> RollbackResult:
     """Remove the output ``job`` published and mark it rolled back (refused while
     it is pending or running)."""
+    from orchestrator.dispatch.rollback import rollback_job
+
     return rollback_job(store, job.id)

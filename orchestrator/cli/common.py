@@ -1,20 +1,28 @@
-"""Options shared by every command, so flags are spelled the same everywhere."""
+"""Options shared by every command, so flags are spelled the same everywhere.
+
+Every ``jobctl`` process imports this module and every command module before
+it parses its arguments, so they import no more than typer: the core, the
+store backends and Rich are imported by the commands that use them. A
+``status --json`` then costs the interpreter, typer and one store backend.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from orchestrator.store import open_store, redact_url, resolve_store_url
-from orchestrator.store.base import Store
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from rich.console import Console
+
+    from orchestrator.store.base import Store
 
 DbOption = Annotated[
     str | None,
@@ -34,9 +42,36 @@ AcceptNewHostKeys = Annotated[
     ),
 ]
 
+
+class LazyConsole:
+    """A Rich console made on its first use.
+
+    Importing Rich and making a console takes longer than a ``--json``
+    command's whole query; commands that print nothing through Rich never pay
+    for it.
+    """
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def rich(self) -> Console:
+        """The Rich console itself (for a live view)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        """:meth:`rich.console.Console.print`."""
+        self.rich.print(*objects, **kwargs)
+
+
 #: Rich console for stdout (tables, live view) and stderr (notices, errors).
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
 
 
 def is_terminal() -> bool:
@@ -46,6 +81,8 @@ def is_terminal() -> bool:
 @contextmanager
 def cli_store(db: str | None, *, quiet: bool = False) -> Iterator[Store]:
     """Open the store for one command; say which embedded file is used."""
+    from orchestrator.store import open_store, redact_url, resolve_store_url
+
     url, embedded = resolve_store_url(db)
     if embedded and not quiet:
         err_console.print(

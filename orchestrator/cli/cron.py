@@ -12,8 +12,6 @@ import typer
 
 from orchestrator.cli.common import JsonOption, console, print_json
 from orchestrator.errors import JobctlError
-from orchestrator.spec.loader import load_spec
-from orchestrator.store import redact_url
 
 
 def _jobctl_path() -> str:
@@ -33,6 +31,8 @@ def cron(
 ) -> None:
     """Print crontab lines (install with `crontab -e` or `| crontab -`)."""
     from orchestrator.scheduling.cron import crontab_lines, next_fire
+    from orchestrator.spec.loader import load_spec
+    from orchestrator.store import redact_url
 
     spec_file = load_spec(spec)
     url = os.environ.get("JOBCTL_DATABASE_URL", "")

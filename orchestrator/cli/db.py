@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from orchestrator.cli.common import DbOption, JsonOption, console, print_json
-from orchestrator.store import open_store, redact_url, resolve_store_url
 
 db_app = typer.Typer(help="State store schema: upgrade and status.", no_args_is_help=True)
 
@@ -13,6 +12,8 @@ db_app = typer.Typer(help="State store schema: upgrade and status.", no_args_is_
 @db_app.command("upgrade")
 def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Apply pending migrations (safe to run concurrently and repeatedly)."""
+    from orchestrator.store import open_store, redact_url, resolve_store_url
+
     url, _ = resolve_store_url(db)
     store = open_store(url, upgrade=False)
     try:
@@ -31,6 +32,8 @@ def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
 @db_app.command("status")
 def status(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Show the store's schema version and the latest this jobctl knows."""
+    from orchestrator.store import open_store, redact_url, resolve_store_url
+
     url, _ = resolve_store_url(db)
     store = open_store(url, upgrade=False)
     try:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from orchestrator import api
 from orchestrator.cli.common import DbOption, JsonOption, cli_store, console, print_json
 
 dlq_app = typer.Typer(
@@ -25,6 +24,8 @@ def list_dead(
     json_output: JsonOption = False,
 ) -> None:
     """Dead chunks with their job, where they read and their last error."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job) if job is not None else None
         dead = api.dlq_list(store, record, limit)
@@ -68,6 +69,8 @@ def retry(
     json_output: JsonOption = False,
 ) -> None:
     """Put dead chunks back in the queue with fresh attempts; `jobctl resume JOB` runs them."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         count = api.dlq_retry(store, record, chunk)
@@ -85,6 +88,8 @@ def retry(
 @dlq_app.command()
 def purge(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Give up on a job's dead chunks: they become cancelled (recorded in events)."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         count = api.dlq_purge(store, record)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,9 +18,11 @@ from orchestrator.cli.common import (
 )
 from orchestrator.cli.render import print_rows
 from orchestrator.errors import ExitCode, SpecError, SpecIssue
-from orchestrator.spec.loader import load_spec
-from orchestrator.spec.ssh import DEFAULT_PYTHON, DEFAULT_WORKDIR, HostSpec, host_from_dict
-from orchestrator.store.hosts import HostRecord, HostState
+from orchestrator.spec.ssh import DEFAULT_PYTHON, DEFAULT_WORKDIR, host_from_dict
+
+if TYPE_CHECKING:
+    from orchestrator.spec.ssh import HostSpec
+    from orchestrator.store.hosts import HostRecord, HostState
 
 hosts_app = typer.Typer(
     help="Remote hosts for SSH workers: register, drain, check, bootstrap.",
@@ -112,12 +114,16 @@ def remove(name: HostName, db: DbOption = None, json_output: JsonOption = False)
 @hosts_app.command("drain")
 def drain(name: HostName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Maintenance: running chunks finish, the host takes no new ones."""
+    from orchestrator.store.hosts import HostState
+
     _set_state(name, HostState.MAINTENANCE, "drained by a user", db, json_output)
 
 
 @hosts_app.command("enable")
 def enable(name: HostName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """End maintenance: the host takes chunks again (checked on its next use)."""
+    from orchestrator.store.hosts import HostState
+
     _set_state(name, HostState.UNKNOWN, "enabled by a user", db, json_output)
 
 
@@ -185,6 +191,7 @@ def _targets(
 ) -> tuple[list[tuple[HostSpec, str | None]], list[str]]:
     from orchestrator.executors.ssh.inventory import select_hosts
     from orchestrator.executors.ssh.preflight import spec_paths
+    from orchestrator.spec.loader import load_spec
 
     registry = {r.name: r.spec for r in store_hosts}
     if spec is None:

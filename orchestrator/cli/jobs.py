@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orchestrator import api
 from orchestrator.cli.common import (
     AcceptNewHostKeys,
     DbOption,
@@ -18,7 +17,6 @@ from orchestrator.cli.common import (
     is_terminal,
     print_json,
 )
-from orchestrator.cli.progress import ProgressReporter, log_line, watch_status
 from orchestrator.cli.render import (
     event_row,
     job_row,
@@ -27,9 +25,12 @@ from orchestrator.cli.render import (
     print_status,
     status_document,
 )
-from orchestrator.dispatch.options import RunOptions, exit_code_for
-from orchestrator.spec.loader import load_spec
 from orchestrator.states import JobState
+
+# The core (api, spec loading, the dispatcher) and the live view are imported
+# by the commands that use them: `status --json` needs none of them but api.
+if TYPE_CHECKING:
+    from orchestrator import api
 
 SpecPath = Annotated[Path, typer.Argument(help="The job spec (YAML).", show_default=False)]
 JobRef = Annotated[str, typer.Argument(help="Job id, or name (its newest run).")]
@@ -56,20 +57,10 @@ Replan = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    app.command()(validate)
-    app.command()(submit)
-    app.command()(run)
-    app.command()(resume)
-    app.command()(status)
-    app.command("list")(list_jobs)
-    app.command()(cancel)
-    app.command()(events)
-    app.command()(rollback)
-
-
 def validate(spec: SpecPath, json_output: JsonOption = False) -> None:
     """Check a spec file; print every error with file:line. Exit 0 or 2."""
+    from orchestrator.spec.loader import load_spec
+
     spec_file = load_spec(spec)
     if json_output:
         print_json({"file": str(spec), "valid": True, "jobs": [j.name for j in spec_file.jobs]})
@@ -85,6 +76,9 @@ def submit(
     json_output: JsonOption = False,
 ) -> None:
     """Plan and enqueue the jobs of a spec file; print their ids."""
+    from orchestrator import api
+    from orchestrator.spec.loader import load_spec
+
     spec_file = load_spec(spec)
     with cli_store(db) as store:
         results = api.submit_spec(store, spec_file, job, run_key)
@@ -122,6 +116,10 @@ def run(
 
     With the --run-key of an earlier run, its unfinished jobs are resumed:
     chunks that succeeded never run again."""
+    from orchestrator import api
+    from orchestrator.cli.progress import log_line
+    from orchestrator.spec.loader import load_spec
+
     spec_file = load_spec(spec)
     with cli_store(db) as store:
         if scheduled:
@@ -155,6 +153,8 @@ def resume(
     """Continue an unfinished or failed job: re-run only chunks that did not succeed.
 
     Refused when an input file changed since the job was planned (see --replan)."""
+    from orchestrator import api
+
     with cli_store(db) as store:
         record = api.resolve_job(store, job_ref)
         _report_replans([api.prepare_resume(store, record, replan=replan)])
@@ -188,7 +188,10 @@ def _dispatch(
     resume: bool = False,
     accept_new_host_keys: bool = False,
 ) -> None:
+    from orchestrator import api
+    from orchestrator.cli.progress import ProgressReporter
     from orchestrator.dispatch.coordinator import run_jobs  # pyarrow etc.: only to run
+    from orchestrator.dispatch.options import RunOptions, exit_code_for
 
     reporter = ProgressReporter(store, live=is_terminal() and not json_output)
     options = RunOptions(workers=workers, resume=resume, accept_new_host_keys=accept_new_host_keys)
@@ -212,6 +215,8 @@ def status(
     json_output: JsonOption = False,
 ) -> None:
     """Show a job's state, chunk counts, rows, and every failed chunk."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         if job_ref is None:
             jobs = store.list_jobs(limit=20)
@@ -222,6 +227,8 @@ def status(
             return
         record = api.resolve_job(store, job_ref)
         if watch:
+            from orchestrator.cli.progress import watch_status
+
             watch_status(store, record.id, live=is_terminal())
             record = store.get_job(record.id)
         result = api.job_status(store, record)
@@ -250,6 +257,8 @@ def list_jobs(
 
 def cancel(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Cancel a job (idempotent). A running `jobctl run` stops within seconds."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         changed = store.cancel_job(record.id)
@@ -269,6 +278,8 @@ def events(
     json_output: JsonOption = False,
 ) -> None:
     """The audit log of a job: every state change, who, where, when."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         rows = store.list_events(record.id, limit=limit)
@@ -283,6 +294,8 @@ def rollback(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = Fal
 
     Removes only the files its _SUCCESS manifest lists, then _SUCCESS, then the
     output directory if it is empty. Refused (exit 2) for a pending or running job."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         result = api.rollback(store, record)

@@ -73,7 +73,7 @@ class ProgressReporter:
 
     def __enter__(self) -> ProgressReporter:
         if self.live_enabled:
-            self.live = Live(console=console, refresh_per_second=4, transient=False)
+            self.live = Live(console=console.rich, refresh_per_second=4, transient=False)
             self.live.__enter__()
         return self
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,9 +14,9 @@ from orchestrator.cli.common import (
     print_json,
 )
 from orchestrator.cli.render import print_rows
-from orchestrator.spec.job_reader import NAME_MAX, NAME_PATTERN
-from orchestrator.spec.units import DURATION_HINT, format_duration, parse_duration
-from orchestrator.store.base import QueueInfo, QueueStats
+
+if TYPE_CHECKING:
+    from orchestrator.store.base import QueueInfo, QueueStats
 
 queue_app = typer.Typer(
     help="Queues: pause and resume them, cap their running chunks, see their figures.",
@@ -25,6 +25,8 @@ queue_app = typer.Typer(
 
 
 def _queue_name(value: str) -> str:
+    from orchestrator.spec.job_reader import NAME_MAX, NAME_PATTERN  # the spec's rule for names
+
     if not NAME_PATTERN.fullmatch(value) or len(value) > NAME_MAX:
         raise typer.BadParameter(
             f"invalid queue name {value!r}: use letters, digits, '.', '_' and '-', "
@@ -34,6 +36,8 @@ def _queue_name(value: str) -> str:
 
 
 def _window(value: str) -> float:
+    from orchestrator.spec.units import DURATION_HINT, parse_duration
+
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
@@ -180,6 +184,8 @@ def _report(name: str, changed: bool, json_output: bool, what: str, fields: dict
 
 
 def _stats_lines(s: QueueStats) -> list[str]:
+    from orchestrator.spec.units import format_duration
+
     state = "paused" if s.paused else "open"
     limit = "" if s.concurrency_limit is None else f", limit {s.concurrency_limit}"
     depth = ", ".join(f"{p.name} {n}" for p, n in s.depth.items() if n) or "none"

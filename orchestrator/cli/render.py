@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.table import Table
-
-from orchestrator.api import JobStatus
 from orchestrator.cli.common import console, fmt_time, is_terminal
 from orchestrator.states import ChunkState
-from orchestrator.store.base import EventRecord, JobRecord
+
+if TYPE_CHECKING:
+    from orchestrator.api import JobStatus
+    from orchestrator.store.base import EventRecord, JobRecord
 
 
 def status_document(status: JobStatus) -> dict[str, Any]:
@@ -96,6 +96,8 @@ def print_jobs(jobs: list[JobRecord]) -> None:
                 markup=False,
             )
         return
+    from rich.table import Table  # a table only on a terminal
+
     table = Table("id", "name", "state", "priority", "run key", "created", "finished")
     for job in jobs:
         table.add_row(
@@ -139,6 +141,8 @@ def print_rows(heads: list[str], rows: list[list[str]]) -> None:
         for row in rows:
             console.print("\t".join(row), markup=False)
         return
+    from rich.table import Table  # a table only on a terminal
+
     table = Table(*heads)
     for row in rows:
         table.add_row(*row)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from orchestrator import api
 from orchestrator.cli.common import (
     AcceptNewHostKeys,
     DbOption,
@@ -18,8 +17,6 @@ from orchestrator.cli.common import (
     is_terminal,
     print_json,
 )
-from orchestrator.cli.progress import ProgressReporter
-from orchestrator.dispatch.options import RunOptions
 from orchestrator.errors import ExitCode
 from orchestrator.states import Priority
 
@@ -35,11 +32,6 @@ Workers = Annotated[
     int | None,
     typer.Option("--workers", min=0, help="Local worker processes (default: the CPU count)."),
 ]
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(serve)
-    app.command()(update)
 
 
 HostsFiles = Annotated[
@@ -78,7 +70,9 @@ def serve(
     Slots: --workers local processes, plus the SSH hosts of --hosts files and
     every host registered with `jobctl hosts add` (also hosts added while it
     serves), unless --local-only."""
+    from orchestrator.cli.progress import ProgressReporter
     from orchestrator.dispatch.coordinator import serve_with_hosts  # pyarrow etc.: only to run
+    from orchestrator.dispatch.options import RunOptions
 
     count = workers if workers is not None else (os.cpu_count() or 1)
     with cli_store(db) as store:
@@ -112,6 +106,8 @@ def update(
     json_output: JsonOption = False,
 ) -> None:
     """Change a queued or running job's priority; dispatchers apply it within a second."""
+    from orchestrator import api
+
     try:
         level = Priority[priority.upper()]
     except KeyError:

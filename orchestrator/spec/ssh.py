@@ -34,22 +34,17 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import SpecError, SpecIssue
-from orchestrator.spec import secret_scan
-from orchestrator.spec.checks import Checker
 from orchestrator.spec.paths import resolve_path
-from orchestrator.spec.units import parse_duration, parse_size
-from orchestrator.spec.yaml_nodes import (
-    YamlProblem,
-    YMap,
-    YNode,
-    YScalar,
-    YSeq,
-    parse_yaml,
-    to_plain,
-)
+
+# The store keeps hosts as HostSpec, so every store user imports this module:
+# the validation half (YAML reader, checks, units, secret scan) is imported
+# where a section or a hosts file is read, not here.
+if TYPE_CHECKING:
+    from orchestrator.spec.checks import Checker
+    from orchestrator.spec.yaml_nodes import YMap, YNode
 
 TRANSFER_MODES: tuple[str, ...] = ("auto", "shared", "push")
 #: keys a host entry may set; the same keys at the section level are defaults
@@ -174,6 +169,8 @@ def read_ssh_section(c: Checker, node: YMap, p: str, base_dir: str) -> dict[str,
     Every problem is recorded on ``c``; problems in a named hosts file are
     reported at that file's lines.
     """
+    from orchestrator.spec.yaml_nodes import YScalar
+
     c.keys(node, p, (*SSH_KEYS, *JOB_SSH_KEYS))
     out = _plain(node)
     _check_host_fields(c, node, p, base_dir, out)
@@ -225,6 +222,8 @@ def _check_requirements(c: Checker, node: YMap, p: str, out: dict[str, Any]) -> 
 
 
 def _plain(node: YMap) -> dict[str, Any]:
+    from orchestrator.spec.yaml_nodes import to_plain
+
     plain = to_plain(node)
     assert isinstance(plain, dict)
     return plain
@@ -233,6 +232,8 @@ def _plain(node: YMap) -> dict[str, Any]:
 def _check_host_list(
     c: Checker, node: YNode, p: str, base_dir: str, out: dict[str, Any], key: str
 ) -> None:
+    from orchestrator.spec.yaml_nodes import YMap, YScalar, YSeq
+
     if c.reported(node):
         return
     if not isinstance(node, YSeq):
@@ -264,6 +265,8 @@ def _check_host_list(
 
 def _check_host_fields(c: Checker, node: YMap, p: str, base_dir: str, out: dict[str, Any]) -> None:
     """The keys a host entry shares with the section's defaults."""
+    from orchestrator.spec.yaml_nodes import YScalar
+
     get = node.get
     if (port := get("port")) is not None:
         value = c.integer(port, f"{p}.port", minimum=1)
@@ -311,6 +314,10 @@ def _address(c: Checker, node: YNode, path: str) -> None:
 def read_hosts_file(path: str) -> tuple[dict[str, Any] | None, list[SpecIssue]]:
     """A hosts file as plain data (a list of hosts, or a mapping like the ssh
     section), and every problem found in it, located in that file."""
+    from orchestrator.spec import secret_scan
+    from orchestrator.spec.checks import Checker
+    from orchestrator.spec.yaml_nodes import YamlProblem, YMap, YSeq, parse_yaml, to_plain
+
     try:
         with open(path, "rb") as stream:
             data = stream.read(MAX_HOSTS_FILE_BYTES + 1)
@@ -397,6 +404,8 @@ def ssh_spec_from_dict(data: Mapping[str, Any]) -> SshSpec:
 
 def requirements_from_dict(section: Mapping[str, Any] | None) -> HostRequirements:
     """The ``requires``/``prefers`` of a validated section (nothing required without one)."""
+    from orchestrator.spec.units import parse_size
+
     requires = dict((section or {}).get("requires") or {})
     prefers = dict((section or {}).get("prefers") or {})
     memory = requires.get("memory")
@@ -429,4 +438,6 @@ def host_from_dict(item: Mapping[str, Any], defaults: Mapping[str, Any] | None =
 
 
 def _seconds(value: Any) -> float:
+    from orchestrator.spec.units import parse_duration
+
     return float(parse_duration(value))

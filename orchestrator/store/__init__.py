@@ -17,10 +17,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from orchestrator.errors import StoreError
-from orchestrator.store.base import Actor, Store
+
+if TYPE_CHECKING:
+    from orchestrator.store.base import Actor, Store
 
 __all__ = ["default_sqlite_path", "open_store", "redact_url", "resolve_store_url"]
 
@@ -105,6 +108,8 @@ def open_store(
     Unreachable stores raise :class:`StoreUnavailable` without a password in
     the message.
     """
+    from orchestrator.store.base import Actor
+
     resolved, _ = resolve_store_url(url)
     who = actor or Actor.current()
     store: Store

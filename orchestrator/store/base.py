@@ -18,15 +18,19 @@ import abc
 import getpass
 import os
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from orchestrator.planning.model import ChunkDescriptor, InputFile
-from orchestrator.spec.ssh import HostSpec
+from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.states import ChunkState, JobState, Priority
-from orchestrator.store.hosts import HostRecord, HostState
+
+if TYPE_CHECKING:  # names of annotations only: read-only commands start faster without them
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from orchestrator.planning.model import InputFile
+    from orchestrator.spec.ssh import HostSpec
+    from orchestrator.store.hosts import HostRecord, HostState
 
 
 @dataclass(frozen=True)
