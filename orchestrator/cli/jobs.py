@@ -31,6 +31,7 @@ from orchestrator.states import JobState
 # by the commands that use them: `status --json` needs none of them but api.
 if TYPE_CHECKING:
     from orchestrator import api
+    from orchestrator.executors.base import Slot
 
 SpecPath = Annotated[Path, typer.Argument(help="The job spec (YAML).", show_default=False)]
 JobRef = Annotated[str, typer.Argument(help="Job id, or name (its newest run).")]
@@ -118,28 +119,35 @@ def run(
     chunks that succeeded never run again."""
     from orchestrator import api
     from orchestrator.cli.progress import log_line
+    from orchestrator.dispatch.prestart import prestart_workers, stop_unused
     from orchestrator.spec.loader import load_spec
 
     spec_file = load_spec(spec)
-    with cli_store(db) as store:
-        if scheduled:
-            results = api.submit_scheduled(store, spec_file, job, run_key, on_overlap=log_line)
-        else:
-            results = api.submit_spec(store, spec_file, job, run_key)
-        results = [result for result in results if result.skipped is None]
-        if not results:
-            raise typer.Exit(0)  # every job skipped by its concurrency policy (logged)
-        checks = api.resume_existing(store, spec_file, results, replan)
-        _report_replans(checks)
-        job_ids = [result.job_id for result in results]
-        _dispatch(
-            store,
-            job_ids,
-            workers,
-            json_output,
-            resume=bool(checks),
-            accept_new_host_keys=accept_new_host_keys,
-        )
+    chosen = [j for j in spec_file.jobs if not job or j.name in job]
+    prestarted = prestart_workers(chosen, workers)  # they start while we plan
+    try:
+        with cli_store(db) as store:
+            if scheduled:
+                results = api.submit_scheduled(store, spec_file, job, run_key, on_overlap=log_line)
+            else:
+                results = api.submit_spec(store, spec_file, job, run_key)
+            results = [result for result in results if result.skipped is None]
+            if not results:
+                raise typer.Exit(0)  # every job skipped by its concurrency policy (logged)
+            checks = api.resume_existing(store, spec_file, results, replan)
+            _report_replans(checks)
+            job_ids = [result.job_id for result in results]
+            _dispatch(
+                store,
+                job_ids,
+                workers,
+                json_output,
+                resume=bool(checks),
+                accept_new_host_keys=accept_new_host_keys,
+                prestarted=prestarted,
+            )
+    finally:
+        stop_unused(prestarted)  # the run stopped the workers it took; these are gone
 
 
 def resume(
@@ -154,18 +162,25 @@ def resume(
 
     Refused when an input file changed since the job was planned (see --replan)."""
     from orchestrator import api
+    from orchestrator.dispatch.prestart import prestart_workers, stop_unused
+    from orchestrator.spec.model import JobSpec
 
     with cli_store(db) as store:
         record = api.resolve_job(store, job_ref)
-        _report_replans([api.prepare_resume(store, record, replan=replan)])
-        _dispatch(
-            store,
-            [record.id],
-            workers,
-            json_output,
-            resume=True,
-            accept_new_host_keys=accept_new_host_keys,
-        )
+        prestarted = prestart_workers([JobSpec.from_dict(record.spec)], workers)
+        try:
+            _report_replans([api.prepare_resume(store, record, replan=replan)])
+            _dispatch(
+                store,
+                [record.id],
+                workers,
+                json_output,
+                resume=True,
+                accept_new_host_keys=accept_new_host_keys,
+                prestarted=prestarted,
+            )
+        finally:
+            stop_unused(prestarted)
 
 
 def _report_replans(checks: list[api.ResumeCheck]) -> None:
@@ -187,6 +202,7 @@ def _dispatch(
     json_output: bool,
     resume: bool = False,
     accept_new_host_keys: bool = False,
+    prestarted: tuple[Slot, ...] = (),
 ) -> None:
     from orchestrator import api
     from orchestrator.cli.progress import ProgressReporter
@@ -194,7 +210,12 @@ def _dispatch(
     from orchestrator.dispatch.options import RunOptions, exit_code_for
 
     reporter = ProgressReporter(store, live=is_terminal() and not json_output)
-    options = RunOptions(workers=workers, resume=resume, accept_new_host_keys=accept_new_host_keys)
+    options = RunOptions(
+        workers=workers,
+        resume=resume,
+        accept_new_host_keys=accept_new_host_keys,
+        prestarted=prestarted,
+    )
     with reporter:
         final = run_jobs(store, job_ids, options, observer=reporter.update)
     statuses = [api.job_status(store, store.get_job(job_id)) for job_id in job_ids]

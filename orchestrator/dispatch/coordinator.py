@@ -64,10 +64,11 @@ from orchestrator.dispatch.options import (
     SLOT_RETRY_MAX_SECONDS,
     SLOT_RETRY_MIN_SECONDS,
     STATE_POLL_SECONDS,
-    WORKER_HEARTBEAT_MAX_SECONDS,
     RunOptions,
     default_log_dir,
     exit_code_for,
+    local_worker_count,
+    worker_env,
 )
 from orchestrator.dispatch.placement import Placement, end_unplaceable
 from orchestrator.dispatch.recovery import reclaim_orphans
@@ -86,7 +87,6 @@ from orchestrator.executors.base import Slot, SlotUnavailable
 from orchestrator.executors.local import WorkerProcess
 from orchestrator.states import JOB_TERMINAL, ChunkState, JobState, Priority
 from orchestrator.store.base import JobListener, Store
-from orchestrator.worker import HEARTBEAT_ENV
 
 
 def run_jobs(
@@ -312,24 +312,25 @@ class Coordinator:
     def _worker_count(self) -> int:
         """Local slots: ``--workers``, else the spec's, else the CPU count (none
         when every job runs on SSH hosts only)."""
-        if self.options.workers is not None:
-            return self.options.workers
-        specs = [job.spec.executor.local for job in self.jobs.values()]
-        for local in specs:
-            if local is not None and local.workers:
-                return local.workers
-        if self.options.remote_slots and all(local is None for local in specs):
-            return 0
-        return os.cpu_count() or 1
+        locals_ = [job.spec.executor.local for job in self.jobs.values()]
+        return local_worker_count(self.options.workers, locals_, bool(self.options.remote_slots))
 
     def _worker_env(self) -> dict[str, str]:
-        interval = max(0.05, min(WORKER_HEARTBEAT_MAX_SECONDS, self._heartbeat_interval() / 2))
-        return {**os.environ, HEARTBEAT_ENV: f"{interval:g}"}
+        return worker_env(self._heartbeat_interval())
 
     def _start_slots(self) -> None:
         log_dir = default_log_dir()
         env = self._worker_env()
-        local = [WorkerProcess(index, log_dir, env) for index in range(self._worker_count())]
+        count = self._worker_count()
+        # workers the caller started while it planned: those with our settings
+        local: list[Slot] = []
+        for worker in self.options.prestarted:
+            if isinstance(worker, WorkerProcess) and worker.env == env and len(local) < count:
+                local.append(worker)
+        for unused in self.options.prestarted:
+            if unused not in local:
+                unused.kill()
+        local.extend(WorkerProcess(index, log_dir, env) for index in range(len(local), count))
         self.slots = []
         self._add_slots([*local, *self.options.remote_slots])
         self._last_hosts_poll = time.monotonic()

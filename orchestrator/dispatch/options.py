@@ -14,7 +14,9 @@ from pathlib import Path
 from orchestrator.dispatch.storeguard import MAX_OUTAGE_SECONDS
 from orchestrator.errors import ExitCode
 from orchestrator.executors.base import Slot
+from orchestrator.spec.model import LocalExecutorSpec
 from orchestrator.states import JobState
+from orchestrator.worker import HEARTBEAT_ENV
 
 #: How often (seconds) the coordinator checks the store for cancels and job ends.
 STATE_POLL_SECONDS = 0.5
@@ -83,6 +85,32 @@ class RunOptions:
     install_signal_handlers: bool = True
     #: a store outage longer than this ends the run (exit code 3)
     max_store_outage: float = MAX_OUTAGE_SECONDS
+    #: local workers started ahead (:func:`orchestrator.dispatch.prestart.prestart_workers`)
+    #: while the caller planned and submitted; the run adopts those it can use
+    prestarted: tuple[Slot, ...] = ()
+
+
+def local_worker_count(
+    workers: int | None, locals_: Sequence[LocalExecutorSpec | None], remote: bool
+) -> int:
+    """Local slots of a run: ``--workers``, else the first job's
+    ``executor.local.workers``, else the CPU count; none when every job runs
+    on SSH hosts only (``remote``: the run has SSH slots)."""
+    if workers is not None:
+        return workers
+    for local in locals_:
+        if local is not None and local.workers:
+            return local.workers
+    if remote and all(local is None for local in locals_):
+        return 0
+    return os.cpu_count() or 1
+
+
+def worker_env(heartbeat_timeout: float) -> dict[str, str]:
+    """A local worker's environment: it sends heartbeats at twice the rate the
+    jobs' ``timeouts.heartbeat`` asks (at least every second)."""
+    interval = max(0.05, min(WORKER_HEARTBEAT_MAX_SECONDS, heartbeat_timeout / 2))
+    return {**os.environ, HEARTBEAT_ENV: f"{interval:g}"}
 
 
 def exit_code_for(final: dict[int, JobState], interrupted: bool = False) -> int:

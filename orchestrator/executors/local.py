@@ -45,6 +45,8 @@ class WorkerProcess:
         self.started_at = 0.0
         #: frames the input pipe could not take yet; written as the worker reads
         self._outbox = bytearray()
+        #: started ahead by :meth:`prestart`; the next :meth:`start` keeps it
+        self._prestarted = False
 
     @property
     def name(self) -> str:
@@ -58,7 +60,18 @@ class WorkerProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    def prestart(self) -> None:
+        """Start the process now; the coordinator's :meth:`start` then adopts
+        it instead of starting another (a worker takes a tenth of a second or
+        more to import its libraries: done while the caller plans)."""
+        self.start()
+        self._prestarted = True
+
     def start(self) -> None:
+        if self._prestarted:
+            self._prestarted = False
+            if self.alive():
+                return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"worker-{os.getpid()}-{self.slot}.log"
         with open(log_path, "ab") as log:
