@@ -11,9 +11,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.spec.ssh import HostSpec, host_from_dict
+if TYPE_CHECKING:  # spec.ssh (YAML reading, checks) is not needed to read a store
+    from orchestrator.spec.ssh import HostSpec
 
 
 class HostState(enum.StrEnum):
@@ -94,6 +95,8 @@ def host_record(
     labels = loads(row["labels"]) or []
     if isinstance(labels, dict):  # the column's original default is an empty object
         labels = list(labels)
+    from orchestrator.spec.ssh import host_from_dict
+
     spec = host_from_dict(
         {
             "name": row["name"],

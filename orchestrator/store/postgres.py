@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -32,7 +32,6 @@ from orchestrator.errors import (
     StoreUnavailable,
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
-from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import (
     CHUNK_CANCELLED_WITH_JOB,
     JOB_ACTIVE,
@@ -68,6 +67,9 @@ from orchestrator.store.hosts import (
 )
 from orchestrator.store.queries import latest_version, load_migrations, load_queries
 from orchestrator.store.rows import EventKind
+
+if TYPE_CHECKING:  # spec.ssh is not needed to read a store
+    from orchestrator.spec.ssh import HostSpec
 
 #: seconds libpq waits for a server to answer a new connection
 CONNECT_TIMEOUT_S = 5

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import (
     IllegalTransition,
@@ -25,7 +25,6 @@ from orchestrator.errors import (
     StoreUnavailable,
 )
 from orchestrator.planning.model import ChunkDescriptor, InputFile
-from orchestrator.spec.ssh import HostSpec
 from orchestrator.states import (
     CHUNK_CANCELLED_WITH_JOB,
     JOB_ACTIVE,
@@ -66,6 +65,9 @@ from orchestrator.store.queries import (
     sqlite_statements,
 )
 from orchestrator.store.rows import EventKind
+
+if TYPE_CHECKING:  # spec.ssh is not needed to read a store
+    from orchestrator.spec.ssh import HostSpec
 
 #: seconds a writer waits for the write lock before StoreUnavailable
 BUSY_TIMEOUT_S = 30.0
