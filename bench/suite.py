@@ -657,7 +657,7 @@ def markdown(results: dict[str, Any]) -> str:
             "**Dispatch overhead** (no-op chunks/tasks, 2 workers, median of "
             f"{results['rounds']} interleaved rounds)",
             "",
-            "| contender | tasks/s (from first task to last; jobctl: job start to end, workers spawned inside) | jobctl (postgres) is | jobctl end to end incl. CLI start, plan, submit | command |",
+            "| contender | tasks/s (from first task to last; jobctl: job start to end in the store, its workers started by the CLI while it planned; peers: the clock each peer script's docstring names) | jobctl (postgres) is | jobctl end to end incl. CLI start, plan, submit | command |",
             "|---|---:|---:|---:|---|",
         ]
         for row in results["dispatch"]:
