@@ -103,7 +103,10 @@ class Ledger:
         """The task a result is for, out of its queue; and how long it ran, when
         it was the head (a sample for the queue depth)."""
         queue = self.queues[slot.slot]
-        task = next((t for t in queue if t.task_id == task_id), None)
+        if queue and queue[0].task_id == task_id:  # results come in order: the head
+            task: Task | None = queue[0]
+        else:
+            task = next((t for t in queue if t.task_id == task_id), None)
         if task is None:
             return None, None
         ran = None
