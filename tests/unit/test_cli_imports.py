@@ -116,8 +116,9 @@ def test_commands_table_builds_every_command_and_each_alone() -> None:
 
 
 # A Typer app that prints what its command receives, with or without the
-# pass-through coercion of str and bool parameters.
+# lazy coercion of plain values (cli/coercion.py).
 _ECHO = """
+import enum
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -131,6 +132,11 @@ if sys.argv[1] == "plain":
 app = typer.Typer()
 
 
+class Level(enum.StrEnum):
+    LOW = "low"
+    HIGH = "high"
+
+
 @app.command()
 def echo(
     name: str,
@@ -140,8 +146,13 @@ def echo(
     where: Path | None = None,
     env: Annotated[str, typer.Option(envvar="JOBCTL_TEST_ECHO")] = "default",
     yes: Annotated[bool, typer.Option(envvar="JOBCTL_TEST_YES")] = False,
+    workers: Annotated[int | None, typer.Option()] = None,
+    ratio: Annotated[float | None, typer.Option()] = None,
+    tag: Annotated[list[str] | None, typer.Option()] = None,
+    level: Annotated[Level, typer.Option()] = Level.LOW,
+    spec: Annotated[Path, typer.Option()] = Path("jobs.yaml"),
 ) -> None:
-    print(repr((name, flag, opt, count, where, env, yes)))
+    print(repr((name, flag, opt, count, where, env, yes, workers, ratio, tag, level, spec)))
 
 
 app(sys.argv[2:])
@@ -159,6 +170,10 @@ app(sys.argv[2:])
         ["x", "--flag=yes"],
         ["--help"],
         [],
+        ["x", "--workers", "4", "--ratio", "0.5", "--tag", "a", "--tag", "b c"],
+        ["x", "--workers", "four"],
+        ["x", "--level", "high", "--spec", "dir/other.yaml"],
+        ["x", "--level", "urgent"],
     ],
 )
 def test_plain_coercion_gives_the_values_typer_gives(args: list[str]) -> None:
