@@ -179,7 +179,12 @@ class Coordinator:
         self.retired: set[int] = set()  # slots stopped for good by a graceful stop
         self.selector = selectors.DefaultSelector()
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
-        self.ledger = Ledger(self.rng)
+        # the committer thread wakes the loop through this pipe when a commit
+        # answered: the end of a job is seen at once, not at select()'s timeout
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self.ledger = Ledger(self.rng, on_committed=self._wake)
         self.queues = self.ledger.queues  # slot -> its tasks in the worker's order
         self.tasks = self.ledger.tasks  # live tasks: leased, result not yet in
         #: parts an earlier coordinator's orphaned workers finished (adopted)
@@ -414,6 +419,10 @@ class Coordinator:
         for slot in self.slots:
             self.ledger.end_queue(slot, None, "coordinator stopped before the chunk finished")
         self.selector.close()
+        self.ledger.close()  # no commit callback may write to the pipe after this
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         if self.listener is not None:
             self.listener.close()
         deadline = time.monotonic() + SHUTDOWN_STORE_SECONDS
@@ -455,6 +464,7 @@ class Coordinator:
     def _loop(self) -> None:
         if self.listener is not None:
             self.selector.register(self.listener.fileno(), selectors.EVENT_READ, self.listener)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
         while not self._finished():
             now = time.monotonic()
             if self.stop_requested:
@@ -657,9 +667,16 @@ class Coordinator:
             "part_name": attempt_part_name(lease.seq, lease.fencing_token),
         }
 
-    def _readable(self, data: Slot | JobListener) -> None:
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"!")
+
+    def _readable(self, data: Slot | JobListener | int) -> None:
         if data is self.listener:
             self._on_notify()
+        elif data is self._wake_r:
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.read(self._wake_r, 4096)  # a commit answered: _store_work takes it in
         else:
             self._on_readable(cast(Slot, data))
 

@@ -80,8 +80,11 @@ def discard_part(part_file: Any) -> None:
 class Ledger:
     """Live tasks, per-slot queues, outcomes to commit."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, on_committed: Callable[[], None] | None = None) -> None:
         self.rng = rng
+        #: called (on the committer thread) when a background commit answered,
+        #: so a loop waiting in select() takes the answer in at once
+        self.on_committed = on_committed
         self.tasks: dict[str, Task] = {}  # live: leased, result not yet in
         self.queues: dict[int, deque[Task]] = {}
         self.pending: list[Pending] = []
@@ -308,7 +311,11 @@ class Ledger:
         if background:
             if self._committer is None:
                 self._committer = ThreadPoolExecutor(1, thread_name_prefix="jobctl-commit")
-            self._commit = (ready, self._committer.submit(store.complete_chunks, owner, outcomes))
+            answer = self._committer.submit(store.complete_chunks, owner, outcomes)
+            if self.on_committed is not None:
+                callback = self.on_committed
+                answer.add_done_callback(lambda _answer: callback())
+            self._commit = (ready, answer)
             return
         try:
             accepted = store.complete_chunks(owner, outcomes)
