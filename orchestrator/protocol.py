@@ -20,7 +20,8 @@ Messages (``type`` field)
         {"type": "run", "task": str (opaque, echoed back), "job": JOB,
          "chunk": ChunkDescriptor.to_dict(), "token": int (fencing token),
          "attempt": int, "checkpoint": any | null,
-         "part_name": "part-00042.attempt-7" (the worker adds the extension)}
+         "part_name": "part-00042.attempt-7" (the worker adds the extension),
+         ["chunk_id": int (the chunk's store id; names it in an orphan's receipt)]}
 
     ``JOB`` is ``{"key", "name", "type", "python", "command", "params",
     "input": {"format", "csv": {delimiter, header, quote_char, encoding}},
@@ -332,6 +333,7 @@ def run_message(
     attempt: int,
     part_name: str,
     checkpoint: Any = None,
+    chunk_id: int | None = None,
 ) -> dict[str, Any]:
     """A ``run`` header; pass ``job={"key": key}`` once the worker has the full job."""
     return {
@@ -339,6 +341,7 @@ def run_message(
         "task": task,
         "job": job,
         "chunk": chunk,
+        "chunk_id": chunk_id,
         "token": token,
         "attempt": attempt,
         "checkpoint": checkpoint,

@@ -141,8 +141,8 @@ class Worker:
         self.cache_size = cache_size
         self._jobs: OrderedDict[str, LoadedJob] = OrderedDict()
         #: the chunk being run that writes a part into a staging directory
-        #: here: (staging_dir, part_name, task, token); None otherwise
-        self._current: tuple[str, str, str, Any] | None = None
+        #: here: (staging_dir, part_name, task, token, chunk_id); None otherwise
+        self._current: tuple[str, str, str, Any, Any] | None = None
         #: set once the coordinator is gone while a part was being made: the
         #: part is finished and left with a receipt (io/leftovers.py)
         self.orphaned = False
@@ -164,7 +164,8 @@ class Worker:
             part_name = msg.get("part_name")
             if job.staging_dir and part_name and not job.return_part and data is None:
                 with self._lock:
-                    self._current = (job.staging_dir, str(part_name), str(task), token)
+                    chunk_id = msg.get("chunk_id")
+                    self._current = (job.staging_dir, str(part_name), str(task), token, chunk_id)
             processor = job.processor
             if processor is None:
                 processor = job.processor = load_processor(job.payload)
@@ -198,10 +199,11 @@ class Worker:
         with self._lock:
             if self._current is None:
                 return False
-            staging, part_name, task, token = self._current
+            staging, part_name, task, token, chunk_id = self._current
+            doc = orphan_doc(task, token, chunk_id)
             try:
                 os.makedirs(staging, exist_ok=True)  # the part writer would make it too
-                write_json_atomic(orphan_path(staging, part_name), orphan_doc(task, token))
+                write_json_atomic(orphan_path(staging, part_name), doc)
             except OSError as exc:
                 _log.warning("coordinator gone; cannot mark the chunk being finished: %s", exc)
                 return False
@@ -219,7 +221,12 @@ class Worker:
             try:
                 write_json_atomic(
                     receipt_path(job.staging_dir, str(part_name)),
-                    {**result, "pid": os.getpid(), "host": socket.gethostname()},
+                    {
+                        **result,
+                        "chunk_id": msg.get("chunk_id"),
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                    },
                 )
             except OSError as exc:
                 _log.warning("cannot leave the orphaned chunk's receipt: %s", exc)

@@ -101,7 +101,7 @@ class Adoption:
         job, lease = task.job, task.lease
         if not lease.infra_attempts or job.staging is None or job.payload.get("output") is None:
             return None
-        return find_leftover(job.staging, lease.seq, lease.fencing_token)
+        return find_leftover(job.staging, lease.seq, lease.fencing_token, lease.chunk_id)
 
     def _adopt(self, task: Task, leftover: Leftover) -> None:
         receipt: dict[str, Any] = leftover.receipt or {}

@@ -661,6 +661,7 @@ class Coordinator:
             "task": task.task_id,
             "job": payload,
             "chunk": lease.descriptor_doc,
+            "chunk_id": lease.chunk_id,  # ties an orphan's receipt to this very chunk
             "token": lease.fencing_token,
             "attempt": lease.attempts + lease.infra_attempts + 1,
             "checkpoint": lease.checkpoint,

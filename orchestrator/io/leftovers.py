@@ -70,7 +70,7 @@ def process_start_ticks(pid: int) -> int | None:
         return None
 
 
-def orphan_doc(task: str, token: Any) -> dict[str, Any]:
+def orphan_doc(task: str, token: Any, chunk_id: Any) -> dict[str, Any]:
     pid = os.getpid()
     return {
         "pid": pid,
@@ -79,6 +79,7 @@ def orphan_doc(task: str, token: Any) -> dict[str, Any]:
         "orphaned_at": time.time(),
         "task": task,
         "token": token,
+        "chunk_id": chunk_id,
     }
 
 
@@ -126,9 +127,13 @@ def receipt_usable(receipt: dict[str, Any]) -> bool:
         return False
 
 
-def find_leftover(staging_dir: str | Path, seq: int, below_token: int) -> Leftover | None:
-    """The newest usable receipt of chunk ``seq`` from a token below
-    ``below_token``, else its newest orphan marker; None when neither exists."""
+def find_leftover(
+    staging_dir: str | Path, seq: int, below_token: int, chunk_id: int
+) -> Leftover | None:
+    """The newest usable receipt of chunk ``seq`` (store id ``chunk_id``) from
+    a token below ``below_token``, else its newest orphan marker; None when
+    neither exists. Traces of another chunk with the same seq (the job was
+    planned again since: new chunk ids) never match."""
     directory = Path(staging_dir)
     receipts: list[tuple[int, dict[str, Any]]] = []
     orphans: list[tuple[int, dict[str, Any]]] = []
@@ -141,7 +146,7 @@ def find_leftover(staging_dir: str | Path, seq: int, below_token: int) -> Leftov
         if match is None or int(match.group(1)) >= below_token:
             continue
         doc = _read(path)
-        if doc is None:
+        if doc is None or doc.get("chunk_id") != chunk_id:
             continue
         token = int(match.group(1))
         if path.name.endswith(RECEIPT_SUFFIX):

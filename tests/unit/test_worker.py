@@ -395,7 +395,7 @@ def test_worker_making_a_part_finishes_it_for_the_next_coordinator(
         params={"seconds": 1.5},
         output=OutputSpec(path=str(tmp_path / "out"), format="parquet", compression="zstd"),
     )
-    fresh.send(run_message("slow", payload, SEQ0, 7, 1, "part-00000.attempt-7"))
+    fresh.send(run_message("slow", payload, SEQ0, 7, 1, "part-00000.attempt-7", chunk_id=42))
     time.sleep(0.3)
     assert fresh.proc.stdin is not None and fresh.proc.stdout is not None
     fresh.proc.stdin.close()
@@ -405,10 +405,10 @@ def test_worker_making_a_part_finishes_it_for_the_next_coordinator(
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     orphan = json.loads(marker.read_text())
-    assert orphan["pid"] == fresh.proc.pid and orphan["token"] == 7
+    assert orphan["pid"] == fresh.proc.pid and orphan["token"] == 7 and orphan["chunk_id"] == 42
     assert fresh.wait(10) == 0
     receipt = json.loads((staging / "part-00000.attempt-7.receipt.json").read_text())
-    assert receipt["ok"] is True and receipt["token"] == 7
+    assert receipt["ok"] is True and receipt["token"] == 7 and receipt["chunk_id"] == 42
     assert receipt["part_file"] == str(staging / "part-00000.attempt-7.parquet")
     assert verify_part(receipt["part_file"], receipt["checksum"])
     assert not marker.exists()
