@@ -79,8 +79,15 @@ def plain_params_without_pydantic() -> None:
             return self._typer._coerce_value(value, param=param, ctx=ctx)
 
     def build_runtime_param(descriptor: Any) -> Any:
-        if descriptor.file_annotation is None and descriptor.parameter_info.parser is None:
-            return LazyParam(descriptor)
+        plain = (
+            getattr(descriptor, "file_annotation", None) is None
+            and getattr(getattr(descriptor, "parameter_info", None), "parser", None) is None
+        )
+        if plain:
+            try:
+                return LazyParam(descriptor)
+            except (TypeError, AttributeError):  # a Typer whose internals moved on
+                pass
         return typer_build(descriptor)
 
     build_runtime_param.plain_params = True  # type: ignore[attr-defined]
