@@ -143,10 +143,14 @@ class Worker:
         #: the chunk being run that writes a part into a staging directory
         #: here: (staging_dir, part_name, task, token, chunk_id); None otherwise
         self._current: tuple[str, str, str, Any, Any] | None = None
-        #: set once the coordinator is gone while a part was being made: the
-        #: part is finished and left with a receipt (io/leftovers.py)
-        self.orphaned = False
+        #: that chunk, once the coordinator went away while it was being made:
+        #: it is finished and left with a receipt (io/leftovers.py)
+        self._orphan: tuple[str, str, str, Any, Any] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def orphaned(self) -> bool:
+        return self._orphan is not None
 
     def run(self, msg: Mapping[str, Any]) -> dict[str, Any]:
         """Run one chunk; always returns a ``result`` header, never raises for chunk errors."""
@@ -200,38 +204,32 @@ class Worker:
             if self._current is None:
                 return False
             staging, part_name, task, token, chunk_id = self._current
-            doc = orphan_doc(task, token, chunk_id)
             try:
                 os.makedirs(staging, exist_ok=True)  # the part writer would make it too
-                write_json_atomic(orphan_path(staging, part_name), doc)
+                write_json_atomic(
+                    orphan_path(staging, part_name), orphan_doc(task, token, chunk_id)
+                )
             except OSError as exc:
                 _log.warning("coordinator gone; cannot mark the chunk being finished: %s", exc)
                 return False
-            self.orphaned = True
+            self._orphan = self._current
             return True
 
-    def leave_receipt(self, msg: Mapping[str, Any], result: Mapping[str, Any]) -> None:
-        """After an orphaned chunk: leave its result for the next coordinator
+    def leave_receipt(self, result: Mapping[str, Any]) -> None:
+        """After the orphaned chunk: leave its result for the next coordinator
         (only a success with a part is worth adopting) and drop the marker."""
-        job = self._jobs.get(str((msg.get("job") or {}).get("key")))
-        part_name = msg.get("part_name")
-        if job is None or not job.staging_dir or not part_name:
+        if self._orphan is None:
             return
+        staging, part_name, _task, _token, chunk_id = self._orphan
         if result.get("ok") and result.get("part_file"):
+            receipt = {**result, "chunk_id": chunk_id, "pid": os.getpid()}
+            receipt["host"] = socket.gethostname()
             try:
-                write_json_atomic(
-                    receipt_path(job.staging_dir, str(part_name)),
-                    {
-                        **result,
-                        "chunk_id": msg.get("chunk_id"),
-                        "pid": os.getpid(),
-                        "host": socket.gethostname(),
-                    },
-                )
+                write_json_atomic(receipt_path(staging, part_name), receipt)
             except OSError as exc:
                 _log.warning("cannot leave the orphaned chunk's receipt: %s", exc)
         with contextlib.suppress(OSError):
-            os.unlink(orphan_path(job.staging_dir, str(part_name)))
+            os.unlink(orphan_path(staging, part_name))
 
     def _job(self, payload: Mapping[str, Any]) -> LoadedJob:
         key = payload.get("key")
@@ -502,7 +500,7 @@ def serve(
             if kind == "run":
                 result, part = worker.run_frame(header, payload)
                 if worker.orphaned:  # nobody to answer: leave the result, stop
-                    worker.leave_receipt(header, result)
+                    worker.leave_receipt(result)
                     os._exit(EXIT_OK)
                 now = time.perf_counter()
                 flush = i == count - 1 or now - last_flush > FLUSH_INTERVAL

@@ -44,7 +44,6 @@ class Adoption:
         self.ledger = ledger
         self.host = host
         self.awaited: dict[str, _Awaited] = {}
-        self.adopted = 0
         self._last_check = 0.0
 
     def hold_back(self, task: Task, now: float) -> bool:
@@ -107,4 +106,3 @@ class Adoption:
         receipt: dict[str, Any] = leftover.receipt or {}
         who = f"adopted from pid {receipt.get('pid')} on {receipt.get('host')}"
         self.ledger.succeed(task, receipt, worker=f"{who} (token {leftover.token})")
-        self.adopted += 1

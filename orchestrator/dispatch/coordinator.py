@@ -571,8 +571,9 @@ class Coordinator:
         awaited = self.adoption.due(now) if usable else []
         for task in awaited:  # an orphan did not finish it after all: run it
             task.slot = placement.choose(task.lease.job_id, task.job.spec, self.queues)
+            self.ledger.add(task, now)
         if awaited:
-            self._send_tasks(awaited, now)
+            self._send_tasks(awaited)
         capacity = self._capacity()
         if capacity <= 0 or now < self._idle_until:
             return
@@ -609,14 +610,12 @@ class Coordinator:
                 continue
             self.ledger.add(task, now)  # in order: placement counts queue lengths
             tasks.append(task)
-        self._send_tasks(tasks, now, added=True)
+        self._send_tasks(tasks)
 
-    def _send_tasks(self, tasks: list[Task], now: float, added: bool = False) -> None:
-        """Queue ``tasks`` on their slots (unless ``added`` already) and send their runs."""
+    def _send_tasks(self, tasks: list[Task]) -> None:
+        """Send the runs of ``tasks`` (already queued on their slots) to their workers."""
         frames: dict[int, list[tuple[dict[str, Any], bytes | None]]] = {}
         for task in tasks:
-            if not added:
-                self.ledger.add(task, now)
             frames.setdefault(task.slot.slot, []).append((self._run_message(task), None))
         for slot in self.slots:
             batch = frames.get(slot.slot)
