@@ -222,3 +222,38 @@ def test_a_background_commit_keeps_its_outcomes_pending_until_settled() -> None:
     finally:
         store.release.set()
         ledger.close()
+
+
+def test_a_background_commit_wakes_the_loop_when_it_answered() -> None:
+    """``on_committed`` runs once the commit answered, never before (the loop
+    waiting in select() is woken to take the answer in, and a job's end is
+    seen without waiting for select()'s timeout)."""
+    import threading
+
+    class Store:
+        def __init__(self) -> None:
+            self.release = threading.Event()
+
+        def complete_chunks(self, owner: str, outcomes: list[ChunkOutcome]) -> list[bool]:
+            self.release.wait(5)
+            return [True] * len(outcomes)
+
+    woken = threading.Event()
+    ledger = Ledger(random.Random(0), on_committed=woken.set)
+    slot, job = FakeSlot(0), FakeJob()
+    ledger.queues[0] = deque()
+    job.done = job.rows_in = job.rows_out = 0  # type: ignore[attr-defined]
+    task = make_task(ledger, slot, 1, job)
+    ledger.take(slot, task.task_id, 1.0)  # type: ignore[arg-type]
+    ledger.succeed(task, {"ok": True})
+    store = Store()
+    try:
+        ledger.flush(store, "me", 1.0, background=True)  # type: ignore[arg-type]
+        assert not woken.wait(0.2)  # the commit has not answered yet
+        store.release.set()
+        assert woken.wait(5)
+        ledger.settle(wait=False)
+        assert not ledger.committing and not ledger.pending
+    finally:
+        store.release.set()
+        ledger.close()
