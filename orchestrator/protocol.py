@@ -84,6 +84,10 @@ if TYPE_CHECKING:
 
 PROTOCOL_VERSION = 1
 
+#: Set by the coordinator in a worker's environment: send a ``heartbeat``
+#: message this often (seconds).
+HEARTBEAT_ENV = "JOBCTL_WORKER_HEARTBEAT"
+
 #: A header larger than this is garbage (or an attack), not a message.
 MAX_HEADER_SIZE = 16 * 1024 * 1024
 #: Payloads carry at most one chunk's data; anything larger is a bug.

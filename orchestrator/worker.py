@@ -64,7 +64,13 @@ from orchestrator.processors.base import (
     Processor,
     load_processor,
 )
-from orchestrator.protocol import PROTOCOL_VERSION, MessageReader, ProtocolError, write_message
+from orchestrator.protocol import (
+    HEARTBEAT_ENV,
+    PROTOCOL_VERSION,
+    MessageReader,
+    ProtocolError,
+    write_message,
+)
 from orchestrator.spec.model import CsvOptions
 
 #: Job payloads (with loaded processors) kept per worker, least recently used dropped.
@@ -73,9 +79,6 @@ JOB_CACHE_SIZE = 8
 TRACEBACK_LINES = 30
 #: Results of pipelined runs are flushed at least this often (seconds).
 FLUSH_INTERVAL = 0.001
-
-#: Set by the coordinator: send a ``heartbeat`` message this often (seconds).
-HEARTBEAT_ENV = "JOBCTL_WORKER_HEARTBEAT"
 
 EXIT_OK = 0
 EXIT_PROTOCOL_ERROR = 2

@@ -1,21 +1,26 @@
-"""Live progress: a Rich view on a terminal, plain log lines everywhere else."""
+"""Live progress: a Rich view on a terminal, plain log lines everywhere else.
+
+Rich is imported only for the live view: a run from cron or a pipe writes its
+log lines straight to stderr and never pays for importing it.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 from types import TracebackType
-
-from rich.console import Group
-from rich.live import Live
-from rich.progress_bar import ProgressBar
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from orchestrator.dispatch.views import JobView, RunSnapshot, SlotView
 from orchestrator.states import JOB_TERMINAL, ChunkState
 from orchestrator.store.base import Store
 
-from .common import console, err_console
+from .common import console
+
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.live import Live
 
 #: Without a terminal, a progress line is written this often (seconds).
 PLAIN_PROGRESS_SECONDS = 10.0
@@ -29,6 +34,10 @@ def _eta(seconds: float | None) -> str:
 
 
 def render_snapshot(snapshot: RunSnapshot) -> Group:
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
     jobs = Table.grid(padding=(0, 1))
     for _ in range(4):
         jobs.add_column()
@@ -73,6 +82,8 @@ class ProgressReporter:
 
     def __enter__(self) -> ProgressReporter:
         if self.live_enabled:
+            from rich.live import Live
+
             self.live = Live(console=console.rich, refresh_per_second=4, transient=False)
             self.live.__enter__()
         return self
@@ -108,7 +119,8 @@ class ProgressReporter:
 def log_line(line: str) -> None:
     """One plain, timestamped log line on stderr (cron mails and log files)."""
     stamp = datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z")
-    err_console.print(f"{stamp} jobctl: {line}", markup=False)
+    sys.stderr.write(f"{stamp} jobctl: {line}\n")
+    sys.stderr.flush()
 
 
 def _plain_line(job: JobView) -> str:

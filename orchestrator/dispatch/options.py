@@ -14,9 +14,9 @@ from pathlib import Path
 from orchestrator.dispatch.storeguard import MAX_OUTAGE_SECONDS
 from orchestrator.errors import ExitCode
 from orchestrator.executors.base import Slot
+from orchestrator.protocol import HEARTBEAT_ENV
 from orchestrator.spec.model import LocalExecutorSpec
 from orchestrator.states import JobState
-from orchestrator.worker import HEARTBEAT_ENV
 
 #: How often (seconds) the coordinator checks the store for cancels and job ends.
 STATE_POLL_SECONDS = 0.5

@@ -189,3 +189,28 @@ def test_plain_coercion_gives_the_values_typer_gives(args: list[str]) -> None:
         )
         results.append((done.returncode, done.stdout, done.stderr))
     assert results[0] == results[1]
+
+
+def test_a_parquet_run_without_terminal_skips_rich_the_worker_and_arrow_compute(
+    store_url: str, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"n": list(range(10))}), source)
+    spec = tmp_path / "jobs.yaml"
+    spec.write_text(
+        "version: 1\njobs:\n  - name: copy\n    type: convert\n"
+        f"    input: {{path: {json.dumps(str(source))}}}\n"
+        f"    output: {{path: {json.dumps(str(tmp_path / 'out'))}, format: parquet}}\n"
+        "    executor: {local: {workers: 1}}\n"
+    )
+
+    code, out, modules = run_cli(tmp_path, "run", str(spec), "--db", store_url, "--json")
+
+    assert code == 0, out
+    assert json.loads(out)[0]["rows_out"] == 10
+    # the log lines go straight to stderr; the workers are other processes;
+    # only a quoted CSV's planning counts quotes with Arrow compute
+    assert loaded(modules, ("rich", "orchestrator.worker", "pyarrow.compute")) == []

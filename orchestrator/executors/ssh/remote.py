@@ -13,8 +13,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
+from orchestrator.protocol import HEARTBEAT_ENV
 from orchestrator.spec.ssh import HostSpec
-from orchestrator.worker import HEARTBEAT_ENV
 
 #: the module a remote slot runs (``python -m``)
 WORKER_MODULE = "orchestrator.worker"
