@@ -7,6 +7,10 @@ its final name and the directory fsynced — so after a crash at any instant
 there is either no file under the final name or the whole, checksummed file.
 On any error the temp file is removed and the exception propagates.
 
+While the part is encoded its bytes are handed to the kernel's writeback
+every few MB (:func:`start_writeback`), so the closing fsync waits for the
+last few MB instead of the whole part.
+
 Streaming saves a part-sized buffer per chunk (grown by reallocation, each
 growth copying into fresh pages) and a second pass over it to hash and write:
 a few percent of a part's write time, and tens of MB of a worker's peak RSS.
@@ -15,11 +19,14 @@ a few percent of a part's write time, and tens of MB of a worker's peak RSS.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import secrets
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -33,6 +40,10 @@ SUPPORTED_COMPRESSIONS: dict[str, tuple[str, ...]] = {
 }
 
 _HASH_BLOCK = 1024 * 1024
+
+#: While a part is encoded, each time this many more bytes were written the
+#: kernel is asked to start writing them to disk (see :func:`start_writeback`).
+WRITEBACK_STEP = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,12 +134,16 @@ class _HashingSink:
         self.size = 0
         self.closed = False
         self._digest = hashlib.sha256()
+        self._queued = 0  # bytes handed to the kernel's writeback so far
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)
         self._digest.update(view)
         _write_all(self.fd, view)
         self.size += len(view)
+        if self.size - self._queued >= WRITEBACK_STEP:
+            start_writeback(self.fd, self._queued, self.size - self._queued)
+            self._queued = self.size
         return len(view)
 
     def flush(self) -> None:
@@ -185,6 +200,38 @@ def verify_part(path: str, checksum: str) -> bool:
         return file_checksum(path) == checksum
     except FileNotFoundError:
         return False
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range`` from the C library, or None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        func = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return cast(Callable[[int, int, int, int], int], func)
+
+
+_sync_file_range = _load_sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing ``length`` bytes at ``offset`` to disk, now.
+
+    Asynchronous (Linux ``sync_file_range(SYNC_FILE_RANGE_WRITE)``): it only
+    queues the pages, it neither waits nor makes them durable - the fsync at
+    the end still does that. Without it all of a part's pages are still dirty
+    when its fsync comes, and the worker waits for the whole part to reach the
+    disk (on this VM's disk, ~0.1 s per 37 MB part) instead of only for the
+    last few MB. A no-op where the call does not exist.
+    """
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def _write_all(fd: int, data: memoryview) -> None:

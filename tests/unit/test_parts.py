@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 from pathlib import Path
 
@@ -129,3 +130,37 @@ def test_rewriting_same_name_replaces_atomically(tmp_path: Path) -> None:
     assert first.path == second.path
     assert pq.read_table(second.path).num_rows == 10
     assert os.listdir(tmp_path) == ["p.parquet"]
+
+
+def test_a_large_part_is_handed_to_writeback_while_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[int, int]] = []
+    real = parts._sync_file_range
+
+    def recording(fd: int, offset: int, length: int, flags: int) -> int:
+        calls.append((offset, length))
+        return real(fd, offset, length, flags) if real is not None else 0
+
+    monkeypatch.setattr(parts, "_sync_file_range", recording)
+    monkeypatch.setattr(parts, "WRITEBACK_STEP", 64 * 1024)
+    # 20 record batches of incompressible text: 20 writes, the part several steps long
+    table = pa.concat_tables(
+        pa.table({"blob": [os.urandom(4096).hex() for _ in range(10)]}) for _ in range(20)
+    )
+
+    info = write_part(table, str(tmp_path), "part-00001.attempt-1", "arrow", "none")
+
+    assert len(calls) >= 3
+    # back to back from the file's start, never past what was written
+    assert calls[0][0] == 0
+    assert all(a + n == b for (a, n), (b, _) in itertools.pairwise(calls))
+    assert calls[-1][0] + calls[-1][1] <= info.bytes
+    assert _read(info.path, "arrow").equals(table)
+    assert verify_part(info.path, info.checksum)
+
+
+def test_writeback_is_started_through_the_c_library_on_linux() -> None:
+    if os.uname().sysname != "Linux":
+        pytest.skip("sync_file_range is Linux only")
+    assert parts._sync_file_range is not None
