@@ -2,6 +2,10 @@
 
 Every scenario runs its contenders interleaved (A B C A B C ...) for several
 rounds and reports medians, so a slow moment of the machine hits everyone.
+Before each contender runs, the bench waits until the disk has written what
+the previous one left dirty (:func:`settle_disk`): otherwise that writeback
+lands in the next contender's time, and most of all in jobctl's, whose parts
+and store commits wait for the disk (fsync) where the peers' writes do not.
 Results go to ``bench/results/<date>.json`` and a Markdown table
 ``bench/results/<date>.md`` that the README embeds. Every row names the
 exact command it timed.
@@ -21,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -304,7 +309,9 @@ def scenario_resume(rows: int, rounds: int) -> list[Result]:
     clean: list[Result] = []
     broken: list[Result] = []
     for index in range(rounds):
+        settle_disk()
         clean.append(jobctl_convert(parquet, rows, "parquet"))
+        settle_disk()
         broken.append(interrupted_convert(parquet, str(index)))
         print(
             f"  round {index + 1}/{rounds}: uninterrupted {clean[-1]['seconds']:.2f} s,"
@@ -617,6 +624,18 @@ def scenario_ssh(rounds: int, tasks: int, mb: int) -> dict[str, Any]:
 # -- running and reporting ------------------------------------------------------------------
 
 
+def settle_disk(limit: float = 60.0) -> float:
+    """Flush the page cache's dirty data to disk (``sync``), bounded; seconds spent.
+
+    Not timed for anyone: it runs between contenders, the same for each.
+    """
+    started = time.monotonic()
+    flusher = threading.Thread(target=os.sync, daemon=True)
+    flusher.start()
+    flusher.join(limit)
+    return time.monotonic() - started
+
+
 def interleave(
     contenders: list[tuple[str, Callable[[], Result]]],
     rounds: int,
@@ -626,6 +645,7 @@ def interleave(
     samples: dict[str, list[Result]] = {name: [] for name, _ in contenders}
     for round_no in range(rounds):
         for name, fn in contenders:
+            settle_disk()
             try:
                 result = fn()
             except Exception as exc:  # a peer that fails is reported, not fatal
