@@ -227,8 +227,9 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     queues the pages, it neither waits nor makes them durable - the fsync at
     the end still does that. Without it all of a part's pages are still dirty
     when its fsync comes, and the worker waits for the whole part to reach the
-    disk (on this VM's disk, ~0.1 s per 37 MB part) instead of only for the
-    last few MB. A no-op where the call does not exist.
+    disk instead of only for the last few MB (a 37 MB part on an idle disk
+    here: 16-23 ms, with this 3-5 ms; at the disk's sustained 366 MB/s, about
+    0.1 s). A no-op where the call does not exist.
     """
     if _sync_file_range is not None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
