@@ -314,12 +314,15 @@ def scenario_resume(rows: int, rounds: int) -> list[Result]:
     parquet, _ = ensure_data(rows)
     clean: list[Result] = []
     broken: list[Result] = []
+
+    def ready() -> None:  # what interleave() does before each contender
+        settle_disk()
+        warm_file(parquet)
+
     for index in range(rounds):
-        settle_disk()
-        warm_file(parquet)
+        ready()
         clean.append(jobctl_convert(parquet, rows, "parquet"))
-        settle_disk()
-        warm_file(parquet)
+        ready()
         broken.append(interrupted_convert(parquet, str(index)))
         print(
             f"  round {index + 1}/{rounds}: uninterrupted {clean[-1]['seconds']:.2f} s,"
@@ -632,26 +635,22 @@ def scenario_ssh(rounds: int, tasks: int, mb: int) -> dict[str, Any]:
 # -- running and reporting ------------------------------------------------------------------
 
 
-def settle_disk(limit: float = 60.0) -> float:
-    """Flush the page cache's dirty data to disk (``sync``), bounded; seconds spent.
+def settle_disk(limit: float = 60.0) -> None:
+    """Flush the page cache's dirty data to disk (``sync``), waiting at most ``limit`` s.
 
     Not timed for anyone: it runs between contenders, the same for each.
     """
-    started = time.monotonic()
     flusher = threading.Thread(target=os.sync, daemon=True)
     flusher.start()
     flusher.join(limit)
-    return time.monotonic() - started
 
 
-def warm_file(path: Path, block: int = 16 * 1024 * 1024) -> float:
-    """Read ``path`` once so its pages are in the page cache; seconds spent (untimed)."""
-    started = time.monotonic()
+def warm_file(path: Path, block: int = 16 * 1024 * 1024) -> None:
+    """Read ``path`` once so its pages are in the page cache (untimed)."""
     with open(path, "rb", buffering=0) as f:
         buf = bytearray(block)
         while f.readinto(buf):
             pass
-    return time.monotonic() - started
 
 
 def interleave(
@@ -659,7 +658,7 @@ def interleave(
     rounds: int,
     key: str,
     higher_is_better: bool,
-    before_each: Callable[[], object] | None = None,
+    before_each: Callable[[], None] | None = None,
 ) -> list[Result]:
     samples: dict[str, list[Result]] = {name: [] for name, _ in contenders}
     for round_no in range(rounds):
