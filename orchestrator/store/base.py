@@ -569,10 +569,18 @@ class Store(abc.ABC):
         event each naming the upstream jobs. Returns their ids."""
 
     @abc.abstractmethod
-    def claim_settlement(self, job_id: int, owner: str, seconds: float) -> bool:
+    def claim_settlement(
+        self, job_id: int, owner: str, seconds: float, take_from: str | None = None
+    ) -> bool:
         """Whether ``owner`` may settle (publish, end) the running job now: one
         coordinator at a time; a claim lapses after ``seconds`` so a claimant
-        that died is followed by another."""
+        that died is followed by another, or is taken over at once from
+        ``take_from`` when the caller proved that claimant gone."""
+
+    @abc.abstractmethod
+    def settlement_holder(self, job_id: int) -> LeaseOwner | None:
+        """Who holds the running job's settlement claim, with its registry row
+        (``chunks`` is 0); None when nobody does."""
 
     @abc.abstractmethod
     def set_job_priority(self, job_id: int, priority: Priority) -> JobRecord:

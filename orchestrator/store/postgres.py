@@ -780,9 +780,15 @@ class PostgresStore(Store):
             if not blocked:
                 return failed
 
-    def claim_settlement(self, job_id: int, owner: str, seconds: float) -> bool:
+    def claim_settlement(
+        self, job_id: int, owner: str, seconds: float, take_from: str | None = None
+    ) -> bool:
         params = {"job_id": job_id, "owner": owner, "seconds": float(seconds)}
-        return self._one("claim_settlement", params) is not None
+        return self._one("claim_settlement", {**params, "take_from": take_from}) is not None
+
+    def settlement_holder(self, job_id: int) -> LeaseOwner | None:
+        row = self._one("settlement_holder", {"job_id": job_id})
+        return None if row is None else rows.lease_owner(row)
 
     def set_job_priority(self, job_id: int, priority: Priority) -> JobRecord:
         with self._tx() as cur:

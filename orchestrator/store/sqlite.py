@@ -779,10 +779,18 @@ class SqliteStore(Store):
             if not blocked:
                 return failed
 
-    def claim_settlement(self, job_id: int, owner: str, seconds: float) -> bool:
+    def claim_settlement(
+        self, job_id: int, owner: str, seconds: float, take_from: str | None = None
+    ) -> bool:
         with self._tx() as (conn, now):
             params = {"job_id": job_id, "owner": owner, "seconds": float(seconds), "now": now}
-            return conn.execute(_Q["claim_settlement"], params).fetchone() is not None
+            found = conn.execute(_Q["claim_settlement"], {**params, "take_from": take_from})
+            return found.fetchone() is not None
+
+    def settlement_holder(self, job_id: int) -> LeaseOwner | None:
+        with self._tx(write=False) as (conn, now):
+            row = conn.execute(_Q["settlement_holder"], {"job_id": job_id, "now": now}).fetchone()
+        return None if row is None else rows.lease_owner(row)
 
     def set_job_priority(self, job_id: int, priority: Priority) -> JobRecord:
         with self._tx() as (conn, now):

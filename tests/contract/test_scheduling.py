@@ -83,6 +83,22 @@ def test_one_coordinator_at_a_time_settles_a_job(store: Store) -> None:
     assert store.claim_settlement(job_id, "a", 60)
 
 
+def test_a_claim_is_taken_from_a_named_claimant_and_its_holder_is_known(store: Store) -> None:
+    job_id = submit(store, "takeover")
+    store.set_job_state(job_id, JobState.RUNNING)
+    assert store.settlement_holder(job_id) is None
+    store.coordinator_heartbeat("a", [], 300)
+    assert store.claim_settlement(job_id, "a", 60)
+    holder = store.settlement_holder(job_id)
+    actor = store.actor  # type: ignore[attr-defined]
+    assert holder is not None
+    assert (holder.owner, holder.chunks, holder.host, holder.pid) == ("a", 0, actor.host, actor.pid)
+    assert not store.claim_settlement(job_id, "b", 60, take_from="c")  # not the holder
+    assert store.claim_settlement(job_id, "b", 60, take_from="a")
+    holder = store.settlement_holder(job_id)
+    assert holder is not None and (holder.owner, holder.host) == ("b", None)  # b never registered
+
+
 def test_priority_of_queued_and_running_jobs_only(store: Store) -> None:
     job_id = submit(store, "later")
     changed = store.set_job_priority(job_id, Priority.URGENT)

@@ -226,3 +226,32 @@ def test_an_orphan_killed_before_its_receipt_is_computed_again(
     starts = Counter(_started(log))
     assert sorted(seq for seq, n in starts.items() if n == 2) == sorted(running)
     assert set(starts) == set(range(6))
+
+
+def test_a_settlement_claim_of_a_killed_coordinator_is_taken_over_at_once(
+    pg_url: str, scenario_factory: Callable[..., Scenario]
+) -> None:
+    """A coordinator killed while it publishes leaves its claim to settle the
+    job; the resume proves it gone (its pid no longer exists) and settles at
+    once instead of waiting out the claim (SETTLE_CLAIM_SECONDS, 120 s)."""
+    s = scenario_factory(pg_url, chunks=6, params={"seconds": 0.2})
+    run = s.run()
+    wait_for(lambda: s.chunk_states().get("succeeded", 0) >= 2, 60, "some progress")
+    send(run.pid, signal.SIGKILL)
+    run.wait(timeout=10)
+    with scenario_store(s) as store:
+        [dead] = {
+            e.detail["owner"]
+            for e in store.list_events(s.job_id())
+            if e.kind == "chunk_leased" and e.actor_pid == run.pid
+        }
+        # the moment of the kill that matters: the claim taken, publish under way
+        assert store.claim_settlement(s.job_id(), dead, 120)
+        holder = store.settlement_holder(s.job_id())
+        assert holder is not None and (holder.owner, holder.pid) == (dead, run.pid)
+
+    resumed = s.cli("resume", str(s.job_id()), timeout=60)  # well inside the 120 s claim
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert s.status()["state"] == "succeeded"
+    s.check()

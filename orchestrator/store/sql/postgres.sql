@@ -769,12 +769,22 @@ ORDER BY d.job_id
 
 -- name: claim_settlement
 -- One coordinator at a time settles (publishes) a finished job: the claim is
--- taken when free, expired, or already ours. Returns the job id when taken.
+-- taken when free, expired, already ours, or held by %(take_from)s (a
+-- claimant the caller proved gone). Returns the job id when taken.
 UPDATE jobs SET settler = %(owner)s,
     settle_until = now() + make_interval(secs => %(seconds)s)
 WHERE id = %(job_id)s AND state = 'running'
-  AND (settler IS NULL OR settler = %(owner)s OR settle_until < now())
+  AND (settler IS NULL OR settler = %(owner)s OR settle_until < now()
+       OR settler = %(take_from)s::text)
 RETURNING id
+
+-- name: settlement_holder
+-- Who holds a running job's settlement claim, with its registry row (NULL
+-- when it has none), in the columns of lease_owners.
+SELECT j.settler AS owner, 0 AS chunks, k.host, k.pid,
+       extract(epoch FROM now() - k.heartbeat_at)::float8 AS heartbeat_age
+FROM jobs j LEFT JOIN coordinators k ON k.owner = j.settler
+WHERE j.id = %(job_id)s AND j.state = 'running' AND j.settler IS NOT NULL
 
 -- name: update_job_priority
 -- A queued or running job's priority; the old value comes back for the event.
