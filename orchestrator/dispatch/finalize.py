@@ -3,10 +3,12 @@
 Nothing is visible under the output path before publish. The committed part
 of every chunk (the file its succeeded transaction recorded) is renamed into a
 ``publish`` directory inside the job's staging area, ``_SUCCESS`` is written
-there last, and the directory is renamed onto the output path in one step.
-Files of stale or failed attempts are never looked at, and are deleted with
-the staging area. Publish is idempotent: a coordinator that dies half-way is
-followed by one that finishes the same renames.
+there last, and the directory is renamed onto the output path in one step
+(under ``mode: overwrite``, swapped with the old output, atomically where the
+kernel can). Files of stale or failed attempts are never looked at, and are
+deleted with the staging area. Publish is idempotent: a coordinator that dies
+half-way is followed by one that finishes the same renames, or, finding the
+output already published, only tidies up.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from orchestrator.dispatch.staging import (
     staging_root,
 )
 from orchestrator.errors import JobctlError, OutputExists
+from orchestrator.io.renames import exchange
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
 from orchestrator.store.base import JobRecord, Store
@@ -63,7 +66,9 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     if manifest_path.exists():
         existing = json.loads(manifest_path.read_text())
         if _identity(existing) == _identity(_job_identity(record)):
-            return dict(existing)  # already published by an earlier attempt
+            # published by an earlier attempt that may have died before tidying up
+            _remove_leftovers(record.output_path, job_id)
+            return dict(existing)
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
     rows_total = 0
@@ -105,8 +110,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     os.replace(tmp, ready / MANIFEST_NAME)
     _fsync_dir(ready)
     _swap_into_place(ready, out, spec.output.mode, job_id)
-    shutil.rmtree(staging, ignore_errors=True)
-    _remove_if_empty(staging_root(record.output_path))
+    _remove_leftovers(record.output_path, job_id)
     return manifest
 
 
@@ -127,21 +131,41 @@ def _identity(manifest: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _swap_into_place(ready: Path, out: Path, mode: str, job_id: int) -> None:
-    """Rename the complete ``ready`` directory onto ``out`` (overwrite: old goes aside)."""
+    """Put the complete ``ready`` directory at ``out``.
+
+    Overwrite swaps the two directories in one step where the kernel can
+    (:func:`~orchestrator.io.renames.exchange`): ``ready`` then holds the old
+    output, which goes with the staging area. Elsewhere the old output is
+    renamed aside first, leaving a moment with no output at all.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and not is_nonempty_dir(out):
         out.rmdir()
-    if out.exists():
-        if mode != "overwrite":
-            raise OutputExists(f"output {out} appeared while the job ran; nothing published")
-        trash = out.parent / f".{out.name}.jobctl-replaced-{job_id}"
+    if not out.exists():
+        os.replace(ready, out)
+    elif mode != "overwrite":
+        raise OutputExists(f"output {out} appeared while the job ran; nothing published")
+    elif not exchange(ready, out):
+        trash = _replaced_dir(out, job_id)
         shutil.rmtree(trash, ignore_errors=True)
         os.replace(out, trash)
         os.replace(ready, out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(ready, out)
     _fsync_dir(out.parent)
+
+
+def _replaced_dir(out: Path, job_id: int) -> Path:
+    """Where the plain-rename fallback puts the output it replaces."""
+    return out.parent / f".{out.name}.jobctl-replaced-{job_id}"
+
+
+def _remove_leftovers(output_path: str, job_id: int) -> None:
+    """After publish: the job's staging area (and in it, after an exchange, the
+    replaced output) and the fallback's replaced output. Also run when a
+    publish finds itself already done, so a coordinator that died between the
+    swap and this step leaves nothing behind for good."""
+    shutil.rmtree(staging_dir(output_path, job_id), ignore_errors=True)
+    shutil.rmtree(_replaced_dir(output_dir(output_path), job_id), ignore_errors=True)
+    _remove_if_empty(staging_root(output_path))
 
 
 def _remove_if_empty(path: Path) -> None:

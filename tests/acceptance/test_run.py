@@ -7,6 +7,7 @@ import os
 import signal
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from orchestrator.dispatch.finalize import verify_output
+from orchestrator.dispatch.finalize import publish, verify_output
+from orchestrator.store import open_store
 from tests.acceptance.cli import cli_env, jobctl, jobctl_popen
 
 
@@ -279,4 +281,43 @@ def test_a_new_store_never_takes_an_older_output_for_its_own(tmp_path: Path) -> 
         table, manifest = read_output(tmp_path / "out")
         assert manifest["job_id"] == 1
         assert sorted(table.column("id").to_pylist()) == sorted(expected.column("id").to_pylist())
-    assert not list(tmp_path.glob(".out.jobctl-staging*/**/*.parquet"))  # nothing left behind
+    # nothing left behind: no staging area, no replaced output
+    assert sorted(p.name for p in tmp_path.glob(".out*")) == []
+
+
+def test_a_publish_that_finds_itself_done_removes_what_a_killed_one_left(
+    tmp_path: Path, env: dict[str, str], db_url: str
+) -> None:
+    """A coordinator killed between the swap and the tidy-up leaves the job's
+    staging area (holding the replaced output) and, on the two-rename
+    fallback, the output it moved aside; the next publish finds the output
+    already published and removes both, leaving the output as it was."""
+    write_csv_inputs(tmp_path / "data", files=1, rows=20)
+    spec = tmp_path / "jobs.yaml"
+    spec.write_text(
+        spec_text(
+            """            - name: tidy
+              type: convert
+              input: {path: data/*.csv, format: csv}
+              output: {path: out/, format: parquet, mode: overwrite}
+              executor: {local: {workers: 1}}
+            """
+        )
+    )
+    assert jobctl("run", str(spec), env=env, cwd=tmp_path).returncode == 0
+    job_id = json.loads(jobctl("status", "tidy", "--json", env=env).stdout)["id"]
+    manifest = json.loads((tmp_path / "out" / "_SUCCESS").read_text())
+    left = [
+        tmp_path / ".out.jobctl-staging" / f"job-{job_id}" / "publish" / "part-00000.parquet",
+        tmp_path / f".out.jobctl-replaced-{job_id}" / "part-00000.parquet",
+    ]
+    for path in left:
+        path.parent.mkdir(parents=True)
+        path.write_text("the replaced output")
+
+    with closing(open_store(db_url)) as store:
+        again = publish(store, job_id)
+
+    assert again == manifest
+    assert sorted(p.name for p in tmp_path.glob(".out*")) == []
+    assert verify_output(tmp_path / "out") == []
