@@ -93,6 +93,16 @@ class Scenario:
         _out, err = proc.communicate(timeout=timeout)
         return proc.returncode, err
 
+    def wait_succeeded(self, count: int, timeout: float = 60) -> None:
+        """Wait until at least ``count`` chunks succeeded: the run is under way."""
+        wait_for(lambda: self.chunk_states().get("succeeded", 0) >= count, timeout, "some progress")
+
+    @staticmethod
+    def kill_run(proc: subprocess.Popen[str]) -> None:
+        """SIGKILL a ``jobctl`` process (no chance to clean up) and reap it."""
+        send(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
     def kill_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:

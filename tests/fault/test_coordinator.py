@@ -23,9 +23,8 @@ def test_sigkill_of_the_coordinator_then_resume(
     and the work redone is at most what was in flight at the kill."""
     s = scenario_factory(pg_url, chunks=12, params={"seconds": 0.4})
     run = s.run()
-    wait_for(lambda: s.chunk_states().get("succeeded", 0) >= 3, 60, "some progress")
-    send(run.pid, signal.SIGKILL)
-    run.wait(timeout=10)
+    s.wait_succeeded(3)
+    s.kill_run(run)
     with scenario_store(s) as store:
         in_flight = {c.id for c in store.list_chunks(s.job_id(), [ChunkState.RUNNING])}
         done_before = {c.id for c in store.list_chunks(s.job_id(), [ChunkState.SUCCEEDED])}
@@ -153,8 +152,7 @@ def _kill_mid_chunk(
     run = s.run()
     wait_for(lambda: len(_started(log)) >= 2, 60, "both workers to start a chunk")
     workers = children(run.pid)
-    send(run.pid, signal.SIGKILL)
-    run.wait(timeout=10)
+    s.kill_run(run)
     return s, _started(log), workers
 
 
@@ -236,9 +234,8 @@ def test_a_settlement_claim_of_a_killed_coordinator_is_taken_over_at_once(
     once instead of waiting out the claim (SETTLE_CLAIM_SECONDS, 120 s)."""
     s = scenario_factory(pg_url, chunks=6, params={"seconds": 0.2})
     run = s.run()
-    wait_for(lambda: s.chunk_states().get("succeeded", 0) >= 2, 60, "some progress")
-    send(run.pid, signal.SIGKILL)
-    run.wait(timeout=10)
+    s.wait_succeeded(2)
+    s.kill_run(run)
     with scenario_store(s) as store:
         [dead] = {
             e.detail["owner"]

@@ -17,7 +17,7 @@ def test_terminated_sessions_mid_run(
 ) -> None:
     s = scenario_factory(pg_url, chunks=30, rows=5, params={"seconds": 0.15})
     run = s.run()
-    wait_for(lambda: s.chunk_states().get("succeeded", 0) >= 3, 60, "some progress")
+    s.wait_succeeded(3)
     killed = 0
     for _ in range(4):  # a few times, at different moments of the loop
         killed += terminate_backends(pg_url)
@@ -36,7 +36,7 @@ def test_postgres_immediate_restart_mid_run(
         timeouts="{lease: 4s, heartbeat: 1s}",
     )  # fmt: skip
     run = s.run()
-    wait_for(lambda: s.chunk_states().get("succeeded", 0) >= 3, 60, "some progress")
+    s.wait_succeeded(3)
     restarted = threading.Event()
 
     def restart() -> None:
