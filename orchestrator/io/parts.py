@@ -23,14 +23,14 @@ import ctypes
 import hashlib
 import os
 import secrets
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from orchestrator.io.libc import linux_function
 
 #: Compressions each output format can write (``none`` = uncompressed).
 SUPPORTED_COMPRESSIONS: dict[str, tuple[str, ...]] = {
@@ -202,21 +202,10 @@ def verify_part(path: str, checksum: str) -> bool:
         return False
 
 
-def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """Linux's ``sync_file_range`` from the C library, or None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        func = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return cast(Callable[[int, int, int, int], int], func)
-
-
-_sync_file_range = _load_sync_file_range()
+#: Linux ``sync_file_range``; None elsewhere.
+_sync_file_range = linux_function(
+    "sync_file_range", [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+)
 _SYNC_FILE_RANGE_WRITE = 2
 
 

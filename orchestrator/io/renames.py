@@ -12,10 +12,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+
+from orchestrator.io.libc import linux_function
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -24,20 +23,10 @@ _RENAME_EXCHANGE = 2
 _UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 
-def _load_renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
-    """``renameat2`` from the C library (glibc 2.28 and later), or None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        func = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return cast(Callable[[int, bytes, int, bytes, int], int], func)
-
-
-_renameat2 = _load_renameat2()
+#: ``renameat2`` (glibc 2.28 and later); None elsewhere.
+_renameat2 = linux_function(
+    "renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+)
 
 
 def exchange(first: str | Path, second: str | Path) -> bool:
