@@ -29,6 +29,7 @@ from orchestrator.dispatch.staging import (
     staging_root,
 )
 from orchestrator.errors import JobctlError, OutputExists
+from orchestrator.io.parts import fsync_dir, write_bytes_atomic
 from orchestrator.io.renames import exchange
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
@@ -39,14 +40,6 @@ MANIFEST_NAME = "_SUCCESS"
 
 class PublishError(JobctlError):
     """A committed part is missing or damaged; the job cannot be published."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def publish(store: Store, job_id: int) -> dict[str, Any] | None:
@@ -102,13 +95,8 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "rows": rows_total,
         "published_at": datetime.now(UTC).isoformat(),
     }
-    tmp = ready / f".{MANIFEST_NAME}.tmp"
-    with open(tmp, "w") as handle:
-        json.dump(manifest, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, ready / MANIFEST_NAME)
-    _fsync_dir(ready)
+    text = json.dumps(manifest, indent=2, sort_keys=True)
+    write_bytes_atomic(str(ready), MANIFEST_NAME, text.encode())
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
     return manifest
@@ -150,7 +138,7 @@ def _swap_into_place(ready: Path, out: Path, mode: str, job_id: int) -> None:
         shutil.rmtree(trash, ignore_errors=True)
         os.replace(out, trash)
         os.replace(ready, out)
-    _fsync_dir(out.parent)
+    fsync_dir(str(out.parent))
 
 
 def _replaced_dir(out: Path, job_id: int) -> Path:

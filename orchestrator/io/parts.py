@@ -181,7 +181,7 @@ def _write_atomic(directory: str, name: str, fill: Callable[[int], None]) -> str
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return final
 
 
@@ -230,8 +230,9 @@ def _write_all(fd: int, data: memoryview) -> None:
         written += os.write(fd, data[written:])
 
 
-def _fsync_dir(path: str) -> None:
-    # Makes the rename itself durable: without it a crash can forget the new name.
+def fsync_dir(path: str) -> None:
+    """fsync a directory, so the renames in it survive a crash (without it a
+    crash can forget a file's new name)."""
     dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
