@@ -206,7 +206,7 @@ def _dispatch(
 ) -> None:
     from orchestrator import api
     from orchestrator.cli.progress import ProgressReporter
-    from orchestrator.dispatch.coordinator import run_jobs  # pyarrow etc.: only to run
+    from orchestrator.dispatch.entry import run_jobs  # pyarrow etc.: only to run
     from orchestrator.dispatch.options import RunOptions, exit_code_for
 
     reporter = ProgressReporter(store, live=is_terminal() and not json_output)

@@ -71,7 +71,7 @@ def serve(
     every host registered with `jobctl hosts add` (also hosts added while it
     serves), unless --local-only."""
     from orchestrator.cli.progress import ProgressReporter
-    from orchestrator.dispatch.coordinator import serve_with_hosts  # pyarrow etc.: only to run
+    from orchestrator.dispatch.entry import serve_with_hosts  # pyarrow etc.: only to run
     from orchestrator.dispatch.options import RunOptions
 
     count = workers if workers is not None else (os.cpu_count() or 1)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.dispatch import retry
-from orchestrator.dispatch.jobs import ActiveJob
+from orchestrator.dispatch.active import ActiveJob
 from orchestrator.errors import StoreUnavailable
 from orchestrator.executors.base import Slot
 from orchestrator.store.base import ChunkOutcome, Lease, OutcomeKind, Store

@@ -8,8 +8,8 @@ way is followed by one that does the same again.
 
 from __future__ import annotations
 
+from orchestrator.dispatch.active import ActiveJob
 from orchestrator.dispatch.finalize import publish
-from orchestrator.dispatch.jobs import ActiveJob
 from orchestrator.errors import IllegalTransition, JobctlError, StoreUnavailable
 from orchestrator.processors.base import check_processor
 from orchestrator.states import JOB_TERMINAL, ChunkState, JobState

@@ -48,7 +48,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.dispatch.jobs import ActiveJob
+from orchestrator.dispatch.active import ActiveJob
 from orchestrator.dispatch.lifecycle import settle_job
 from orchestrator.dispatch.scoring import Candidate, Requirements, rejection, score
 from orchestrator.errors import HostKeyRejected, IllegalTransition, JobctlError

@@ -42,3 +42,18 @@ def stop_unused(workers: Sequence[Slot]) -> None:
     """Stop prestarted workers that no run took (the run failed before it began)."""
     for worker in workers:
         worker.kill()
+
+
+def local_workers(prestarted: Sequence[Slot], env: dict[str, str], count: int) -> list[Slot]:
+    """A run's ``count`` local workers: the prestarted ones started with its
+    settings (``env``), then new ones; the other prestarted ones are stopped."""
+    local: list[Slot] = []
+    for worker in prestarted:
+        if isinstance(worker, WorkerProcess) and worker.env == env and len(local) < count:
+            local.append(worker)
+    for unused in prestarted:
+        if unused not in local:
+            unused.kill()
+    log_dir = default_log_dir()
+    local.extend(WorkerProcess(index, log_dir, env) for index in range(len(local), count))
+    return local

@@ -58,3 +58,10 @@ def reclaim_orphans(store: Store, me: str, host: str | None = None) -> list[Recl
             moved = store.reclaim_owner(owner.owner, reason)
             done.append(Reclaimed(owner.owner, moved, reason))
     return done
+
+
+def reap(store: Store, me: str, host: str) -> None:
+    """What any live coordinator does now and then: expired leases back to
+    pending, and the chunks of peers that are provably gone."""
+    store.reap_expired()
+    reclaim_orphans(store, me, host)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from orchestrator.dispatch.jobs import ActiveJob
+from orchestrator.dispatch.active import ActiveJob
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,17 @@ def slot_views(
             )
         )
     return views
+
+
+def snapshot(
+    elapsed: float,
+    now: float,
+    jobs: Iterable[ActiveJob],
+    slots: Iterable[NamedSlot],
+    queues: Mapping[int, Sequence[QueuedTask]],
+    stopping: bool,
+    message: str | None,
+) -> RunSnapshot:
+    """The whole run as the observer sees it now."""
+    views = [job_view(job, now, elapsed) for job in jobs]
+    return RunSnapshot(elapsed, views, slot_views(slots, queues, now), stopping, message)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import api
-from orchestrator.dispatch.coordinator import run_jobs
+from orchestrator.dispatch.entry import run_jobs
 from orchestrator.dispatch.options import RunOptions
 from orchestrator.dispatch.prestart import prestart_workers, stop_unused
 from orchestrator.executors.local import WorkerProcess

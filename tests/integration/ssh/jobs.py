@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from orchestrator import api
-from orchestrator.dispatch.coordinator import RunOptions, run_jobs
+from orchestrator.dispatch.entry import run_jobs
+from orchestrator.dispatch.options import RunOptions
 from orchestrator.executors.ssh import push
 from orchestrator.spec.loader import load_spec
 from orchestrator.states import JobState

@@ -225,7 +225,8 @@ def test_hosts_that_die_mid_run_and_stay_down_end_the_job(
 
 
 def run_spec_resume(store: Store, job_id: int) -> JobState:
-    from orchestrator.dispatch.coordinator import RunOptions, run_jobs
+    from orchestrator.dispatch.entry import run_jobs
+    from orchestrator.dispatch.options import RunOptions
 
     final = run_jobs(store, [job_id], RunOptions(resume=True, install_signal_handlers=False))
     return final[job_id]

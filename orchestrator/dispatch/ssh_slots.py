@@ -17,7 +17,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.dispatch.jobs import worker_payload
+from orchestrator.dispatch.active import worker_payload
+from orchestrator.dispatch.options import RunOptions, default_log_dir
 from orchestrator.errors import HostUnreachable, JobctlError
 from orchestrator.executors.base import Slot
 from orchestrator.spec.model import JobSpec
@@ -26,7 +27,6 @@ from orchestrator.store.base import Store
 from orchestrator.store.hosts import HostState
 
 if TYPE_CHECKING:
-    from orchestrator.dispatch.coordinator import RunOptions
     from orchestrator.executors.ssh.host import HostStats
 
 
@@ -109,7 +109,6 @@ def with_remote_slots(
     if not sections:
         return options, _nothing
 
-    from orchestrator.dispatch.coordinator import default_log_dir
     from orchestrator.executors.ssh.host import HostEvents
     from orchestrator.executors.ssh.inventory import (
         REMOTE_SLOT_BASE,
@@ -186,7 +185,6 @@ class ServeHosts:
 
     def new_slots(self) -> list[Slot]:
         """Slots of registered hosts this serve does not use yet (none connects here)."""
-        from orchestrator.dispatch.coordinator import default_log_dir
         from orchestrator.executors.ssh.inventory import build_remote_slots
 
         fresh = [r for r in self.store.list_hosts() if r.name not in self._names]
