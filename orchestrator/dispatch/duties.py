@@ -67,7 +67,7 @@ def every(seconds: float) -> Callable[[], float]:
 
 
 class Duties:
-    """The table of duties, by name; runs the due ones in the order asked."""
+    """The table of duties, by name, in the order they run within a phase."""
 
     def __init__(self, guard: StoreGuard, duties: Iterable[Duty] = ()) -> None:
         self.guard = guard
@@ -83,9 +83,6 @@ class Duties:
 
     def __getitem__(self, name: str) -> Duty:
         return self._duties[name]
-
-    def names(self) -> list[str]:
-        return list(self._duties)
 
     def run(self, now: float, phase: str) -> bool:
         """Run the due duties of ``phase``, in the table's order; stop at the

@@ -34,7 +34,7 @@ from orchestrator.dispatch.options import (
 from orchestrator.executors.base import Slot, SlotUnavailable
 
 #: record_event(kind, job_id, chunk_id, detail), best effort
-EventSink = Callable[[str, "int | None", "int | None", "dict[str, Any] | None"], None]
+EventSink = Callable[[str, int | None, int | None, dict[str, Any] | None], None]
 
 
 @dataclass(eq=False)
