@@ -89,7 +89,9 @@ class StoreWatch:
             host, pid = _owner_parts(chunk.lease_owner)
             slots.append(
                 SlotView(
-                    name=f"{host} (coordinator)",
+                    # the store knows a chunk's lease, not its slot, nor whether
+                    # it started or waits in a slot's queue (leased ahead)
+                    name=f"leased by {host}",
                     pid=pid,
                     job=record.name,
                     chunk=chunk.seq,

@@ -18,7 +18,7 @@ from orchestrator.cli.common import (
     print_json,
 )
 from orchestrator.cli.render import print_rows
-from orchestrator.errors import ExitCode
+from orchestrator.errors import ExitCode, JobctlError
 
 if TYPE_CHECKING:
     from orchestrator.api.hosts import BootstrapResult, HostRecord
@@ -81,7 +81,10 @@ def add(
         added = api_hosts.add_host(store, spec, replace=replace)
     created, record = added.created, added.record
     if not created and not replace:
-        console.print(f"host {name} exists (use --replace to update it)", markup=False)
+        message = f"host {name} exists (use --replace to update it)"
+        if json_output:
+            raise JobctlError(message)  # exit 2, the error as JSON on stdout
+        console.print(message, markup=False)
         raise typer.Exit(ExitCode.USAGE)
     if json_output:
         print_json(host_document(record))

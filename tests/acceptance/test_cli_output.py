@@ -173,6 +173,8 @@ def test_listings_are_aligned_tables_with_headers(tmp_path: Path, env: dict[str,
         for line in lines[1:]:
             assert line[column - 2 : column] == "  " and line[column] != " ", lines
     jobctl("hosts", "add", "h1", "--address", "127.0.0.1", env=env)
+    again = jobctl("hosts", "add", "h1", "--json", env=env)  # exists: an error, as JSON
+    assert again.returncode == 2 and "exists" in json.loads(again.stdout)["error"]
     lines = jobctl("hosts", "list", env=env).stdout.splitlines()
     assert lines[0].split()[:3] == ["host", "address", "state"] and lines[1].startswith("h1 ")
 
