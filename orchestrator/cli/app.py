@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("jobs", "rollback"),
     "serve": ("scheduling", "serve"),
     "update": ("scheduling", "update"),
-    "cron": ("cron", "cron"),
+    "cron": ("crontab", "cron"),
 }
 
 _debug = {"on": bool(os.environ.get("JOBCTL_DEBUG"))}
@@ -86,6 +86,51 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
+def _range_text(low: Any, high: Any) -> str:
+    if low is not None and high is not None:
+        return f"({low}-{high})"
+    return f"(at least {low})" if low is not None else f"(at most {high})"
+
+
+def _plain_param(param: Any) -> None:
+    """One parameter's help without Typer's type labels (see :func:`plain_metavars`)."""
+    if getattr(param, "metavar", None) is None:
+        param.metavar = "" if getattr(param, "is_flag", False) else (param.name or "").upper()
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    if low is not None or high is not None:
+        param.help = f"{param.help or ''} {_range_text(low, high)}".strip()
+        param._get_number_range_help_str = lambda: None
+    if getattr(param, "param_type_name", "") == "argument":
+        name = param.metavar + ("..." if param.nargs != 1 else "")
+        usage = name if param.required else f"[{name}]"
+        param.display_type_rich = lambda ctx: None
+        param._usage_display_name = lambda: usage
+
+
+def plain_metavars(command: Any) -> None:
+    """Help that reads like a man page: ``--port PORT``, ``Usage: ... NAME``,
+    nothing after a flag, ranges in words, instead of Typer's type labels
+    (``<bool>``, ``{name}``, ``<list[str]>``, ``<int range> [x>=1]``).
+
+    Typer (0.2x) draws those from its parameter classes; an instance's
+    metavar and a few of its methods are replaced. With a Typer without
+    them, help keeps Typer's labels."""
+    for param in getattr(command, "params", ()):
+        _plain_param(param)
+    original = getattr(command, "get_help_option", None)
+    if original is not None:
+
+        def help_option(ctx: Any) -> Any:
+            option = original(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
+
+
 def _command_name(args: list[str]) -> str | None:
     """The command ``args`` run, unless something before it needs every command
     (``--help`` lists them, a typo gets a suggestion): then None."""
@@ -101,13 +146,40 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _json_error(message: str, code: int, exc: BaseException | None) -> None:
+    """A ``--json`` command's error: one JSON object on stdout, so a script that
+    parses stdout learns what went wrong (the message also goes to stderr)."""
+    import json
+
+    doc: dict[str, Any] = {
+        "error": message,
+        "exit_code": int(code),
+        "kind": type(exc).__name__ if exc is not None else "Interrupted",
+    }
+    if isinstance(exc, SpecError):
+        doc["issues"] = [
+            {
+                "file": issue.file,
+                "line": issue.line,
+                "column": issue.column,
+                "field": issue.field,
+                "message": issue.message,
+            }
+            for issue in exc.issues
+        ]
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: never a traceback for an expected error (``--debug`` shows one)."""
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         _debug["on"] = True
+    as_json = "--json" in args
     plain_params_without_pydantic()
     command = typer.main.get_command(build_app(_command_name(args)))
+    plain_metavars(command)
+    failure: tuple[str, BaseException | None] | None = None
     try:
         result = command.main(args=args, prog_name="jobctl", standalone_mode=False)
         code = result if isinstance(result, int) else ExitCode.OK
@@ -115,21 +187,28 @@ def main(argv: list[str] | None = None) -> int:
         for issue in exc.issues:
             err_console.print(f"error: {issue}", markup=False)
         code = exc.exit_code
+        failure = ("; ".join(str(issue) for issue in exc.issues) or str(exc), exc)
     except JobctlError as exc:
         if _debug["on"]:
             err_console.print(traceback.format_exc(), markup=False)
         err_console.print(f"error: {exc}", markup=False)
         code = exc.exit_code
+        failure = (str(exc), exc)
     except typer.Exit as exc:
         code = exc.exit_code
-    except typer.Abort:
+    except typer.Abort as exc:
         code = ExitCode.INTERRUPTED
+        failure = ("interrupted", exc)
     except _ClickException as exc:
         exc.show()  # type: ignore[attr-defined]
         code = ExitCode.USAGE
-    except KeyboardInterrupt:
+        failure = (exc.format_message(), exc)  # type: ignore[attr-defined]
+    except KeyboardInterrupt as exc:
         err_console.print("interrupted", markup=False)
         code = ExitCode.INTERRUPTED
+        failure = ("interrupted", exc)
+    if as_json and failure is not None:
+        _json_error(failure[0], int(code), failure[1])
     sys.stdout.flush()
     return int(code)
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from orchestrator.store.base import Store
+    from orchestrator.api import Store
 
 DbOption = Annotated[
     str | None,
@@ -80,17 +80,18 @@ def is_terminal() -> bool:
 
 @contextmanager
 def cli_store(db: str | None, *, quiet: bool = False) -> Iterator[Store]:
-    """Open the store for one command; say which embedded file is used."""
-    from orchestrator.store import open_store, redact_url, resolve_store_url
+    """Open the store for one command. The embedded file is named once, by the
+    command that creates it (``quiet``: not even then, for ``--json``)."""
+    from orchestrator import api
 
-    url, embedded = resolve_store_url(db)
-    if embedded and not quiet:
+    choice = api.choose_store(db)
+    if choice.creates and not quiet:
         err_console.print(
-            f"jobctl: using the embedded store {redact_url(url)} "
+            f"jobctl: created the embedded store {choice.display} "
             "(set JOBCTL_DATABASE_URL or --db for PostgreSQL)",
             style="dim",
         )
-    store = open_store(url)
+    store = api.open_store(choice.url)
     try:
         yield store
     finally:

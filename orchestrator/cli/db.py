@@ -12,42 +12,32 @@ db_app = typer.Typer(help="State store schema: upgrade and status.", no_args_is_
 @db_app.command("upgrade")
 def upgrade(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Apply pending migrations (safe to run concurrently and repeatedly)."""
-    from orchestrator.store import open_store, redact_url, resolve_store_url
+    from orchestrator import api
 
-    url, _ = resolve_store_url(db)
-    store = open_store(url, upgrade=False)
-    try:
-        applied = store.upgrade()
-        current, _latest = store.schema_version()
-    finally:
-        store.close()
+    result = api.upgrade_schema(db)
+    applied = list(result.applied)
     if json_output:
-        print_json({"store": redact_url(url), "applied": applied, "version": current})
+        print_json({"store": result.display, "applied": applied, "version": result.version})
     elif applied:
-        console.print(f"{redact_url(url)}: applied {applied}, now at {current}", markup=False)
+        console.print(f"{result.display}: applied {applied}, now at {result.version}", markup=False)
     else:
-        console.print(f"{redact_url(url)}: up to date at version {current}", markup=False)
+        console.print(f"{result.display}: up to date at version {result.version}", markup=False)
 
 
 @db_app.command("status")
 def status(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Show the store's schema version and the latest this jobctl knows."""
-    from orchestrator.store import open_store, redact_url, resolve_store_url
+    from orchestrator import api
 
-    url, _ = resolve_store_url(db)
-    store = open_store(url, upgrade=False)
-    try:
-        current, latest = store.schema_version()
-    finally:
-        store.close()
+    result = api.schema_status(db)
     doc = {
-        "store": redact_url(url),
-        "version": current,
-        "latest": latest,
-        "up_to_date": current == latest,
+        "store": result.display,
+        "version": result.version,
+        "latest": result.latest,
+        "up_to_date": result.up_to_date,
     }
     if json_output:
         print_json(doc)
     else:
-        state = "up to date" if current == latest else f"behind (latest {latest})"
-        console.print(f"{doc['store']}: schema version {current}, {state}", markup=False)
+        state = "up to date" if result.up_to_date else f"behind (latest {result.latest})"
+        console.print(f"{doc['store']}: schema version {result.version}, {state}", markup=False)

@@ -13,7 +13,9 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JobRef = Annotated[str, typer.Argument(help="Job id, or name (its newest run).")]
+JobRef = Annotated[
+    str, typer.Argument(help="Job id, name (its newest run) or run key.", show_default=False)
+]
 
 
 @dlq_app.command("list")
@@ -74,7 +76,7 @@ def retry(
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         count = api.dlq_retry(store, record, chunk)
-        state = store.get_job(record.id).state
+        state = api.get_job(store, record.id).state
     if json_output:
         print_json({"id": record.id, "requeued": count, "state": state.value})
         return

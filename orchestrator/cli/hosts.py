@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from orchestrator.api.hosts import DEFAULT_PYTHON, DEFAULT_WORKDIR
 from orchestrator.cli.common import (
     AcceptNewHostKeys,
     DbOption,
@@ -17,12 +18,10 @@ from orchestrator.cli.common import (
     print_json,
 )
 from orchestrator.cli.render import print_rows
-from orchestrator.errors import ExitCode, SpecError, SpecIssue
-from orchestrator.spec.ssh import DEFAULT_PYTHON, DEFAULT_WORKDIR, host_from_dict
+from orchestrator.errors import ExitCode, JobctlError
 
 if TYPE_CHECKING:
-    from orchestrator.spec.ssh import HostSpec
-    from orchestrator.store.hosts import HostRecord, HostState
+    from orchestrator.api.hosts import BootstrapResult, HostRecord
 
 hosts_app = typer.Typer(
     help="Remote hosts for SSH workers: register, drain, check, bootstrap.",
@@ -60,8 +59,10 @@ def add(
     json_output: JsonOption = False,
 ) -> None:
     """Register a host (or update it with --replace)."""
+    from orchestrator.api import hosts as api_hosts
+
     pairs = dict(item.partition("=")[::2] for item in env or [])
-    spec = host_from_dict(
+    spec = api_hosts.make_host(
         {
             "name": name,
             "address": address or name,
@@ -76,12 +77,14 @@ def add(
             "env": pairs,
         }
     )
-    _validate_name(spec)
     with cli_store(db, quiet=json_output) as store:
-        created = store.add_host(spec, replace=replace)
-        record = store.get_host(name)
+        added = api_hosts.add_host(store, spec, replace=replace)
+    created, record = added.created, added.record
     if not created and not replace:
-        console.print(f"host {name} exists (use --replace to update it)", markup=False)
+        message = f"host {name} exists (use --replace to update it)"
+        if json_output:
+            raise JobctlError(message)  # exit 2, the error as JSON on stdout
+        console.print(message, markup=False)
         raise typer.Exit(ExitCode.USAGE)
     if json_output:
         print_json(host_document(record))
@@ -89,20 +92,13 @@ def add(
         console.print(f"host {name}: {'added' if created else 'updated'}", markup=False)
 
 
-def _validate_name(spec: HostSpec) -> None:
-    from orchestrator.spec.ssh import HOST_NAME
-
-    if not HOST_NAME.fullmatch(spec.name) or spec.address.startswith("-"):
-        raise SpecError(
-            [SpecIssue("<command line>", None, None, "name", f"invalid host {spec.name!r}")]
-        )
-
-
 @hosts_app.command("remove")
 def remove(name: HostName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Forget a host."""
+    from orchestrator.api.hosts import remove_host
+
     with cli_store(db, quiet=json_output) as store:
-        removed = store.remove_host(name)
+        removed = remove_host(store, name)
     if json_output:
         print_json({"host": name, "removed": removed})
     elif removed:
@@ -114,27 +110,28 @@ def remove(name: HostName, db: DbOption = None, json_output: JsonOption = False)
 @hosts_app.command("drain")
 def drain(name: HostName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Maintenance: running chunks finish, the host takes no new ones."""
-    from orchestrator.store.hosts import HostState
+    from orchestrator.api.hosts import drain_host
 
-    _set_state(name, HostState.MAINTENANCE, "drained by a user", db, json_output)
+    with cli_store(db, quiet=json_output) as store:
+        changed, record = drain_host(store, name)
+    _report_state(record, changed, json_output)
 
 
 @hosts_app.command("enable")
 def enable(name: HostName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """End maintenance: the host takes chunks again (checked on its next use)."""
-    from orchestrator.store.hosts import HostState
+    from orchestrator.api.hosts import enable_host
 
-    _set_state(name, HostState.UNKNOWN, "enabled by a user", db, json_output)
+    with cli_store(db, quiet=json_output) as store:
+        changed, record = enable_host(store, name)
+    _report_state(record, changed, json_output)
 
 
-def _set_state(name: str, state: HostState, reason: str, db: str | None, as_json: bool) -> None:
-    with cli_store(db, quiet=as_json) as store:
-        changed = store.set_host_state(name, state, reason=reason)
-        record = store.get_host(name)
+def _report_state(record: HostRecord, changed: bool, as_json: bool) -> None:
     if as_json:
         print_json({**host_document(record), "changed": changed})
     else:
-        console.print(f"host {name}: {record.state.value}", markup=False)
+        console.print(f"host {record.name}: {record.state.value}", markup=False)
 
 
 def host_document(record: HostRecord) -> dict[str, Any]:
@@ -162,8 +159,10 @@ def _pct(value: float | None) -> str:
 @hosts_app.command("list")
 def list_hosts(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Hosts with state, busy slots, cpu/mem/load, last heartbeat, success rate."""
+    from orchestrator.api.hosts import list_hosts
+
     with cli_store(db, quiet=json_output) as store:
-        records = store.list_hosts()
+        records = list_hosts(store)
     if json_output:
         print_json([host_document(r) for r in records])
         return
@@ -186,23 +185,6 @@ def list_hosts(db: DbOption = None, json_output: JsonOption = False) -> None:
     print_rows(heads, rows)
 
 
-def _targets(
-    store_hosts: list[HostRecord], spec: Path | None, names: list[str] | None
-) -> tuple[list[tuple[HostSpec, str | None]], list[str]]:
-    from orchestrator.executors.ssh.inventory import select_hosts
-    from orchestrator.executors.ssh.preflight import spec_paths
-    from orchestrator.spec.loader import load_spec
-
-    registry = {r.name: r.spec for r in store_hosts}
-    if spec is None:
-        return select_hosts(registry, (), names or ()), []
-    jobs = load_spec(spec).jobs
-    sections = [job.executor.ssh for job in jobs if job.executor.ssh]
-    if not sections:
-        raise SpecError([SpecIssue(str(spec), None, None, "executor.ssh", "no job names hosts")])
-    return select_hosts(registry, sections, names or ()), spec_paths(jobs)
-
-
 @hosts_app.command("check")
 def check(
     names: HostNames = None,
@@ -216,13 +198,10 @@ def check(
 
     Exit 0 when every host is ready, 1 when one is not.
     """
-    from orchestrator.executors.ssh.preflight import check_hosts
+    from orchestrator.api.hosts import check_hosts
 
     with cli_store(db, quiet=json_output) as store:
-        targets, paths = _targets(store.list_hosts(), spec, names)
-    if known_hosts is not None:
-        targets = [(host, str(known_hosts)) for host, _ in targets]
-    results = check_hosts(targets, accept_new_host_keys=accept_new_host_keys, paths=paths)
+        results = check_hosts(store, names, spec, known_hosts, accept_new_host_keys)
     if json_output:
         print_json([r.to_dict() for r in results])
     else:
@@ -260,30 +239,20 @@ def bootstrap(
 
     A registered host's python is set to the new venv's.
     """
-    from dataclasses import replace
+    from orchestrator.api.hosts import bootstrap_hosts
 
-    from orchestrator.executors.ssh.bootstrap import bootstrap_host
+    def said(result: BootstrapResult) -> None:
+        if not json_output:
+            console.print(
+                f"{result.host}: jobctl {result.version} in {result.python} "
+                f"({result.uploaded} of {result.wheels} wheels sent, "
+                f"{result.uploaded_bytes / 2**20:.1f} MiB)",
+                markup=False,
+            )
 
     with cli_store(db, quiet=json_output) as store:
-        targets, _ = _targets(store.list_hosts(), spec, names)
-        registered = {r.name for r in store.list_hosts()}
-        done = []
-        for host, known in targets:
-            result = bootstrap_host(
-                host,
-                known_hosts=str(known_hosts) if known_hosts else known,
-                accept_new_host_keys=accept_new_host_keys,
-                rebuild=rebuild,
-            )
-            if host.name in registered:
-                store.add_host(replace(host, python=result.python), replace=True)
-            done.append(result)
-            if not json_output:
-                console.print(
-                    f"{result.host}: jobctl {result.version} in {result.python} "
-                    f"({result.uploaded} of {result.wheels} wheels sent, "
-                    f"{result.uploaded_bytes / 2**20:.1f} MiB)",
-                    markup=False,
-                )
+        done = bootstrap_hosts(
+            store, names, spec, known_hosts, accept_new_host_keys, rebuild, on_done=said
+        )
     if json_output:
         print_json([r.to_dict() for r in done])

@@ -31,10 +31,12 @@ from orchestrator.states import JobState
 # by the commands that use them: `status --json` needs none of them but api.
 if TYPE_CHECKING:
     from orchestrator import api
-    from orchestrator.executors.base import Slot
+    from orchestrator.api.runs import Slot
 
 SpecPath = Annotated[Path, typer.Argument(help="The job spec (YAML).", show_default=False)]
-JobRef = Annotated[str, typer.Argument(help="Job id, or name (its newest run).")]
+JobRef = Annotated[
+    str, typer.Argument(help="Job id, name (its newest run) or run key.", show_default=False)
+]
 JobNames = Annotated[
     list[str] | None, typer.Option("--job", help="Only this job of the file (repeatable).")
 ]
@@ -60,9 +62,9 @@ Replan = Annotated[
 
 def validate(spec: SpecPath, json_output: JsonOption = False) -> None:
     """Check a spec file; print every error with file:line. Exit 0 or 2."""
-    from orchestrator.spec.loader import load_spec
+    from orchestrator import api
 
-    spec_file = load_spec(spec)
+    spec_file = api.load_spec(spec)
     if json_output:
         print_json({"file": str(spec), "valid": True, "jobs": [j.name for j in spec_file.jobs]})
     else:
@@ -78,10 +80,9 @@ def submit(
 ) -> None:
     """Plan and enqueue the jobs of a spec file; print their ids."""
     from orchestrator import api
-    from orchestrator.spec.loader import load_spec
 
-    spec_file = load_spec(spec)
-    with cli_store(db) as store:
+    spec_file = api.load_spec(spec)
+    with cli_store(db, quiet=json_output) as store:
         results = api.submit_spec(store, spec_file, job, run_key)
     if json_output:
         print_json([result.__dict__ for result in results])
@@ -89,7 +90,7 @@ def submit(
     for result in results:
         verb = "submitted" if result.created else "exists"
         console.print(
-            f"{result.job_id}\t{result.name}\t{verb}\trun-key {result.run_key}\t"
+            f"job {result.job_id} {result.name}: {verb}, run key {result.run_key}, "
             f"{result.chunks} chunk(s) from {result.inputs} input(s)",
             markup=False,
         )
@@ -118,11 +119,10 @@ def run(
     With the --run-key of an earlier run, its unfinished jobs are resumed:
     chunks that succeeded never run again."""
     from orchestrator import api
+    from orchestrator.api.runs import prestart_workers, stop_unused
     from orchestrator.cli.progress import log_line
-    from orchestrator.dispatch.prestart import prestart_workers, stop_unused
-    from orchestrator.spec.loader import load_spec
 
-    spec_file = load_spec(spec)
+    spec_file = api.load_spec(spec)
     chosen = [j for j in spec_file.jobs if not job or j.name in job]
     prestarted = prestart_workers(chosen, workers)  # they start while we plan
     try:
@@ -162,12 +162,11 @@ def resume(
 
     Refused when an input file changed since the job was planned (see --replan)."""
     from orchestrator import api
-    from orchestrator.dispatch.prestart import prestart_workers, stop_unused
-    from orchestrator.spec.model import JobSpec
+    from orchestrator.api.runs import prestart_for, stop_unused
 
     with cli_store(db) as store:
         record = api.resolve_job(store, job_ref)
-        prestarted = prestart_workers([JobSpec.from_dict(record.spec)], workers)
+        prestarted = prestart_for(record, workers)
         try:
             _report_replans([api.prepare_resume(store, record, replan=replan)])
             _dispatch(
@@ -205,20 +204,21 @@ def _dispatch(
     prestarted: tuple[Slot, ...] = (),
 ) -> None:
     from orchestrator import api
+    from orchestrator.api.runs import exit_code_for, run_jobs  # pyarrow etc.: only to run
     from orchestrator.cli.progress import ProgressReporter
-    from orchestrator.dispatch.entry import run_jobs  # pyarrow etc.: only to run
-    from orchestrator.dispatch.options import RunOptions, exit_code_for
 
-    reporter = ProgressReporter(store, live=is_terminal() and not json_output)
-    options = RunOptions(
-        workers=workers,
-        resume=resume,
-        accept_new_host_keys=accept_new_host_keys,
-        prestarted=prestarted,
-    )
+    reporter = ProgressReporter(live=is_terminal() and not json_output)
     with reporter:
-        final = run_jobs(store, job_ids, options, observer=reporter.update)
-    statuses = [api.job_status(store, store.get_job(job_id)) for job_id in job_ids]
+        final = run_jobs(
+            store,
+            job_ids,
+            workers=workers,
+            resume=resume,
+            accept_new_host_keys=accept_new_host_keys,
+            prestarted=prestarted,
+            observer=reporter.update,
+        )
+    statuses = [api.job_status(store, api.get_job(store, job_id)) for job_id in job_ids]
     if json_output:
         print_json([status_document(s) for s in statuses])
     else:
@@ -229,7 +229,8 @@ def _dispatch(
 
 def status(
     job_ref: Annotated[
-        str | None, typer.Argument(help="Job id or name; default: recent jobs.")
+        str | None,
+        typer.Argument(help="Job id, name or run key; default: recent jobs.", show_default=False),
     ] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Follow the job live.")] = False,
     db: DbOption = None,
@@ -240,7 +241,7 @@ def status(
 
     with cli_store(db, quiet=json_output) as store:
         if job_ref is None:
-            jobs = store.list_jobs(limit=20)
+            jobs = api.list_jobs(store, limit=20)
             if json_output:
                 print_json([status_document(api.job_status(store, j)) for j in jobs])
             else:
@@ -251,7 +252,7 @@ def status(
             from orchestrator.cli.progress import watch_status
 
             watch_status(store, record.id, live=is_terminal())
-            record = store.get_job(record.id)
+            record = api.get_job(store, record.id)
         result = api.job_status(store, record)
     if json_output:
         print_json(status_document(result))
@@ -268,8 +269,10 @@ def list_jobs(
     json_output: JsonOption = False,
 ) -> None:
     """List jobs, newest first."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
-        jobs = store.list_jobs(state or None, limit=limit)
+        jobs = api.list_jobs(store, state or None, limit=limit)
     if json_output:
         print_json([job_row(j) for j in jobs])
     else:
@@ -282,8 +285,7 @@ def cancel(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False
 
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
-        changed = store.cancel_job(record.id)
-        record = store.get_job(record.id)
+        changed, record = api.cancel_job(store, record)
     if json_output:
         print_json({"id": record.id, "state": record.state.value, "changed": changed})
     elif changed:
@@ -303,7 +305,7 @@ def events(
 
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
-        rows = store.list_events(record.id, limit=limit)
+        rows = api.job_events(store, record, limit=limit)
     if json_output:
         print_json([event_row(e) for e in rows])
     else:

@@ -1,5 +1,7 @@
 """Live progress: a Rich view on a terminal, plain log lines everywhere else.
 
+The view is a list of plain lines, one per job and one per slot, each cut to
+the terminal's width (so it never wraps at 80 columns); Rich only draws them.
 Rich is imported only for the live view: a run from cron or a pipe writes its
 log lines straight to stderr and never pays for importing it.
 """
@@ -12,73 +14,130 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from orchestrator.dispatch.views import JobView, RunSnapshot, SlotView
-from orchestrator.states import JOB_TERMINAL, ChunkState
-from orchestrator.store.base import Store
-
-from .common import console
+from orchestrator.api.live import JobView, RunSnapshot, StoreWatch
+from orchestrator.cli.common import console
+from orchestrator.cli.render import fmt_duration
 
 if TYPE_CHECKING:
     from rich.console import Group
     from rich.live import Live
 
+    from orchestrator.api import Store
+
 #: Without a terminal, a progress line is written this often (seconds).
 PLAIN_PROGRESS_SECONDS = 10.0
+#: Jobs that left the snapshot (finished) stay drawn, the newest this many.
+KEEP_FINISHED = 8
+#: The narrowest progress bar worth drawing.
+MIN_BAR = 8
+#: What the footer says once a first Ctrl-C asked the run to stop.
+STOPPING = "stopping... (Ctrl-C again to stop now)"
 
 
 def _eta(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     seconds = int(seconds)
+    if seconds < 3600:
+        return f"{seconds // 60}:{seconds % 60:02d}"
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def render_snapshot(snapshot: RunSnapshot) -> Group:
-    from rich.console import Group
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
+def _short(count: float) -> str:
+    """``950``, ``12.3k``, ``4.5M``: counts that keep a line short."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(count) >= size:
+            return f"{count / size:.1f}{unit}"
+    return f"{count:.0f}"
 
-    jobs = Table.grid(padding=(0, 1))
-    for _ in range(4):
-        jobs.add_column()
-    for job in snapshot.jobs:
-        bar = ProgressBar(total=max(job.total, 1), completed=job.done, width=30)
-        jobs.add_row(
-            f"[bold]{job.name}[/] #{job.id} {job.state}",
-            bar,
-            f"{job.done}/{job.total} chunks",
-            f"{job.rows_in:,} rows  {job.rows_per_second:,.0f} rows/s  ETA {_eta(job.eta_seconds)}"
-            f"  retries {job.retries}  failures {job.failures}  dead {job.dead}",
-        )
-    slots = Table("slot", "pid", "job", "chunk", "elapsed", box=None, padding=(0, 1))
-    for slot in snapshot.slots:
-        slots.add_row(
-            slot.name,
-            str(slot.pid or "-"),
-            slot.job or "idle",
-            "-" if slot.chunk is None else str(slot.chunk),
-            f"{slot.elapsed:.1f}s" if slot.job else "",
-        )
-    parts: list[Table] = [jobs, slots]
-    footer = Table.grid()
-    footer.add_row(
-        f"elapsed {snapshot.elapsed:.0f}s"
-        + ("  stopping..." if snapshot.stopping else "")
-        + (f"  {snapshot.message}" if snapshot.message else "")
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def _tail(job: JobView, compact: bool) -> str:
+    """The figures after a job's bar; ``compact`` spells them shorter."""
+    rows = f"{_short(job.rows_in)}" if compact else f"{_short(job.rows_in)} rows"
+    rate = (
+        f"{_short(job.rows_per_second)}/s" if compact else f"{_short(job.rows_per_second)} rows/s"
     )
-    parts.append(footer)
-    return Group(*parts)
+    parts = [f"{job.done}/{job.total}", rows, rate]
+    if job.state in ("running", "pending"):
+        parts.append(f"ETA {_eta(job.eta_seconds)}")
+    labels = ("retry", "fail", "dead") if compact else ("retries", "failed", "dead")
+    for label, count in zip(labels, (job.retries, job.failures, job.dead), strict=True):
+        if count:
+            parts.append(f"{label} {count}")
+    return (" " if compact else "  ").join(parts)
+
+
+def job_line(job: JobView, width: int) -> str:
+    """One job on one line: name, state, a bar as wide as the line allows,
+    counts; a long name is cut before any figure is."""
+    tail = _tail(job, compact=False)
+    ident = f" #{job.id} {job.state}"
+    if len(job.name) + len(ident) + len(tail) + MIN_BAR + 2 > width:
+        tail = _tail(job, compact=True)
+    room_for_name = width - len(ident) - len(tail) - MIN_BAR - 2
+    name = job.name if len(job.name) <= room_for_name else _cut(job.name, max(room_for_name, 8))
+    head = name + ident
+    room = width - len(head) - len(tail) - 2
+    if room >= MIN_BAR:
+        bar_width = min(room, 40)
+        filled = round(bar_width * job.done / job.total) if job.total else 0
+        bar = "█" * filled + "░" * (bar_width - filled)
+        return f"{head} {bar} {tail}"
+    return _cut(f"{head}  {tail}", width)
+
+
+def render_lines(snapshot: RunSnapshot, width: int) -> list[str]:
+    """The live view as plain lines, none longer than ``width``."""
+    lines = [job_line(job, width) for job in snapshot.jobs]
+    for job in snapshot.jobs:
+        if job.error:
+            lines.append(_cut(f"  ! {job.name}: {job.error}", width))
+    name_width = max((len(slot.name) for slot in snapshot.slots), default=0)
+    for slot in snapshot.slots:
+        pid = f"pid {slot.pid}" if slot.pid else ""
+        if slot.job is None:
+            line = f"  {slot.name:<{name_width}} {pid:>10}  idle"
+        else:
+            line = (
+                f"  {slot.name:<{name_width}} {pid:>10}  chunk {slot.chunk}"
+                f"  {fmt_duration(slot.elapsed):>6}  {slot.job}"
+            )
+        lines.append(_cut(line.rstrip(), width))
+    footer = f"elapsed {fmt_duration(snapshot.elapsed)}"
+    if snapshot.stopping:
+        footer += f"  {STOPPING}"
+    if snapshot.message:
+        footer += f"  {snapshot.message}"
+    lines.append(_cut(footer, width))
+    return lines
+
+
+def render_snapshot(snapshot: RunSnapshot, width: int) -> Group:
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(
+        *(Text(line, no_wrap=True, overflow="ellipsis") for line in render_lines(snapshot, width))
+    )
 
 
 class ProgressReporter:
-    """Receives coordinator snapshots; draws them live or logs them plainly."""
+    """Receives run snapshots; draws them live or logs them plainly.
 
-    def __init__(self, store: Store, live: bool) -> None:
-        self.store = store
+    A job that leaves the snapshot (it finished) stays drawn with its last
+    figures, so the view ends on the jobs' final bars.
+    """
+
+    def __init__(self, live: bool) -> None:
         self.live_enabled = live
         self.live: Live | None = None
         self._last_plain = 0.0
         self._states: dict[int, str] = {}
+        self._jobs: dict[int, JobView] = {}
 
     def __enter__(self) -> ProgressReporter:
         if self.live_enabled:
@@ -97,23 +156,44 @@ class ProgressReporter:
         if self.live is not None:
             self.live.__exit__(exc_type, exc, tb)
 
+    def _with_finished(self, snapshot: RunSnapshot) -> RunSnapshot:
+        current = {job.id for job in snapshot.jobs}
+        for job in snapshot.jobs:
+            self._jobs[job.id] = job
+        gone = [job for job_id, job in self._jobs.items() if job_id not in current]
+        gone = gone[-KEEP_FINISHED:]
+        self._jobs = {job.id: job for job in [*gone, *snapshot.jobs]}
+        return RunSnapshot(
+            snapshot.elapsed,
+            [*gone, *snapshot.jobs],
+            snapshot.slots,
+            snapshot.stopping,
+            snapshot.message,
+        )
+
     def update(self, snapshot: RunSnapshot) -> None:
         if self.live is not None:
-            self.live.update(render_snapshot(snapshot))
+            drawn = self._with_finished(snapshot)
+            self.live.update(render_snapshot(drawn, console.rich.width))
             return
         now = time.monotonic()
         for job in snapshot.jobs:
             if self._states.get(job.id) != job.state:
                 self._states[job.id] = job.state
-                self._log(f"job {job.id} {job.name}: {job.state}")
+                log_line(f"job {job.id} {job.name}: {job.state}")
         if now - self._last_plain >= PLAIN_PROGRESS_SECONDS:
             self._last_plain = now
             for job in snapshot.jobs:
-                self._log(_plain_line(job))
+                log_line(plain_line(job))
 
-    @staticmethod
-    def _log(line: str) -> None:
-        log_line(line)
+    def final(self, snapshot: RunSnapshot) -> None:
+        """The last snapshot: drawn, or logged whatever the time since the last line."""
+        if self.live is not None:
+            self.update(snapshot)
+            return
+        self.update(snapshot)
+        for job in snapshot.jobs:
+            log_line(plain_line(job))
 
 
 def log_line(line: str) -> None:
@@ -123,59 +203,26 @@ def log_line(line: str) -> None:
     sys.stderr.flush()
 
 
-def _plain_line(job: JobView) -> str:
-    return (
+def plain_line(job: JobView) -> str:
+    line = (
         f"job {job.id} {job.name}: {job.done}/{job.total} chunks, {job.rows_in} rows, "
-        f"{job.rows_per_second:.0f} rows/s, retries {job.retries}, dead {job.dead}, "
-        f"eta {_eta(job.eta_seconds)}"
+        f"{job.rows_per_second:.0f} rows/s, retries {job.retries}, failed {job.failures}, "
+        f"dead {job.dead}, eta {_eta(job.eta_seconds)}"
     )
+    if job.error:
+        line += f"; first error: {job.error}"
+    return line
 
 
 def watch_status(store: Store, job_id: int, live: bool, interval: float = 0.5) -> None:
     """Follow a job from the store (any coordinator, any host) until it ends."""
-    reporter = ProgressReporter(store, live)
-    started = time.monotonic()
-    first_done: tuple[float, int] | None = None
+    reporter = ProgressReporter(live)
+    watch = StoreWatch(store, job_id, started=time.monotonic())
     with reporter:
         while True:
-            record = store.get_job(job_id)
-            progress = store.job_progress(job_id)
-            now = time.monotonic()
-            if first_done is None:
-                first_done = (now, progress.done)
-            rate = (
-                (progress.done - first_done[1]) / (now - first_done[0])
-                if now > first_done[0]
-                else 0
-            )
-            remaining = progress.total - progress.done - progress.chunks.get(ChunkState.DEAD, 0)
-            running = store.list_chunks(job_id, [ChunkState.RUNNING], limit=32)
-            view = JobView(
-                id=job_id,
-                name=record.name,
-                state=record.state.value,
-                total=progress.total,
-                done=progress.done,
-                dead=progress.chunks.get(ChunkState.DEAD, 0),
-                running=progress.chunks.get(ChunkState.RUNNING, 0),
-                retries=progress.retries,
-                failures=0,
-                rows_in=progress.rows_in,
-                rows_out=progress.rows_out,
-                rows_per_second=progress.rows_in / max(now - started, 1e-9),
-                eta_seconds=remaining / rate if rate > 0 else None,
-            )
-            slots = [
-                SlotView(
-                    name=chunk.lease_owner or "?",
-                    pid=None,
-                    job=record.name,
-                    chunk=chunk.seq,
-                    elapsed=0.0,
-                )
-                for chunk in running
-            ]
-            reporter.update(RunSnapshot(now - started, [view], slots, False))
-            if record.state in JOB_TERMINAL:
+            snapshot = watch.snapshot(time.monotonic())
+            if watch.ended:
+                reporter.final(snapshot)
                 return
+            reporter.update(snapshot)
             time.sleep(interval)

@@ -16,7 +16,7 @@ from orchestrator.cli.common import (
 from orchestrator.cli.render import print_rows
 
 if TYPE_CHECKING:
-    from orchestrator.store.base import QueueInfo, QueueStats
+    from orchestrator.api import QueueInfo, QueueStats
 
 queue_app = typer.Typer(
     help="Queues: pause and resume them, cap their running chunks, see their figures.",
@@ -25,18 +25,16 @@ queue_app = typer.Typer(
 
 
 def _queue_name(value: str) -> str:
-    from orchestrator.spec.job_reader import NAME_MAX, NAME_PATTERN  # the spec's rule for names
+    from orchestrator import api
 
-    if not NAME_PATTERN.fullmatch(value) or len(value) > NAME_MAX:
-        raise typer.BadParameter(
-            f"invalid queue name {value!r}: use letters, digits, '.', '_' and '-', "
-            f"starting with a letter or digit (at most {NAME_MAX} characters)"
-        )
+    problem = api.queue_name_problem(value)
+    if problem is not None:
+        raise typer.BadParameter(problem)
     return value
 
 
 def _window(value: str) -> float:
-    from orchestrator.spec.units import DURATION_HINT, parse_duration
+    from orchestrator.api.queues import DURATION_HINT, parse_duration
 
     try:
         seconds = parse_duration(value)
@@ -90,8 +88,10 @@ def stats_document(stats: QueueStats) -> dict[str, Any]:
 @queue_app.command("list")
 def list_queues(db: DbOption = None, json_output: JsonOption = False) -> None:
     """Every queue with jobs or settings: paused, limit, pending and running chunks."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
-        queues = store.list_queues()
+        queues = api.list_queues(store)
     if json_output:
         print_json([queue_document(q) for q in queues])
         return
@@ -110,22 +110,26 @@ def list_queues(db: DbOption = None, json_output: JsonOption = False) -> None:
         ]
         for q in queues
     ]
-    print_rows(heads, rows)
+    print_rows(heads, rows, right={2, 3, 4, 5})
 
 
 @queue_app.command()
 def pause(name: QueueName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Lease nothing more from the queue; its running chunks finish."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
-        changed = store.pause_queue(name)
+        changed = api.pause_queue(store, name)
     _report(name, changed, json_output, "paused", {"paused": True})
 
 
 @queue_app.command()
 def resume(name: QueueName, db: DbOption = None, json_output: JsonOption = False) -> None:
     """Lease from the queue again."""
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
-        changed = store.resume_queue(name)
+        changed = api.resume_queue(store, name)
     _report(name, changed, json_output, "resumed", {"paused": False})
 
 
@@ -143,8 +147,10 @@ def limit(
     """Cap the queue's running chunks across all coordinators (or --none)."""
     if (chunks is None) == (not none):
         raise typer.BadParameter("give a number of chunks or --none, not both or neither")
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
-        changed = store.set_queue_limit(name, chunks)
+        changed = api.set_queue_limit(store, name, chunks)
     what = f"limited to {chunks} running chunk(s)" if chunks else "without limit"
     _report(name, changed, json_output, what, {"concurrency_limit": chunks})
 
@@ -162,9 +168,10 @@ def stats(
     window = _window(since)
     if name is not None:
         _queue_name(name)
+    from orchestrator import api
+
     with cli_store(db, quiet=json_output) as store:
-        names = [name] if name else [q.name for q in store.list_queues()]
-        figures = [store.queue_stats(n, window) for n in names]
+        figures = api.queue_stats(store, [name] if name else None, window)
     if json_output:
         docs = [stats_document(s) for s in figures]
         print_json(docs[0] if name else docs)
@@ -184,7 +191,7 @@ def _report(name: str, changed: bool, json_output: bool, what: str, fields: dict
 
 
 def _stats_lines(s: QueueStats) -> list[str]:
-    from orchestrator.spec.units import format_duration
+    from orchestrator.api.queues import format_duration
 
     state = "paused" if s.paused else "open"
     limit = "" if s.concurrency_limit is None else f", limit {s.concurrency_limit}"

@@ -8,8 +8,25 @@ from orchestrator.cli.common import console, fmt_time, is_terminal
 from orchestrator.states import ChunkState
 
 if TYPE_CHECKING:
-    from orchestrator.api import JobStatus
-    from orchestrator.store.base import EventRecord, JobRecord
+    from orchestrator.api import JobEvent, JobRecord, JobStatus
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A duration as people read it: ``0.42s``, ``12.3s``, ``2m03s``, ``1h02m``."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole // 60 % 60:02d}m"
+
+
+def fmt_rate(rows_per_second: float | None) -> str:
+    return "-" if rows_per_second is None else f"{rows_per_second:,.0f} rows/s"
 
 
 def status_document(status: JobStatus) -> dict[str, Any]:
@@ -33,7 +50,9 @@ def status_document(status: JobStatus) -> dict[str, Any]:
         "rows_out": progress.rows_out,
         "rows_rejected": progress.rows_rejected,
         "bytes_out": progress.bytes_out,
-        "retries": progress.retries,
+        "retries": status.retries,
+        "elapsed_seconds": status.elapsed,
+        "rows_per_second": status.rows_per_second,
         "failed_chunks": [
             {
                 "seq": chunk.seq,
@@ -66,10 +85,14 @@ def job_row(job: JobRecord) -> dict[str, Any]:
 def print_status(status: JobStatus) -> None:
     doc = status_document(status)
     counts = ", ".join(f"{k} {v}" for k, v in doc["chunks"].items() if v)
+    took = ""
+    if status.elapsed is not None:
+        took = f" in {fmt_duration(status.elapsed)} ({fmt_rate(status.rows_per_second)})"
     lines = [
         f"job {doc['id']} {doc['name']} ({doc['run_key']}): {doc['state']}",
         f"  chunks: {counts or 'none'} (total {doc['chunks_total']})",
-        f"  rows: in {doc['rows_in']}, out {doc['rows_out']}, rejected {doc['rows_rejected']}",
+        f"  rows: in {doc['rows_in']}, out {doc['rows_out']}, rejected {doc['rows_rejected']}"
+        + took,
         f"  retries: {doc['retries']}   priority {doc['priority']}   queue {doc['queue']}",
         f"  created {fmt_time(status.job.created_at)}"
         f"   finished {fmt_time(status.job.finished_at)}",
@@ -88,19 +111,9 @@ def print_status(status: JobStatus) -> None:
 
 
 def print_jobs(jobs: list[JobRecord]) -> None:
-    if not is_terminal():
-        for job in jobs:
-            console.print(
-                f"{job.id}\t{job.name}\t{job.state.value}\t{job.priority.name}\t"
-                f"{job.run_key}\t{fmt_time(job.created_at)}",
-                markup=False,
-            )
-        return
-    from rich.table import Table  # a table only on a terminal
-
-    table = Table("id", "name", "state", "priority", "run key", "created", "finished")
-    for job in jobs:
-        table.add_row(
+    heads = ["id", "name", "state", "priority", "run key", "created", "finished"]
+    rows = [
+        [
             str(job.id),
             job.name,
             job.state.value,
@@ -108,26 +121,47 @@ def print_jobs(jobs: list[JobRecord]) -> None:
             job.run_key,
             fmt_time(job.created_at),
             fmt_time(job.finished_at),
-        )
-    console.print(table)
+        ]
+        for job in jobs
+    ]
+    print_rows(heads, rows, right={0})
 
 
-def event_row(event: EventRecord) -> dict[str, Any]:
+def event_row(item: JobEvent) -> dict[str, Any]:
+    event = item.event
     return {
         "id": event.id,
         "at": event.at,
         "kind": event.kind,
         "job_id": event.job_id,
         "chunk_id": event.chunk_id,
+        "chunk": item.chunk_seq,
         "actor": {"user": event.actor_user, "host": event.actor_host, "pid": event.actor_pid},
         "detail": event.detail,
     }
 
 
-def print_events(events: list[EventRecord]) -> None:
-    for event in events:
-        chunk = f" chunk {event.chunk_id}" if event.chunk_id is not None else ""
-        detail = " ".join(f"{k}={v}" for k, v in sorted(event.detail.items()))
+#: event detail keys that hold seconds
+_SECONDS_KEYS = ("duration", "delay", "retry_delay", "elapsed", "seconds", "wait")
+
+
+def _detail_value(key: str, value: Any) -> str:
+    if isinstance(value, float) and not isinstance(value, bool):
+        if key in _SECONDS_KEYS or key.endswith("_seconds"):
+            return fmt_duration(value)
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_events(events: list[JobEvent]) -> None:
+    for item in events:
+        event = item.event
+        chunk = ""
+        if item.chunk_seq is not None:
+            chunk = f" chunk {item.chunk_seq}"
+        elif event.chunk_id is not None:
+            chunk = f" chunk id {event.chunk_id}"  # its chunk was dropped by a replan
+        detail = " ".join(f"{k}={_detail_value(k, v)}" for k, v in sorted(event.detail.items()))
         console.print(
             f"{fmt_time(event.at)} {event.kind}{chunk} "
             f"[{event.actor_user}@{event.actor_host}:{event.actor_pid}] {detail}".rstrip(),
@@ -135,15 +169,34 @@ def print_events(events: list[EventRecord]) -> None:
         )
 
 
-def print_rows(heads: list[str], rows: list[list[str]]) -> None:
-    """A table on a terminal; tab-separated lines for pipes (``cut``, ``awk``)."""
+def aligned_lines(
+    heads: list[str], rows: list[list[str]], right: set[int] | None = None
+) -> list[str]:
+    """A header and rows in columns padded to their widest cell (two spaces
+    between columns; numbers in ``right`` columns right-aligned)."""
+    widths = [max(len(cell) for cell in column) for column in zip(heads, *rows, strict=False)]
+    lines = []
+    for row in [heads, *rows]:
+        cells = [
+            cell.rjust(width) if index in (right or ()) else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(row, widths, strict=False))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def print_rows(heads: list[str], rows: list[list[str]], right: set[int] | None = None) -> None:
+    """A Rich table on a terminal; aligned columns under a header line otherwise."""
+    columns = right or set()
     if not is_terminal():
-        for row in rows:
-            console.print("\t".join(row), markup=False)
+        for line in aligned_lines(heads, rows, columns):
+            console.print(line, markup=False, soft_wrap=True)
         return
     from rich.table import Table  # a table only on a terminal
 
     table = Table(*heads)
+    for index in columns:
+        table.columns[index].justify = "right"
     for row in rows:
         table.add_row(*row)
     console.print(table)

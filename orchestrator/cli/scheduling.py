@@ -70,18 +70,21 @@ def serve(
     Slots: --workers local processes, plus the SSH hosts of --hosts files and
     every host registered with `jobctl hosts add` (also hosts added while it
     serves), unless --local-only."""
+    from orchestrator.api.runs import serve as serve_jobs  # pyarrow etc.: only to run
     from orchestrator.cli.progress import ProgressReporter
-    from orchestrator.dispatch.entry import serve_with_hosts  # pyarrow etc.: only to run
-    from orchestrator.dispatch.options import RunOptions
 
     count = workers if workers is not None else (os.cpu_count() or 1)
     with cli_store(db) as store:
-        reporter = ProgressReporter(store, live=is_terminal() and not json_output)
-        options = RunOptions(workers=count, accept_new_host_keys=accept_new_host_keys)
-        files = [str(path.resolve()) for path in hosts or []]
+        reporter = ProgressReporter(live=is_terminal() and not json_output)
         with reporter:
-            final = serve_with_hosts(
-                store, queue, options, reporter.update, files, use_registered_hosts=not local_only
+            final = serve_jobs(
+                store,
+                queue,
+                workers=count,
+                hosts_files=hosts or [],
+                use_registered_hosts=not local_only,
+                accept_new_host_keys=accept_new_host_keys,
+                observer=reporter.update,
             )
     if json_output:
         print_json({str(job_id): state.value for job_id, state in sorted(final.items())})
@@ -100,7 +103,7 @@ PriorityOption = Annotated[
 
 
 def update(
-    job_ref: Annotated[str, typer.Argument(help="Job id, or name (its newest run).")],
+    job_ref: Annotated[str, typer.Argument(help="Job id, name or run key.", show_default=False)],
     priority: PriorityOption,
     db: DbOption = None,
     json_output: JsonOption = False,
@@ -114,9 +117,9 @@ def update(
         raise typer.BadParameter(
             f"{priority!r} is not a priority (URGENT, HIGH, NORMAL, LOW)", param_hint="--priority"
         ) from None
-    with cli_store(db) as store:
+    with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
-        changed = store.set_job_priority(record.id, level)
+        changed = api.set_priority(store, record, level)
     if json_output:
         print_json({"id": changed.id, "name": changed.name, "priority": changed.priority.name})
     else:

@@ -37,6 +37,8 @@ class JobView:
     rows_out: int
     rows_per_second: float
     eta_seconds: float | None
+    #: the first error of a failing chunk, short (None: none failed, or not known)
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,15 @@ class NamedSlot(Protocol):
 
 
 def job_view(job: ActiveJob, now: float, elapsed: float) -> JobView:
-    """One job's line: counts, rates over the last 10 s, an ETA."""
+    """One job's line: counts, rates over the last 10 s, an ETA. (``elapsed``,
+    the run's time, is kept for callers; rates never divide by it.)"""
     job.rates.append((now, job.done))
     job.rates[:] = [(t, d) for t, d in job.rates if now - t <= 10.0]
     first_t, first_d = job.rates[0]
     rate_chunks = (job.done - first_d) / (now - first_t) if now > first_t else 0.0
-    rows_per_s = (job.rows_in / elapsed) if elapsed > 0 else 0.0
+    # Rows per second over the same window: the chunks done in it times the
+    # rows a done chunk read, never all rows (resumed ones too) over uptime.
+    rows_per_s = rate_chunks * (job.rows_in / job.done) if job.done else 0.0
     remaining = job.total - job.done - job.dead
     return JobView(
         id=job.record.id,

@@ -1,36 +1,24 @@
-"""The core's Python API: everything the CLI does is a call of a function here.
+"""Submitting jobs: plan a spec's jobs and insert each with its chunks.
 
-Users can call these from their own code; nothing here prints. Functions take
-an open :class:`~orchestrator.store.base.Store` so the caller owns its lifetime.
+A submit is idempotent on (job name, run key): a second submit of the same key
+returns the existing job, which makes cron re-fires and retried submits safe.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.errors import (
-    NotFound,
-    OutputExists,
-    PlanningError,
-    ResumeRefused,
-    SpecError,
-    SpecIssue,
-)
+from orchestrator.errors import OutputExists, SpecError, SpecIssue
 from orchestrator.planning.model import ChunkDescriptor, InputFile
-from orchestrator.planning.stored import is_deferred
-from orchestrator.states import ChunkState, JobState
-from orchestrator.store.base import ChunkRecord, JobProgress, JobRecord, NewJob, Store
+from orchestrator.store.base import NewJob, Store
 
-# Planning imports pyarrow, and the spec model and the dispatcher's modules take
-# time to import as well: the functions that plan, read a spec or touch output
-# import them, so read-only commands (`status`, `list`, `events`) start fast.
+# Planning imports pyarrow and the spec model takes time to import: the
+# functions that plan import them, so read-only commands start fast.
 if TYPE_CHECKING:
-    from orchestrator.dispatch.rollback import RollbackResult
     from orchestrator.spec.model import JobSpec, SpecFile
 
 
@@ -47,13 +35,12 @@ class SubmitResult:
     skipped: str | None = None
 
 
-@dataclass(frozen=True)
-class JobStatus:
-    """What ``jobctl status`` shows: the job, its counts, and what went wrong."""
+def load_spec(path: str | Path) -> SpecFile:
+    """Read and validate a spec file; :class:`SpecError` names every problem's
+    file and line."""
+    from orchestrator.spec.loader import load_spec as load
 
-    job: JobRecord
-    progress: JobProgress
-    problems: list[ChunkRecord] = field(default_factory=list)
+    return load(path)
 
 
 def new_run_key() -> str:
@@ -112,7 +99,10 @@ def submit_job(
     key = run_key or new_run_key()
     existing = store.find_job(job.name, key)
     if existing is not None:
-        return SubmitResult(existing.id, job.name, key, False, 0, 0)
+        total = store.job_progress(existing.id).total
+        return SubmitResult(
+            existing.id, job.name, key, False, total, len(store.job_inputs(existing.id))
+        )
     check_output_free(job)
     from orchestrator.planning.stored import deferred_spec, stored_spec
 
@@ -292,186 +282,3 @@ def _apply_overlap_policy(
     say(f"job {job.name}: waiting for previous run {ids} to end (concurrency: queue)")
     wait_until_ended(store, job.name, key)
     return None
-
-
-def resolve_job(store: Store, ref: str | int) -> JobRecord:
-    """A job by id, or by name (its newest run)."""
-    text = str(ref)
-    if text.isdigit():
-        return store.get_job(int(text))
-    record = store.find_job(text)
-    if record is None:
-        raise NotFound(f"no job with id or name {text!r}")
-    return record
-
-
-def job_status(store: Store, job: JobRecord, problem_limit: int = 50) -> JobStatus:
-    """Progress plus the chunks that failed (dead) or carry an error."""
-    progress = store.job_progress(job.id)
-    problems: list[ChunkRecord] = []
-    if progress.chunks.get(ChunkState.DEAD, 0):
-        problems = store.list_chunks(job.id, [ChunkState.DEAD], limit=problem_limit)
-    return JobStatus(job=job, progress=progress, problems=problems)
-
-
-# -- resume ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ResumeCheck:
-    """What resuming a job found: what changed since it was planned, and
-    whether it was planned again (``--replan``)."""
-
-    job_id: int
-    changes: list[str] = field(default_factory=list)
-    replanned: bool = False
-    chunks_dropped: int = 0
-
-
-def input_changes(store: Store, record: JobRecord) -> list[str]:
-    """Why the job's inputs no longer match its plan, one line per file: changed
-    or missing since planning, or newly named by ``input.path``."""
-    from orchestrator.planning.discover import discover_inputs
-    from orchestrator.planning.plan import refingerprint
-    from orchestrator.spec.model import JobSpec
-
-    old = store.job_inputs(record.id)
-    lines = [
-        f"input {path} changed since the job was planned (size, modification time or content)"
-        for path in refingerprint(old)
-    ]
-    spec = JobSpec.from_dict(record.spec)
-    if spec.input.sequence is None and spec.input.path:
-        try:
-            now = [path for path, _fmt in discover_inputs(spec.input)]
-        except PlanningError:
-            now = []  # nothing matches any more: each file is reported above
-        known = {item.path for item in old}
-        lines += [
-            f"input {path} appeared since the job was planned" for path in now if path not in known
-        ]
-    return lines
-
-
-def prepare_resume(
-    store: Store, record: JobRecord, spec: JobSpec | None = None, replan: bool = False
-) -> ResumeCheck:
-    """Check that ``record`` can be resumed as planned; with ``replan``, plan it
-    again instead of refusing.
-
-    ``spec``: the spec the user runs now (``run FILE --run-key K``); None for
-    ``resume JOB``. A changed input file or spec raises :class:`ResumeRefused`
-    naming the file, since chunk ranges are only valid against the files they
-    were cut from. ``replan`` replaces the job's whole plan: every chunk,
-    succeeded ones too, runs again (nothing is published before a job
-    succeeds, so nothing published is lost); it is refused while another
-    coordinator runs the job. Jobs that ended successfully are left alone.
-    """
-    if record.state not in (
-        JobState.PENDING,
-        JobState.RUNNING,
-        JobState.FAILED,
-        JobState.CANCELLED,
-    ):
-        return ResumeCheck(record.id)
-    if is_deferred(record.spec):
-        return ResumeCheck(record.id)  # not planned yet: it is planned when it starts
-    changes = []
-    if spec is not None and spec.spec_hash() != record.spec_hash:
-        where = record.source_file or "the spec file"
-        changes.append(
-            f"the spec of job {record.name!r} in {where} changed since run key "
-            f"{record.run_key!r} was submitted (spec hash {record.spec_hash} -> {spec.spec_hash()})"
-        )
-    changes += input_changes(store, record)
-    if not changes:
-        return ResumeCheck(record.id)
-    if not replan:
-        lines = "\n".join(f"  {line}" for line in changes)
-        raise ResumeRefused(
-            f"job {record.id} ({record.name}) cannot be resumed as planned:\n{lines}\n"
-            "Its chunks would read other data than they were cut from. Use --replan to plan "
-            "it again from the current files and spec (chunks already done run again), or "
-            "start a new run with another --run-key."
-        )
-    from orchestrator.dispatch.recovery import reclaim_orphans
-    from orchestrator.dispatch.staging import staging_dir
-    from orchestrator.planning.plan import plan_job
-    from orchestrator.planning.stored import stored_spec
-    from orchestrator.spec.model import JobSpec
-
-    target = spec or JobSpec.from_dict(record.spec)
-    reclaim_orphans(store, "jobctl-replan")  # chunks of dead coordinators are no obstacle
-    store.reap_expired()
-
-    plan = plan_job(target)
-    dropped = store.replan_job(
-        record.id, stored_spec(target, plan), target.spec_hash(), plan.inputs, plan.chunks
-    )
-    if record.output_path is not None:
-        shutil.rmtree(staging_dir(record.output_path, record.id), ignore_errors=True)
-    return ResumeCheck(record.id, changes, True, dropped)
-
-
-def resume_existing(
-    store: Store,
-    spec_file: SpecFile,
-    results: Sequence[SubmitResult],
-    replan: bool = False,
-) -> list[ResumeCheck]:
-    """``run FILE --run-key K`` found jobs of that key: check (or replan) each."""
-    return [
-        prepare_resume(store, store.get_job(result.job_id), spec_file.job(result.name), replan)
-        for result in results
-        if not result.created
-    ]
-
-
-# -- dead-letter queue -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeadChunk:
-    job: JobRecord
-    chunk: ChunkRecord
-
-
-def dlq_list(
-    store: Store, job: JobRecord | None = None, limit: int | None = None
-) -> list[DeadChunk]:
-    """Dead chunks (of one job, or of all), with their job."""
-    jobs: dict[int, JobRecord] = {} if job is None else {job.id: job}
-    found = []
-    for chunk in store.dead_chunks(None if job is None else job.id, limit):
-        if chunk.job_id not in jobs:
-            jobs[chunk.job_id] = store.get_job(chunk.job_id)
-        found.append(DeadChunk(jobs[chunk.job_id], chunk))
-    return found
-
-
-def dlq_retry(store: Store, job: JobRecord, seqs: Sequence[int] | None = None) -> int:
-    """Put a job's dead chunks (all, or those numbered ``seqs``) back in the queue
-    with fresh attempts; a failed job becomes running again, for ``resume`` (or
-    the coordinator already running it) to pick them up."""
-    if seqs:
-        count = store.requeue_chunk_seqs(job.id, [ChunkState.DEAD], seqs)
-    else:
-        count = store.requeue_chunks(job.id, [ChunkState.DEAD])
-    if count and job.state == JobState.FAILED:
-        detail = {"reason": "dlq retry", "chunks": count}
-        store.set_job_state(job.id, JobState.RUNNING, detail=detail)
-    return count
-
-
-def dlq_purge(store: Store, job: JobRecord) -> int:
-    """Give up on a job's dead chunks (dead -> cancelled, in the events); the job
-    cannot succeed any more and ends failed."""
-    return store.purge_dead(job.id)
-
-
-def rollback(store: Store, job: JobRecord) -> RollbackResult:
-    """Remove the output ``job`` published and mark it rolled back (refused while
-    it is pending or running)."""
-    from orchestrator.dispatch.rollback import rollback_job
-
-    return rollback_job(store, job.id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Annotated
 import typer
 
 from orchestrator.cli.common import JsonOption, console, print_json
-from orchestrator.errors import JobctlError
 
 
 def _jobctl_path() -> str:
@@ -30,33 +28,23 @@ def cron(
     json_output: JsonOption = False,
 ) -> None:
     """Print crontab lines (install with `crontab -e` or `| crontab -`)."""
-    from orchestrator.scheduling.cron import crontab_lines, next_fire
-    from orchestrator.spec.loader import load_spec
-    from orchestrator.store import redact_url
+    from orchestrator.api.crontab import crontab_entries
 
-    spec_file = load_spec(spec)
-    url = os.environ.get("JOBCTL_DATABASE_URL", "")
-    if url and redact_url(url) != url:
-        raise JobctlError(
-            "JOBCTL_DATABASE_URL contains a password; crontab lines would expose it. "
-            "Use ~/.pgpass or a service file instead."
-        )
     logs = (log_dir or Path.home() / ".local" / "state" / "jobctl" / "cron").resolve()
-    logs.mkdir(parents=True, exist_ok=True)  # cron's >> redirection needs it
-    lines = crontab_lines(spec_file, _jobctl_path(), logs, os.environ)
+    entries = crontab_entries(spec, _jobctl_path(), logs)
     if json_output:
         print_json(
             [
                 {
                     "job": item.job,
                     "schedule": item.schedule,
-                    "next_fire": next_fire(item.schedule),
+                    "next_fire": item.next_fire,
                     "line": item.line,
                 }
-                for item in lines
+                for item in entries
             ]
         )
         return
     console.print(f"# jobctl cron {spec}: logs in {logs}", markup=False)
-    for item in lines:
+    for item in entries:
         console.print(item.line, markup=False, soft_wrap=True)

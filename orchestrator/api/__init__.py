@@ -1,0 +1,124 @@
+"""The core's Python API: everything the CLI does is a call of a function here.
+
+Users can call these from their own code; nothing here prints. Functions take
+an open :class:`~orchestrator.store.base.Store` so the caller owns its
+lifetime (:func:`choose_store` and :func:`open_store` open one).
+
+This package imports only light modules, so ``status --json`` starts fast;
+what runs jobs, reads host specs or draws a live view is in submodules the
+commands that need them import: :mod:`orchestrator.api.runs`,
+:mod:`orchestrator.api.hosts`, :mod:`orchestrator.api.live`.
+"""
+
+from __future__ import annotations
+
+from orchestrator.api.jobs import (
+    DeadChunk,
+    JobEvent,
+    JobStatus,
+    cancel_job,
+    dlq_list,
+    dlq_purge,
+    dlq_retry,
+    get_job,
+    job_elapsed,
+    job_events,
+    job_status,
+    list_jobs,
+    resolve_job,
+    retries_of,
+    rollback,
+    rows_per_second,
+    set_priority,
+)
+from orchestrator.api.queues import (
+    list_queues,
+    pause_queue,
+    queue_name_problem,
+    queue_stats,
+    resume_queue,
+    set_queue_limit,
+)
+from orchestrator.api.resume import ResumeCheck, input_changes, prepare_resume, resume_existing
+from orchestrator.api.store import (
+    SchemaStatus,
+    StoreChoice,
+    choose_store,
+    open_store,
+    redact_url,
+    schema_status,
+    upgrade_schema,
+)
+from orchestrator.api.submit import (
+    SubmitResult,
+    check_output_free,
+    in_dependency_order,
+    load_spec,
+    new_run_key,
+    select_jobs,
+    submit_job,
+    submit_scheduled,
+    submit_spec,
+)
+from orchestrator.store.base import (
+    ChunkRecord,
+    EventRecord,
+    JobProgress,
+    JobRecord,
+    QueueInfo,
+    QueueStats,
+    Store,
+)
+
+__all__ = [
+    "ChunkRecord",
+    "DeadChunk",
+    "EventRecord",
+    "JobEvent",
+    "JobProgress",
+    "JobRecord",
+    "JobStatus",
+    "QueueInfo",
+    "QueueStats",
+    "ResumeCheck",
+    "SchemaStatus",
+    "Store",
+    "StoreChoice",
+    "SubmitResult",
+    "cancel_job",
+    "check_output_free",
+    "choose_store",
+    "dlq_list",
+    "dlq_purge",
+    "dlq_retry",
+    "get_job",
+    "in_dependency_order",
+    "input_changes",
+    "job_elapsed",
+    "job_events",
+    "job_status",
+    "list_jobs",
+    "list_queues",
+    "load_spec",
+    "new_run_key",
+    "open_store",
+    "pause_queue",
+    "prepare_resume",
+    "queue_name_problem",
+    "queue_stats",
+    "redact_url",
+    "resolve_job",
+    "resume_existing",
+    "resume_queue",
+    "retries_of",
+    "rollback",
+    "rows_per_second",
+    "schema_status",
+    "select_jobs",
+    "set_priority",
+    "set_queue_limit",
+    "submit_job",
+    "submit_scheduled",
+    "submit_spec",
+    "upgrade_schema",
+]
