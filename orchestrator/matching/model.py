@@ -12,6 +12,14 @@ all-pairs prior: expected matches (λ_blocked × blocked pairs, divided by the
 blocking recall) over N(N-1)/2 (or N_left × N_right when linking). Scoring
 blocked pairs with λ_blocked and a random-pair ``u`` counts the blocking
 evidence twice and inflates every match probability.
+
+Which ``u`` where (measured on generated people, 200k records, see
+tests/unit/identity/test_matching_pipeline.py): run EM on the blocked pairs with
+``u`` *free*, then score with the EM's ``m`` and the random-pair ``u`` under the
+corrected prior. Fixing ``u`` to the random-pair values inside EM forces the
+blocked non-matches (same surname and birth year by construction of the
+blocking) into the match class: disagreement weights shrink to about -1 and
+pairwise precision fell to 0.80; with ``u`` free it was 0.985 (F1 0.989).
 """
 
 from __future__ import annotations
