@@ -62,22 +62,10 @@ def brute_force(
     actual = {p for p in pairs if true[p[0]] == true[p[1]]}
     pp = len(predicted & actual) / len(predicted) if predicted else 1.0
     pr = len(predicted & actual) / len(actual) if actual else 1.0
-    bp = (
-        sum(
-            sum(1 for j in range(n) if pred[j] == pred[i] and true[j] == true[i])
-            / sum(1 for j in range(n) if pred[j] == pred[i])
-            for i in range(n)
-        )
-        / n
-    )
-    br = (
-        sum(
-            sum(1 for j in range(n) if pred[j] == pred[i] and true[j] == true[i])
-            / sum(1 for j in range(n) if true[j] == true[i])
-            for i in range(n)
-        )
-        / n
-    )
+    # B-cubed per record: the share of its predicted (or true) cluster that is correct
+    both = [sum(1 for j in range(n) if pred[j] == pred[i] and true[j] == true[i]) for i in range(n)]
+    bp = sum(both[i] / pred.count(pred[i]) for i in range(n)) / n
+    br = sum(both[i] / true.count(true[i]) for i in range(n)) / n
     clusters_p = {frozenset(i for i in range(n) if pred[i] == c) for c in set(pred)}
     clusters_t = {frozenset(i for i in range(n) if true[i] == c) for c in set(true)}
     exact = len(clusters_p & clusters_t)
