@@ -57,10 +57,33 @@ def e164(text: str, region: str | None, require: str = "valid") -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if ok else None
 
 
+_PLAIN_PHONE = r"^\s*\+?[0-9\s().\-/]+$"
+_PHONE_PUNCTUATION = r"[\s().\-/]"
+
+
+def collapse_phone_punctuation(text: pa.Array) -> pa.Array:
+    """Drop spaces, dots, dashes, slashes and brackets from values made only of those and digits.
+
+    libphonenumber ignores these characters when it parses, so the result is the
+    same; what changes is the cost: "(415) 555-0132", "415.555.0132" and
+    "4155550132" become one distinct value, parsed once. Values with anything
+    else (an extension "ext. 7", letters, a second "+") are left whole for the
+    library to read.
+    """
+    plain = pc.match_substring_regex(text, _PLAIN_PHONE)
+    stripped = pc.replace_substring_regex(text, _PHONE_PUNCTUATION, "")
+    return pc.if_else(plain, stripped, text)
+
+
 @register("phone", {"region": "US", "require": "valid"}, check=_check_phone)
 def phone(values: pa.Array, options: Mapping[str, Any]) -> pa.Array:
-    """Phone numbers to E.164 with a default region for national numbers; invalid ones null."""
-    text = as_string(values, "phone")
+    """Phone numbers to E.164 with a default region for national numbers; invalid ones null.
+
+    Cost: libphonenumber's validity check is ~40 µs per distinct number here (pure
+    Python); ``require: possible`` checks only the length (~8x cheaper) but keeps
+    numbers no operator issues.
+    """
+    text = collapse_phone_punctuation(as_string(values, "phone"))
     region = None if options["region"] is None else str(options["region"]).upper()
     require = str(options["require"])
     return map_distinct(text, lambda v: e164(v, region, require), pa.string())

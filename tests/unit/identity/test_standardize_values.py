@@ -48,7 +48,7 @@ def test_dayfirst_and_bounds() -> None:
         parse_steps([{"date": {"min": "yesterday"}}])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.dates(min_value=dt.date(1000, 1, 1)), min_size=1, max_size=20))
 def test_every_default_format_round_trips_python_strftime(dates: list[dt.date]) -> None:
     for fmt in default_formats(dayfirst=False):
@@ -134,6 +134,39 @@ def test_phone_equals_phonenumbers_called_directly(region: str) -> None:
             phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if ok else None
         )
     assert run("phone", samples, region=region) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "+", "+1 ", "1 ", "+44 ", "0", "+49 (0)"]),
+            st.lists(
+                st.tuples(st.integers(0, 9), st.sampled_from(["", " ", "-", ".", "(", ")", "/"])),
+                min_size=6,
+                max_size=12,
+            ),
+            st.sampled_from(["", " ext. 7", " x12", "#"]),
+        ),
+        max_size=15,
+    ),
+    st.sampled_from(["US", "GB", "DE"]),
+)
+def test_phone_punctuation_shortcut_equals_phonenumbers_on_raw_text(
+    parts: list[tuple[str, list[tuple[int, str]], str]], region: str
+) -> None:
+    samples = [head + "".join(f"{d}{sep}" for d, sep in body) + tail for head, body, tail in parts]
+    assert run("phone", samples, region=region) == [e164_direct(s, region) for s in samples]
+
+
+def e164_direct(text: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def test_phone_handwritten_and_numeric_input() -> None:
