@@ -28,6 +28,7 @@ from orchestrator.matching.model import (
     total_pairs,
 )
 from orchestrator.matching.patterns import count_patterns, pack
+from orchestrator.matching.term_frequency import tf_adjustments, u_exact_from_counts, value_counts
 from orchestrator.standardize import apply_step, apply_steps
 
 FIELDS = {
@@ -40,7 +41,9 @@ FIELDS = {
 }
 
 
-def match(table: pa.Table, threshold: float = 0.5) -> tuple[np.ndarray, Model]:
+def match(
+    table: pa.Table, threshold: float = 0.5, term_frequency: bool = True
+) -> tuple[np.ndarray, Model]:
     clean = {name: apply_steps(table[name], steps) for name, (steps, _) in FIELDS.items()}
     soundex = apply_step("soundex", clean["last_name"])
     year = pc.cast(apply_step("year", clean["dob"]), pa.string())
@@ -65,7 +68,8 @@ def match(table: pa.Table, threshold: float = 0.5) -> tuple[np.ndarray, Model]:
 
     ri, rj = random_pairs(table.num_rows, 50_000, seed=9)
     u = level_distribution(levels(ri, rj), radices)
-    codes = pack(levels(left, right), radices)
+    levels_blocked = levels(left, right)
+    codes = pack(levels_blocked, radices)
     patterns, counts = count_patterns(codes)
     # m and lambda from EM on the blocked pairs (u free there: blocked non-matches
     # agree on the blocking fields far more than random pairs do); u for scoring
@@ -73,7 +77,15 @@ def match(table: pa.Table, threshold: float = 0.5) -> tuple[np.ndarray, Model]:
     em = expectation_maximisation(patterns, counts, radices, initial_m(radices), u, 0.3)
     prior = prior_over_all_pairs(em.lambda_, len(codes), total_pairs(table.num_rows))
     model = Model(tuple(FIELDS), tuple(radices), em.m, u, prior)
-    keep = probability(model.pattern_weights(codes)) >= threshold
+    weights = model.pattern_weights(codes)
+    if term_frequency:  # surnames: agreeing on a common one weighs less
+        last = columns[1]
+        counts = value_counts(last)
+        exact = levels_blocked[:, 1] == radices[1] - 1
+        weights = weights + tf_adjustments(
+            last.take(pa.array(left)), counts, u_exact_from_counts(counts), exact
+        )
+    keep = probability(weights) >= threshold
     return connected_components(table.num_rows, left[keep], right[keep]), model
 
 
