@@ -117,10 +117,7 @@ class Comparison:
 
     def _scores(self, left: pa.Array, right: pa.Array, null: np.ndarray) -> np.ndarray:
         if self.kind in _FUZZY:
-            scorer = _FUZZY[self.kind][0]
-            a = pc.fill_null(pc.cast(left, pa.string()), "").to_pylist()
-            b = pc.fill_null(pc.cast(right, pa.string()), "").to_pylist()
-            return np.asarray(process.cpdist(a, b, scorer=scorer, workers=1), dtype=np.float64)
+            return _distinct_pair_scores(left, right, _FUZZY[self.kind][0])
         if self.kind == "date":
             a = pc.cast(pc.cast(left, pa.date32()), pa.int32())
             b = pc.cast(pc.cast(right, pa.date32()), pa.int32())
@@ -128,6 +125,29 @@ class Comparison:
             a, b = pc.cast(left, pa.float64()), pc.cast(right, pa.float64())
         diff = pc.abs(pc.subtract(pc.cast(a, pa.float64()), pc.cast(b, pa.float64())))
         return np.where(null, np.inf, pc.fill_null(diff, np.inf).to_numpy(zero_copy_only=False))
+
+
+def _distinct_pair_scores(left: pa.Array, right: pa.Array, scorer: Any) -> np.ndarray:
+    """``scorer`` of each pair, computed once per distinct (left, right) value pair.
+
+    Blocked pairs repeat value pairs a lot (first names, cities), so both sides
+    are encoded against one dictionary, the distinct code pairs scored in one
+    ``cpdist`` call and the scores spread back.
+    """
+    n = len(left)
+    both = pa.concat_arrays(
+        [
+            pc.fill_null(pc.cast(left, pa.string()), ""),
+            pc.fill_null(pc.cast(right, pa.string()), ""),
+        ]
+    ).dictionary_encode()
+    codes = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    width = max(len(both.dictionary), 1)
+    distinct, inverse = np.unique(codes[:n] * width + codes[n:], return_inverse=True)
+    a = both.dictionary.take(pa.array(distinct // width)).to_pylist()
+    b = both.dictionary.take(pa.array(distinct % width)).to_pylist()
+    scores = np.asarray(process.cpdist(a, b, scorer=scorer, workers=1), dtype=np.float64)
+    return scores[inverse.ravel()]
 
 
 def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:

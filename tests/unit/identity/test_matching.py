@@ -205,3 +205,37 @@ def test_prior_correction_and_random_pairs() -> None:
     assert (i != j).all() and i.min() >= 0 and j.max() < 50
     a, b = random_pairs(5, 100, seed=4, n_right=7)
     assert a.max() < 5 and b.max() < 7
+
+
+@pytest.mark.parametrize(
+    "kind", ["jaro_winkler", "jaro", "levenshtein", "damerau_levenshtein", "token_set"]
+)
+def test_levels_of_repeated_value_pairs_equal_scoring_each_pair(kind: str) -> None:
+    from rapidfuzz import distance, fuzz
+
+    scorer = {
+        "jaro_winkler": distance.JaroWinkler.normalized_similarity,
+        "jaro": distance.Jaro.normalized_similarity,
+        "levenshtein": distance.Levenshtein.distance,
+        "damerau_levenshtein": distance.DamerauLevenshtein.distance,
+        "token_set": fuzz.token_set_ratio,
+    }[kind]
+    rng = np.random.default_rng(7)
+    pool = ["ann", "anne", "anna", "bob", "rob", "robert", "roberta", "main st", "st main", None]
+    left = [pool[k] for k in rng.integers(0, len(pool), 500)]
+    right = [pool[k] for k in rng.integers(0, len(pool), 500)]
+    comparison = Comparison(kind)
+    expected = []
+    for a, b in zip(left, right, strict=True):
+        if a is None or b is None:
+            expected.append(0)
+        elif a == b:
+            expected.append(comparison.level_count - 1)
+        else:
+            score = scorer(a, b)
+            level = 1
+            for index, t in enumerate(comparison.thresholds):
+                if (score <= t) if comparison.measures_distance else (score >= t):
+                    level = 2 + index
+            expected.append(level)
+    assert comparison.levels(pa.array(left), pa.array(right)).tolist() == expected
