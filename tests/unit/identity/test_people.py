@@ -55,6 +55,7 @@ def test_duplicates_carry_the_promised_damage() -> None:
     given = apply_step("given_name", table["first_name"]).to_pylist()
     clean_first = apply_step("name", table["first_name"]).to_pylist()
     clean_last = apply_step("name", table["last_name"]).to_pylist()
+    phones = apply_step("phone", table["phone"]).to_pylist()
     seen = {"nickname": 0, "typo": 0, "swap": 0, "moved": 0, "phone": 0, "case": 0}
     for i in range(1, len(rows)):
         prev, cur = rows[i - 1], rows[i]
@@ -68,8 +69,7 @@ def test_duplicates_carry_the_promised_damage() -> None:
             seen["swap"] += 1
         if cur["postcode"] != prev["postcode"]:
             seen["moved"] += 1
-        p1 = apply_step("phone", pa.array([cur["phone"], prev["phone"]])).to_pylist()
-        if None not in p1 and p1[0] != p1[1]:
+        if phones[i] and phones[i - 1] and phones[i] != phones[i - 1]:
             seen["phone"] += 1
         if cur["last_name"] != prev["last_name"] and clean_last[i] == clean_last[i - 1]:
             seen["case"] += 1
