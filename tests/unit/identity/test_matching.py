@@ -239,3 +239,41 @@ def test_levels_of_repeated_value_pairs_equal_scoring_each_pair(kind: str) -> No
                     level = 2 + index
             expected.append(level)
     assert comparison.levels(pa.array(left), pa.array(right)).tolist() == expected
+
+
+def test_auto_threshold_is_near_the_best_cut_the_truth_would_choose() -> None:
+    from orchestrator.matching.threshold import expected_f1_threshold
+
+    rng = np.random.default_rng(11)
+    pairs, lam = 200_000, 0.1
+    is_match = rng.random(pairs) < lam
+    columns = []
+    for f in range(len(RADICES)):
+        r = rng.random(pairs)
+        columns.append(
+            np.where(
+                is_match,
+                np.searchsorted(np.cumsum(M_TRUE[f]), r, side="right"),
+                np.searchsorted(np.cumsum(U_TRUE[f]), r, side="right"),
+            ).clip(1, RADICES[f] - 1)
+        )
+    codes = pack(np.stack(columns, axis=1), RADICES)
+    model = Model(
+        tuple("abcde"),
+        tuple(RADICES),
+        [np.array(m) for m in M_TRUE],
+        [np.array(u) for u in U_TRUE],
+        lam,
+    )
+    patterns, counts = count_patterns(codes)
+    auto = expected_f1_threshold(model.pattern_weights(patterns), counts)
+    pair_weights = model.pattern_weights(codes)
+
+    def realized_f1(cut: float) -> float:
+        predicted = pair_weights >= cut
+        tp = (predicted & is_match).sum()
+        return 2 * tp / (predicted.sum() + is_match.sum())
+
+    best = max(realized_f1(w) for w in np.unique(pair_weights))
+    assert realized_f1(auto.weight) >= best - 0.01
+    assert auto.expected_f1 == pytest.approx(realized_f1(auto.weight), abs=0.01)

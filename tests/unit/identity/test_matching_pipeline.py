@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from orchestrator.datagen.people import generate
 from orchestrator.evaluation.identity import IdentityScores, score_clusters
@@ -29,6 +30,7 @@ from orchestrator.matching.model import (
 )
 from orchestrator.matching.patterns import count_patterns, pack
 from orchestrator.matching.term_frequency import tf_adjustments, u_exact_from_counts, value_counts
+from orchestrator.matching.threshold import expected_f1_threshold
 from orchestrator.standardize import apply_step, apply_steps
 
 FIELDS = {
@@ -42,7 +44,7 @@ FIELDS = {
 
 
 def match(
-    table: pa.Table, threshold: float = 0.5, term_frequency: bool = True
+    table: pa.Table, threshold: float | str = 0.5, term_frequency: bool = True
 ) -> tuple[np.ndarray, Model]:
     clean = {name: apply_steps(table[name], steps) for name, (steps, _) in FIELDS.items()}
     soundex = apply_step("soundex", clean["last_name"])
@@ -85,13 +87,16 @@ def match(
         weights = weights + tf_adjustments(
             last.take(pa.array(left)), counts, u_exact_from_counts(counts), exact
         )
-    keep = probability(weights) >= threshold
+    if threshold == "auto":
+        keep = weights >= expected_f1_threshold(weights, np.ones(len(weights))).weight
+    else:
+        keep = probability(weights) >= threshold
     return connected_components(table.num_rows, left[keep], right[keep]), model
 
 
-def scores(rows: int, seed: int) -> IdentityScores:
+def scores(rows: int, seed: int, threshold: float | str = 0.5) -> IdentityScores:
     table = pa.concat_tables(generate(rows, seed, block_rows=rows))
-    labels, model = match(table)
+    labels, model = match(table, threshold)
     assert 0.0 < model.prior < 0.01
     weights = model.field_weights()
     for field_weights in weights:  # agreeing exactly is evidence for, disagreeing against
@@ -99,8 +104,9 @@ def scores(rows: int, seed: int) -> IdentityScores:
     return score_clusters(labels, table["cluster_id"])
 
 
-def test_building_blocks_match_generated_people_well() -> None:
-    got = scores(20_000, seed=3)
+@pytest.mark.parametrize("threshold", [0.5, "auto"])
+def test_building_blocks_match_generated_people_well(threshold: float | str) -> None:
+    got = scores(20_000, seed=3, threshold=threshold)
     assert got.pairwise.f1 > 0.9, got
     assert got.cluster.f1 > 0.85, got
     assert got.bcubed.f1 > 0.9, got
