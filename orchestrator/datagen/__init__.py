@@ -1,0 +1,1 @@
+"""Seeded synthetic data with known truth, for tests and benchmarks."""

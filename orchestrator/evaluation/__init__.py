@@ -1,0 +1,1 @@
+"""Quality measures of a job's output against a known truth."""
