@@ -30,7 +30,7 @@ def cron(
     json_output: JsonOption = False,
 ) -> None:
     """Print crontab lines (install with `crontab -e` or `| crontab -`)."""
-    from orchestrator.scheduling.cron import crontab_lines, next_fire
+    from orchestrator.scheduling.fire_times import crontab_lines, next_fire
     from orchestrator.spec.loader import load_spec
     from orchestrator.store import redact_url
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from orchestrator.spec.checks import Checker, one_of, suggest
-from orchestrator.spec.cron import cron_error
+from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
     CONCURRENCY_POLICIES,
@@ -33,7 +33,7 @@ from orchestrator.spec.model import (
     SourceLocation,
     Timeouts,
 )
-from orchestrator.spec.paths import resolve_path
+from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import read_ssh_section
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
