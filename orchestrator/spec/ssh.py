@@ -16,7 +16,7 @@ Canonical keys (extensions keep these)::
         transfer: auto                    # auto | shared | push
         connect_timeout: 10s
         requires: {pool: big, labels: [gpu], memory: 8GiB}   # hard filters of slot choice
-        prefers: {labels: [ssd]}          # scored (DESIGN decision 7), never required
+        prefers: {labels: [ssd]}          # scored when placing chunks, never required
         unreachable_timeout: 5m           # no slot can take the chunks this long: job fails
         user: etl                         # any host key here is a default for every host
         hosts:                            # or: hosts: hosts.yaml
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import SpecError, SpecIssue
-from orchestrator.spec.paths import resolve_path
+from orchestrator.spec.local_paths import resolve_path
 
 # The store keeps hosts as HostSpec, so every store user imports this module:
 # the validation half (YAML reader, checks, units, secret scan) is imported
