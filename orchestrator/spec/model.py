@@ -101,7 +101,8 @@ class LocalExecutorSpec:
 @dataclass(frozen=True)
 class ExecutorSpec:
     local: LocalExecutorSpec | None = field(default_factory=LocalExecutorSpec)
-    # The SSH executor's section is kept as validated plain data until it lands.
+    # The SSH executor's section, kept as validated plain data (the stored and
+    # hashed form); orchestrator.spec.ssh.ssh_spec_from_dict gives the typed SshSpec.
     ssh: dict[str, Any] | None = None
 
 

@@ -50,7 +50,7 @@ _STOP = object()
 
 
 class SshSlot:
-    """One remote worker process (see the module docstring)."""
+    """One remote slot and the worker process in it (see the module docstring)."""
 
     def __init__(self, slot: int, index: int, host: RemoteHost, log_dir: Path) -> None:
         self.slot = slot
