@@ -2,16 +2,15 @@
 
 State names are part of the user interface (``status --json``, ``list
 --state``) and of the store schema. The transition tables here are the single
-Python definition; the store enforces the same tables again in SQL by only
-updating rows whose current state is an allowed source (zero rows changed means
-:class:`~orchestrator.errors.IllegalTransition`).
+definition: the store does not check transitions in Python, it passes
+:func:`job_sources` / :func:`chunk_sources` of the target state into its SQL,
+which only updates rows whose current state is one of them (zero rows changed
+means :class:`~orchestrator.errors.IllegalTransition`).
 """
 
 from __future__ import annotations
 
 import enum
-
-from orchestrator.errors import IllegalTransition
 
 
 class JobState(enum.StrEnum):
@@ -101,15 +100,3 @@ def job_sources(target: JobState) -> frozenset[JobState]:
 def chunk_sources(target: ChunkState) -> frozenset[ChunkState]:
     """All chunk states from which ``target`` may be reached."""
     return frozenset(src for src, dsts in CHUNK_TRANSITIONS.items() if target in dsts)
-
-
-def check_job_transition(current: JobState, target: JobState) -> None:
-    """Raise :class:`IllegalTransition` unless ``current -> target`` is allowed."""
-    if target not in JOB_TRANSITIONS[current]:
-        raise IllegalTransition(f"job cannot go from {current} to {target}")
-
-
-def check_chunk_transition(current: ChunkState, target: ChunkState) -> None:
-    """Raise :class:`IllegalTransition` unless ``current -> target`` is allowed."""
-    if target not in CHUNK_TRANSITIONS[current]:
-        raise IllegalTransition(f"chunk cannot go from {current} to {target}")

@@ -62,8 +62,8 @@ from orchestrator.processors.base import (
     PROCESSOR_LOGGER,
     ChunkContext,
     Processor,
-    load_processor,
 )
+from orchestrator.processors.loader import load_processor
 from orchestrator.protocol import (
     HEARTBEAT_ENV,
     PROTOCOL_VERSION,

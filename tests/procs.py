@@ -1,9 +1,10 @@
 """Processors used by the tests, referenced as ``python: tests.procs:<name>``.
 
-The one importable home of test processors (STYLE.md). A worker subprocess
-resolves ``tests.procs`` when the repository root is on its ``PYTHONPATH``
-(tests set ``PYTHONPATH=<repo root>``); ``tests/__init__.py`` makes ``tests``
-a regular package so no other ``tests`` on ``sys.path`` can shadow it.
+The one importable home of test processors, so every test names them the same
+way. A worker subprocess resolves ``tests.procs`` when the repository root is
+on its ``PYTHONPATH`` (tests set ``PYTHONPATH=<repo root>``);
+``tests/__init__.py`` makes ``tests`` a regular package so no other ``tests``
+on ``sys.path`` can shadow it.
 
 Fault injection is driven by ``params`` so one spec can describe "fail chunk 3
 until the marker file exists": a test creates the marker to "fix" the bug and

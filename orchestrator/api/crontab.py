@@ -28,7 +28,7 @@ def crontab_entries(
 
     Refused when the store URL holds a password: crontab lines would expose it.
     """
-    from orchestrator.scheduling.cron import crontab_lines, next_fire
+    from orchestrator.scheduling.fire_times import crontab_lines, next_fire
     from orchestrator.spec.loader import load_spec
 
     spec_file = load_spec(spec)

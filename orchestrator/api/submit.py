@@ -211,7 +211,7 @@ def submit_scheduled(
     going is handled by the job's ``concurrency`` policy
     (``scheduling/overlap.py``); a skipped job comes back with ``skipped`` set
     and is not submitted. ``on_overlap`` hears one line per decision."""
-    from orchestrator.scheduling.cron import last_fire, run_key_for
+    from orchestrator.scheduling.fire_times import last_fire, run_key_for
 
     if run_key is not None:
         raise SpecError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from orchestrator.dispatch.active import ActiveJob
 from orchestrator.dispatch.finalize import publish
 from orchestrator.errors import IllegalTransition, JobctlError, StoreUnavailable
-from orchestrator.processors.base import check_processor
+from orchestrator.processors.loader import check_processor
 from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
 from orchestrator.store.base import JobRecord, Store
 

@@ -58,7 +58,6 @@ from orchestrator.spec.ssh import (
     DEFAULT_UNREACHABLE_TIMEOUT,
     HostRequirements,
     requirements_from_dict,
-    ssh_spec_from_dict,
 )
 from orchestrator.states import JobState
 from orchestrator.store.base import Store
@@ -116,12 +115,11 @@ class JobRules:
         section = spec.executor.ssh
         hosts: frozenset[str] = frozenset()
         wait = DEFAULT_UNREACHABLE_TIMEOUT
-        wanted = requirements_from_dict(section)
+        wanted = requirements_from_dict(None)
         if section:
+            wait, wanted = section.unreachable_timeout, section.requires
             with contextlib.suppress(JobctlError):  # a broken hosts file failed the run earlier
-                ssh = ssh_spec_from_dict(section)
-                hosts = frozenset(host.name for host in ssh.hosts)
-                wait, wanted = ssh.unreachable_timeout, ssh.requires
+                hosts = frozenset(host.name for host in section.resolve().hosts)
         return cls(
             needs=_requirements(wanted),
             described=wanted.describe(),

@@ -1,4 +1,4 @@
-"""Which slot gets the next chunk: hard filters, then a score (DESIGN decision 7).
+"""Which slot gets the next chunk: hard filters, then a weighted score of the host figures.
 
 A pure function of what the hosts last reported, like ``retry.py``: no I/O,
 no clock, so it is tested with plain values; ``placement.py`` decides when to

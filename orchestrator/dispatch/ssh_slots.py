@@ -15,14 +15,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orchestrator.dispatch.active import worker_payload
 from orchestrator.dispatch.options import RunOptions, default_log_dir
 from orchestrator.errors import HostUnreachable, JobctlError
 from orchestrator.executors.base import Slot
 from orchestrator.spec.model import JobSpec
-from orchestrator.spec.ssh import ssh_spec_from_dict
+from orchestrator.spec.ssh import SshExecutorSpec, ssh_spec_from_dict
 from orchestrator.store.base import Store
 from orchestrator.store.hosts import HostState
 
@@ -96,7 +96,7 @@ def with_remote_slots(
     store: Store, job_ids: Sequence[int], options: RunOptions
 ) -> tuple[RunOptions, Callable[[], None]]:
     """``options`` with the remote slots of the jobs' SSH hosts, and a clean-up."""
-    sections: list[dict[str, Any]] = []
+    sections: list[SshExecutorSpec] = []
     transfer: dict[str, str] = {}
     for job_id in job_ids:
         record = store.get_job(job_id)
@@ -105,7 +105,7 @@ def with_remote_slots(
             continue
         sections.append(spec.executor.ssh)
         key = str(worker_payload(record, spec, None)["key"])
-        transfer[key] = ssh_spec_from_dict(spec.executor.ssh).transfer
+        transfer[key] = spec.executor.ssh.resolve().transfer
     if not sections:
         return options, _nothing
 

@@ -1,8 +1,10 @@
-"""What the coordinator needs from a worker slot, local or remote.
+"""What the coordinator needs from a slot, local or remote.
 
-A slot is one worker process that runs one chunk at a time and speaks the
-framed protocol (``orchestrator/protocol.py``). The local executor implements
-it over pipes to a child process; the SSH executor over a paramiko channel.
+A slot is a place where one chunk at a time can run; the worker is the
+process in it, which speaks the framed protocol (``orchestrator/protocol.py``).
+An executor is how slots are made: the local executor runs each worker as a
+child process over pipes, the SSH executor on a remote host over a paramiko
+channel.
 The coordinator only ever talks to this interface, so local and SSH slots can
 serve one job together.
 """

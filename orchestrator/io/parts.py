@@ -1,8 +1,8 @@
 """The atomic part writer: a chunk's output appears complete under its name, or not at all.
 
-Each attempt writes its own part (``part-00042.attempt-3.parquet``, DESIGN
-decision 4). The table is encoded straight into a hidden temp file in the same
-directory and hashed as its bytes go out, then the file is fsynced, renamed to
+Each attempt writes its own part (``part-00042.attempt-3.parquet``). The
+table is encoded straight into a hidden temp file in the same directory and
+hashed as its bytes go out, then the file is fsynced, renamed to
 its final name and the directory fsynced — so after a crash at any instant
 there is either no file under the final name or the whole, checksummed file.
 On any error the temp file is removed and the exception propagates.

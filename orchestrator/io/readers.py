@@ -26,8 +26,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from orchestrator.errors import PlanningError
+from orchestrator.planning.input_files import open_binary, resolve
 from orchestrator.planning.model import ChunkDescriptor
-from orchestrator.planning.paths import open_binary, resolve
 from orchestrator.spec.model import CsvOptions
 
 # Arrow parses CSV in blocks and cannot parse a record longer than one block; a

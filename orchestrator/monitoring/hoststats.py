@@ -1,6 +1,6 @@
 """How busy this machine is: what a worker reports with its heartbeat.
 
-Slot scoring (DESIGN decision 7) wants cpu, memory and load as fractions in
+Slot scoring (``orchestrator.dispatch.scoring``) wants cpu, memory and load as fractions in
 0..1, from the host itself rather than guessed by the coordinator. Read from
 ``/proc`` where it exists (Linux: a few microseconds, no dependency); elsewhere
 only the load average is known and the other figures are None.

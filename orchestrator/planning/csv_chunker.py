@@ -2,7 +2,7 @@
 
 Why byte ranges: a worker seeks to ``start`` and reads ``stop - start`` bytes,
 so its memory is bounded by the chunk, never by the file, and nothing is
-copied at plan time (DESIGN.md, decision 3).
+copied at plan time.
 
 How record starts are found: a newline ends a record only outside a quoted
 field. With RFC 4180 quoting (a quote inside a quoted field is doubled), "inside
@@ -60,8 +60,8 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from orchestrator.errors import PlanningError
+from orchestrator.planning.input_files import open_binary, resolve, stat
 from orchestrator.planning.model import ChunkDescriptor
-from orchestrator.planning.paths import open_binary, resolve, stat
 from orchestrator.spec.model import ChunkingSpec, CsvOptions
 
 BLOCK_SIZE = 32 * 1024 * 1024

@@ -15,7 +15,7 @@ import re
 import pyarrow.fs as pafs
 
 from orchestrator.errors import PlanningError
-from orchestrator.planning.paths import is_uri, resolve
+from orchestrator.planning.input_files import is_uri, resolve
 from orchestrator.spec.model import InputSpec
 
 EXTENSIONS: dict[str, str] = {

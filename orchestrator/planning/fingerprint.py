@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 
+from orchestrator.planning.input_files import open_binary, stat
 from orchestrator.planning.model import InputFile
-from orchestrator.planning.paths import open_binary, stat
 
 SAMPLE_BYTES = 64 * 1024
 """Bytes hashed at each of the three sample points (head, middle, tail)."""

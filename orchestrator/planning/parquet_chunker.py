@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestrator.errors import PlanningError
+from orchestrator.planning.input_files import is_uri, open_binary, resolve
 from orchestrator.planning.model import ChunkDescriptor
-from orchestrator.planning.paths import is_uri, open_binary, resolve
 from orchestrator.spec.model import ChunkingSpec
 
 SPLIT_FACTOR = 8

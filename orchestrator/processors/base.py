@@ -1,4 +1,4 @@
-"""The processor interface (DESIGN decision 8): processors are plain callables.
+"""The processor interface: processors are plain callables.
 
 A processor is ``(table: pa.Table, ctx: ChunkContext) -> pa.Table | None``:
 it gets the chunk's rows as an Arrow table (an empty table for ``sequence``
@@ -6,32 +6,27 @@ chunks) and returns the output rows, or ``None`` for "no output". Built-in job
 types, user functions (``python: pkg.mod:func``) and external programs
 (``command: [...]``) all become such a callable, so the worker runtime has
 exactly one way to run a chunk.
+
+Turning a job's ``type``/``python``/``command`` into such a callable lives in
+:mod:`orchestrator.processors.loader`, which imports the concrete processors;
+this module imports none of them, so they can depend on it without a cycle.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.errors import ProcessorError
 from orchestrator.planning.model import ChunkDescriptor
-from orchestrator.spec.model import JOB_TYPES
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 Processor = Callable[["pa.Table", "ChunkContext"], "pa.Table | None"]
 Emit = Callable[[dict[str, Any]], None]
-
-#: Built-in job types that exist today: type name -> (module, function).
-BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
-    "convert": ("orchestrator.processors.convert", "convert"),
-    "noop": ("orchestrator.processors.noop", "noop"),
-}
 
 #: Distinct ``reject`` reasons kept per chunk; the rest are counted as "(other)".
 MAX_REJECT_REASONS = 50
@@ -127,56 +122,3 @@ class ChunkContext:
             if reason not in reasons and len(reasons) >= MAX_REJECT_REASONS:
                 reason = "(other)"
             reasons[reason] = reasons.get(reason, 0) + n
-
-
-def load_processor(job: Mapping[str, Any]) -> Processor:
-    """Resolve a job payload's processor to a callable (once per job per worker).
-
-    Precedence follows :attr:`JobSpec.processor_ref`: ``python``, then
-    ``command``, then ``type``. Raises :class:`ProcessorError` with a message
-    a user can act on when the processor cannot be loaded.
-    """
-    name = job.get("name", "?")
-    python = job.get("python")
-    command = job.get("command")
-    job_type = job.get("type")
-    params = job.get("params") or {}
-    if python:
-        from orchestrator.processors.python_callable import load_callable
-
-        return load_callable(str(python))
-    if command:
-        from orchestrator.processors.command import make_command_processor
-
-        return make_command_processor([str(arg) for arg in command], params)
-    if job_type:
-        builtin = BUILTIN_PROCESSORS.get(job_type)
-        if builtin is None:
-            if job_type in JOB_TYPES:
-                raise ProcessorError(f"job type {job_type!r} is not available yet")
-            known = ", ".join(JOB_TYPES)
-            raise ProcessorError(f"unknown job type {job_type!r} (known types: {known})")
-        module = importlib.import_module(builtin[0])
-        check = getattr(module, "check_params", None)
-        if check is not None:
-            check(params)
-        func: Processor = getattr(module, builtin[1])
-        return func
-    raise ProcessorError(f"job {name!r} names no processor: set one of type, python or command")
-
-
-def check_processor(job: Mapping[str, Any]) -> None:
-    """Fail early and once, in the coordinator, before any chunk runs.
-
-    Loads the processor (import errors, missing programs, bad built-in params)
-    and checks that the output format and compression can be written.
-    """
-    load_processor(job)
-    output = job.get("output")
-    if output:
-        from orchestrator.io.parts import validate_output
-
-        try:
-            validate_output(str(output.get("format")), str(output.get("compression")))
-        except ValueError as exc:
-            raise ProcessorError(f"job {job.get('name', '?')!r}: {exc}") from None

@@ -1,7 +1,7 @@
 """User code as a processor: ``python: package.module:function``.
 
 The reference is resolved once per job on each worker (and once in the
-coordinator by ``check_processor``), so the import cost and any import-time
+coordinator by ``loader.check_processor``), so the import cost and any import-time
 error are paid and reported once, not per chunk.
 """
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from orchestrator.spec.checks import Checker, one_of, suggest
-from orchestrator.spec.cron import cron_error
+from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
     CONCURRENCY_POLICIES,
@@ -33,8 +33,8 @@ from orchestrator.spec.model import (
     SourceLocation,
     Timeouts,
 )
-from orchestrator.spec.paths import resolve_path
-from orchestrator.spec.ssh import read_ssh_section
+from orchestrator.spec.schedule import cron_error
+from orchestrator.spec.ssh import SshExecutorSpec, read_ssh_section
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -318,7 +318,10 @@ class JobReader:
         if ssh_node is not None and not (isinstance(ssh_node, YScalar) and ssh_node.value is None):
             ssh_map = c.mapping(ssh_node, f"{p}.ssh")
             if ssh_map is not None:
-                ssh = read_ssh_section(c, ssh_map, f"{p}.ssh", self.base_dir)
+                before = len(c.issues)
+                section = read_ssh_section(c, ssh_map, f"{p}.ssh", self.base_dir)
+                if len(c.issues) == before:  # else the load fails: nothing to parse
+                    ssh = SshExecutorSpec.from_dict(section)
         return ExecutorSpec(local=local, ssh=ssh)
 
     def _workers(self, node: YNode, path: str) -> int | None:

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.states import Priority
 
 JOB_TYPES: tuple[str, ...] = (
@@ -101,8 +102,7 @@ class LocalExecutorSpec:
 @dataclass(frozen=True)
 class ExecutorSpec:
     local: LocalExecutorSpec | None = field(default_factory=LocalExecutorSpec)
-    # The SSH executor's section is kept as validated plain data until it lands.
-    ssh: dict[str, Any] | None = None
+    ssh: SshExecutorSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,8 @@ class JobSpec:
         if self.command is not None:
             data["command"] = list(self.command)
         data["depends_on"] = list(self.depends_on)
+        if self.executor.ssh is not None:
+            data["executor"]["ssh"] = self.executor.ssh.to_dict()
         return data
 
     @classmethod
@@ -196,7 +198,7 @@ class JobSpec:
             output=OutputSpec(**d["output"]) if d.get("output") else None,
             executor=ExecutorSpec(
                 local=LocalExecutorSpec(**local) if local is not None else None,
-                ssh=executor.get("ssh"),
+                ssh=SshExecutorSpec.from_dict(executor["ssh"]) if executor.get("ssh") else None,
             ),
             timeouts=Timeouts(**(d.get("timeouts") or {})),
             retries=RetryPolicy(**(d.get("retries") or {})),

@@ -1,12 +1,15 @@
 """The ``executor.ssh`` section: which hosts run chunks, how to reach them, how data travels.
 
-A job keeps the section as plain data (``ExecutorSpec.ssh``, the canonical form
-the store keeps and the spec hash covers). It is validated here when the spec
-is loaded, with ``file:line`` errors like every other section, and turned into
-the typed :class:`SshSpec` / :class:`HostSpec` by :func:`ssh_spec_from_dict`
-when a run builds its slots. ``hosts: hosts.yaml`` names a separate inventory
-file, read with the same line-numbered, ``safe_load``-only YAML reader and
-checked at spec load too, so a typo there is found before anything runs.
+A job holds the section as an :class:`SshExecutorSpec` (``ExecutorSpec.ssh``):
+validated here when the spec is loaded, with ``file:line`` errors like every
+other section, and parsed once into typed fields; its plain data (a read-only
+mapping) is the canonical form the store keeps and the spec hash covers. A
+named hosts file is read again when a run builds its slots
+(:meth:`SshExecutorSpec.resolve`, giving :class:`SshSpec` / :class:`HostSpec`),
+so hosts edited between submit and run are the ones used. ``hosts:
+hosts.yaml`` names a separate inventory file, read with the same
+line-numbered, ``safe_load``-only YAML reader and checked at spec load too, so
+a typo there is found before anything runs.
 
 Canonical keys (extensions keep these)::
 
@@ -16,7 +19,7 @@ Canonical keys (extensions keep these)::
         transfer: auto                    # auto | shared | push
         connect_timeout: 10s
         requires: {pool: big, labels: [gpu], memory: 8GiB}   # hard filters of slot choice
-        prefers: {labels: [ssd]}          # scored (DESIGN decision 7), never required
+        prefers: {labels: [ssd]}          # scored when placing chunks, never required
         unreachable_timeout: 5m           # no slot can take the chunks this long: job fails
         user: etl                         # any host key here is a default for every host
         hosts:                            # or: hosts: hosts.yaml
@@ -30,14 +33,15 @@ Canonical keys (extensions keep these)::
 
 from __future__ import annotations
 
+import copy
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import SpecError, SpecIssue
-from orchestrator.spec.paths import resolve_path
+from orchestrator.spec.local_paths import resolve_path
 
 # The store keeps hosts as HostSpec, so every store user imports this module:
 # the validation half (YAML reader, checks, units, secret scan) is imported
@@ -158,6 +162,58 @@ class SshSpec:
     bare_names: frozenset[str] = frozenset()
     requires: HostRequirements = HostRequirements()
     unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT
+
+
+@dataclass(frozen=True, eq=False)
+class SshExecutorSpec(Mapping[str, Any]):
+    """A job's ``executor.ssh``: typed fields parsed once at load, over its plain data.
+
+    It is also a read-only mapping of the validated plain data (compares equal
+    to it), because that data is what the store keeps and the spec hash covers.
+    Typed here are the keys only a job's section has (``requires``,
+    ``prefers``, ``unreachable_timeout``); the hosts and the keys a hosts file
+    may set too (``transfer``, ``known_hosts``, ``connect_timeout``, host
+    defaults) come from :meth:`resolve`, which reads that file when a run
+    needs them.
+    """
+
+    data: Mapping[str, Any]
+    #: the hosts file the section names (absolute), or None for inline hosts
+    hosts_file: str | None = None
+    requires: HostRequirements = HostRequirements()
+    unreachable_timeout: float = DEFAULT_UNREACHABLE_TIMEOUT
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SshExecutorSpec:
+        """Parse validated plain data (from the spec reader or our own store)."""
+        plain = copy.deepcopy(dict(data))
+        hosts = plain.get("hosts")
+        return cls(
+            data=plain,
+            hosts_file=hosts if isinstance(hosts, str) else None,
+            requires=requirements_from_dict(plain),
+            unreachable_timeout=_unreachable_timeout(plain),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain data, a copy (JSON-able)."""
+        return copy.deepcopy(dict(self.data))
+
+    def resolve(self) -> SshSpec:
+        """The hosts as the executor uses them; reads the hosts file now.
+
+        Raises :class:`SpecError` when that file is no longer valid.
+        """
+        return ssh_spec_from_dict(self.data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
 
 
 # -- validation at spec load ---------------------------------------------------------
@@ -390,7 +446,6 @@ def ssh_spec_from_dict(data: Mapping[str, Any]) -> SshSpec:
         else:
             hosts.append(host_from_dict(item, defaults))
     timeout = section.get("connect_timeout")
-    wait = section.get("unreachable_timeout")
     return SshSpec(
         hosts=tuple(hosts),
         known_hosts=section.get("known_hosts"),
@@ -398,7 +453,7 @@ def ssh_spec_from_dict(data: Mapping[str, Any]) -> SshSpec:
         connect_timeout=_seconds(timeout) if timeout is not None else DEFAULT_CONNECT_TIMEOUT,
         bare_names=frozenset(bare),
         requires=requirements_from_dict(section),
-        unreachable_timeout=_seconds(wait) if wait is not None else DEFAULT_UNREACHABLE_TIMEOUT,
+        unreachable_timeout=_unreachable_timeout(section),
     )
 
 
@@ -435,6 +490,11 @@ def host_from_dict(item: Mapping[str, Any], defaults: Mapping[str, Any] | None =
         labels=tuple(str(label) for label in merged.get("labels") or ()),
         env={str(k): str(v) for k, v in (merged.get("env") or {}).items()},
     )
+
+
+def _unreachable_timeout(section: Mapping[str, Any]) -> float:
+    wait = section.get("unreachable_timeout")
+    return _seconds(wait) if wait is not None else DEFAULT_UNREACHABLE_TIMEOUT
 
 
 def _seconds(value: Any) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from croniter import croniter
 
-from orchestrator.scheduling.cron import crontab_lines, last_fire, next_fire, run_key_for
+from orchestrator.scheduling.fire_times import crontab_lines, last_fire, next_fire, run_key_for
 from orchestrator.spec.loader import load_spec_text
 
 SPEC = """\

@@ -23,7 +23,7 @@ from orchestrator.executors.ssh.inventory import build_remote_slots
 from orchestrator.executors.ssh.slot import SshSlot
 from orchestrator.spec.loader import load_spec
 from orchestrator.spec.model import ExecutorSpec, JobSpec, LocalExecutorSpec
-from orchestrator.spec.ssh import DEFAULT_UNREACHABLE_TIMEOUT, ssh_spec_from_dict
+from orchestrator.spec.ssh import DEFAULT_UNREACHABLE_TIMEOUT, SshExecutorSpec, ssh_spec_from_dict
 
 GiB = 1 << 30
 IDLE: Figures = (0.1, 0.1, 0.1, 64 * GiB)
@@ -43,7 +43,8 @@ def local_slots(tmp_path: Path, count: int) -> list[Slot]:
 
 
 def job(local: bool = True, **ssh: Any) -> JobSpec:
-    executor = ExecutorSpec(local=LocalExecutorSpec() if local else None, ssh=ssh or None)
+    section = SshExecutorSpec.from_dict(ssh) if ssh else None
+    executor = ExecutorSpec(local=LocalExecutorSpec() if local else None, ssh=section)
     return JobSpec(name="j", type="noop", executor=executor)
 
 

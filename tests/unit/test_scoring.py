@@ -1,4 +1,4 @@
-"""Slot scoring (DESIGN decision 7): hard filters, then the weighted score."""
+"""Slot scoring: hard filters, then the weighted score."""
 
 from __future__ import annotations
 

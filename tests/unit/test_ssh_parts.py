@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestrator.executors.ssh.push import PushTransfer
-from orchestrator.executors.ssh.remote import (
+from orchestrator.executors.ssh.remote_commands import (
     kill_worker_command,
     python_command,
     remote_path,

@@ -36,7 +36,7 @@ import paramiko
 import orchestrator
 from orchestrator.errors import BootstrapError
 from orchestrator.executors.ssh.connect import HostConnection
-from orchestrator.executors.ssh.remote import python_command, quote_all
+from orchestrator.executors.ssh.remote_commands import python_command, quote_all
 from orchestrator.spec.ssh import DEFAULT_CONNECT_TIMEOUT, HostSpec
 
 #: seconds the wheelhouse build (pip, maybe downloading) may take

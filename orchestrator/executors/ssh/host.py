@@ -24,7 +24,7 @@ from typing import Any
 
 from orchestrator.errors import HostUnreachable, SshError
 from orchestrator.executors.ssh.connect import HostConnection
-from orchestrator.executors.ssh.remote import kill_worker_command, remote_path
+from orchestrator.executors.ssh.remote_commands import kill_worker_command, remote_path
 from orchestrator.spec.ssh import HostSpec
 
 #: seconds between heartbeat reports of one host (and pings asking for its figures)

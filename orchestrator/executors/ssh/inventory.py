@@ -19,17 +19,21 @@ from orchestrator.errors import NotFound
 from orchestrator.executors.ssh.connect import HostConnection
 from orchestrator.executors.ssh.host import HostEvents, RemoteHost
 from orchestrator.executors.ssh.slot import SshSlot
-from orchestrator.spec.ssh import HostSpec, SshSpec, ssh_spec_from_dict
+from orchestrator.spec.ssh import HostSpec, SshExecutorSpec, SshSpec, ssh_spec_from_dict
 
 #: slot indexes of remote slots start here, far from the local slots' 0..n-1
 REMOTE_SLOT_BASE = 1 << 20
 
-SshSection = SshSpec | Mapping[str, Any]
+SshSection = SshSpec | SshExecutorSpec | Mapping[str, Any]
 
 
 def as_ssh_spec(section: SshSection) -> SshSpec:
-    """A typed section from a :class:`SshSpec` or the plain data a job keeps."""
-    return section if isinstance(section, SshSpec) else ssh_spec_from_dict(section)
+    """A resolved section from a :class:`SshSpec`, a job's section or plain data."""
+    if isinstance(section, SshSpec):
+        return section
+    if isinstance(section, SshExecutorSpec):
+        return section.resolve()
+    return ssh_spec_from_dict(section)
 
 
 def resolve_hosts(

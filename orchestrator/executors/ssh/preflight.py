@@ -25,7 +25,7 @@ from typing import Any
 import orchestrator
 from orchestrator.errors import HostAuthFailed, HostKeyRejected, HostUnreachable, SshError
 from orchestrator.executors.ssh.connect import HostConnection, resolve_endpoint
-from orchestrator.executors.ssh.remote import python_command
+from orchestrator.executors.ssh.remote_commands import python_command
 from orchestrator.spec.model import JobSpec
 from orchestrator.spec.ssh import DEFAULT_CONNECT_TIMEOUT, HostSpec
 

@@ -35,7 +35,7 @@ from orchestrator.errors import SshError
 from orchestrator.executors.base import Frame, SlotUnavailable
 from orchestrator.executors.ssh.host import RemoteHost
 from orchestrator.executors.ssh.push import PushTransfer
-from orchestrator.executors.ssh.remote import worker_command
+from orchestrator.executors.ssh.remote_commands import worker_command
 from orchestrator.protocol import MessageReader, ProtocolError, encode_message
 
 #: SSH window for a worker channel: large enough that a chunk-sized part streams
@@ -50,7 +50,7 @@ _STOP = object()
 
 
 class SshSlot:
-    """One remote worker process (see the module docstring)."""
+    """One remote slot and the worker process in it (see the module docstring)."""
 
     def __init__(self, slot: int, index: int, host: RemoteHost, log_dir: Path) -> None:
         self.slot = slot
