@@ -144,7 +144,7 @@ def load_processor(job: Mapping[str, Any]) -> Processor:
     if python:
         from orchestrator.processors.python_callable import load_callable
 
-        return load_callable(str(python))
+        return load_callable(str(python), [str(p) for p in job.get("python_path") or ()])
     if command:
         from orchestrator.processors.command import make_command_processor
 

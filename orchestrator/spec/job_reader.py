@@ -230,10 +230,20 @@ class JobReader:
             name = c.string(encoding, f"{path}.encoding")
             if name is not None:
                 try:
-                    codecs.lookup(name)
-                    options["encoding"] = name
+                    codec = codecs.lookup(name)
                 except LookupError:
                     c.add(encoding, f"{path}.encoding", f"unknown encoding {c.shown(encoding)}")
+                else:
+                    # base64, rot13, zlib...: codecs, but not text encodings a CSV is in
+                    if getattr(codec, "_is_text_encoding", True):
+                        options["encoding"] = name
+                    else:
+                        c.add(
+                            encoding,
+                            f"{path}.encoding",
+                            f"{c.shown(encoding)} is not a text encoding "
+                            "(use e.g. utf-8, latin-1, cp1252)",
+                        )
         return CsvOptions(**{k: v for k, v in options.items() if v is not None})
 
     def _input(self, node: YNode, p: str) -> InputSpec:

@@ -11,6 +11,7 @@ from orchestrator.errors import SpecError, SpecIssue
 from orchestrator.io.formats import SUPPORTED_COMPRESSIONS
 from orchestrator.spec.loader import load_spec
 from orchestrator.spec.model import COMPRESSIONS, JOB_TYPES, OUTPUT_FORMATS, STRATEGIES
+from orchestrator.spec.paths import python_path
 from orchestrator.spec.support import NOT_YET_STRATEGIES, NOT_YET_TYPES
 
 
@@ -151,3 +152,22 @@ def test_local_workers_set_once_in_defaults_is_fine(tmp_path: Path) -> None:
     )
     jobs = load_spec(path).jobs
     assert [job.executor.local.workers for job in jobs if job.executor.local] == [2, 2]
+
+
+@pytest.mark.parametrize("name", ["base64", "rot13", "zlib"])
+def test_a_codec_that_is_not_a_text_encoding_is_refused(tmp_path: Path, name: str) -> None:
+    issue = refusal(tmp_path, f"type: convert\ninput: {{path: x.csv, csv: {{encoding: {name}}}}}")
+    assert (issue.line, issue.field) == (5, "jobs[0].input.csv.encoding")
+    assert "is not a text encoding" in issue.message
+
+
+def test_latin_1_is_an_encoding(tmp_path: Path) -> None:
+    spec = load_spec(
+        load_job(tmp_path, "type: convert\ninput: {path: x.csv, csv: {encoding: latin-1}}")
+    )
+    assert spec.jobs[0].input.csv.encoding == "latin-1"
+
+
+def test_a_processor_is_looked_for_in_the_spec_folder(tmp_path: Path) -> None:
+    assert python_path(str(tmp_path / "jobs.yaml")) == [str(tmp_path)]
+    assert python_path("<stdin>") == [] and python_path(None) == []
