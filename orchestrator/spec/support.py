@@ -31,23 +31,29 @@ RUNNABLE_STRATEGIES: tuple[str, ...] = tuple(s for s in STRATEGIES if s not in N
 
 def type_refusal(job_type: str) -> str | None:
     """Why a known job type cannot run in this build, or None."""
-    if job_type not in NOT_YET_TYPES:
-        return None
-    return (
-        f"job type '{job_type}' is not available in this build "
-        f"(available: {', '.join(RUNNABLE_TYPES)}; or run your own code with "
-        "'python: package.module:function' or 'command: [...]')"
+    return _refusal(
+        "job type",
+        job_type,
+        NOT_YET_TYPES,
+        RUNNABLE_TYPES,
+        "or run your own code with 'python: package.module:function' or 'command: [...]'",
     )
 
 
 def strategy_refusal(strategy: str) -> str | None:
     """Why a known strategy cannot run in this build, or None."""
-    if strategy not in NOT_YET_STRATEGIES:
-        return None
-    return (
-        f"strategy '{strategy}' is not available in this build "
-        f"(available: {', '.join(RUNNABLE_STRATEGIES)}; leave 'strategy' out for it)"
+    return _refusal(
+        "strategy", strategy, NOT_YET_STRATEGIES, RUNNABLE_STRATEGIES, "leave 'strategy' out for it"
     )
+
+
+def _refusal(
+    what: str, value: str, not_yet: frozenset[str], runnable: tuple[str, ...], hint: str
+) -> str | None:
+    if value not in not_yet:
+        return None
+    available = ", ".join(runnable)
+    return f"{what} '{value}' is not available in this build (available: {available}; {hint})"
 
 
 def output_path_refusal(raw: str) -> str | None:
