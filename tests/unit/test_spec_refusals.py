@@ -171,3 +171,12 @@ def test_latin_1_is_an_encoding(tmp_path: Path) -> None:
 def test_a_processor_is_looked_for_in_the_spec_folder(tmp_path: Path) -> None:
     assert python_path(str(tmp_path / "jobs.yaml")) == [str(tmp_path)]
     assert python_path("<stdin>") == [] and python_path(None) == []
+
+
+def test_cron_lines_carry_pythonpath(tmp_path: Path) -> None:
+    from orchestrator.scheduling.cron import crontab_lines
+
+    path = load_job(tmp_path, "type: noop\ninput: {sequence: 1}\nschedule: '0 2 * * *'")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/srv/etl/lib"}
+    [line] = crontab_lines(load_spec(path), "/opt/jobctl/bin/jobctl", tmp_path / "logs", env)
+    assert "PYTHONPATH=/srv/etl/lib" in line.line and "PATH=/usr/bin:/bin" in line.line
