@@ -52,6 +52,7 @@ from orchestrator.api.store import (
 from orchestrator.api.submit import (
     SubmitResult,
     check_output_free,
+    check_spec,
     in_dependency_order,
     load_spec,
     new_run_key,
@@ -87,6 +88,7 @@ __all__ = [
     "SubmitResult",
     "cancel_job",
     "check_output_free",
+    "check_spec",
     "choose_store",
     "dlq_list",
     "dlq_purge",

@@ -67,6 +67,15 @@ def select_jobs(spec_file: SpecFile, names: Sequence[str] | None) -> list[JobSpe
     return [job for job in spec_file.jobs if job.name in names]
 
 
+def check_spec(spec_file: SpecFile, names: Sequence[str] | None = None) -> None:
+    """What ``validate`` checks beyond the file itself, and ``submit`` before it
+    stores anything: each selected job's processor imports and its output can be
+    written (:mod:`orchestrator.preflight`). Raises :class:`SpecError`."""
+    from orchestrator.preflight import check_jobs
+
+    check_jobs(spec_file, select_jobs(spec_file, names))
+
+
 def check_output_free(job: JobSpec) -> None:
     """``mode: error_if_exists`` refuses a non-empty output before any chunk runs."""
     from orchestrator.dispatch.staging import is_nonempty_dir, output_dir
@@ -190,6 +199,7 @@ def submit_spec(
     source = str(Path(spec_file.path).resolve())
     results: list[SubmitResult] = []
     submitted: dict[str, int] = {}
+    check_spec(spec_file, names)
     for job in in_dependency_order(select_jobs(spec_file, names)):
         upstream = _upstream_ids(store, spec_file, job, submitted)
         result = submit_job(store, job, key, source, upstream)
@@ -236,6 +246,7 @@ def submit_scheduled(
                 for job in unscheduled
             ]
         )
+    check_spec(spec_file, names)
     say = on_overlap or (lambda line: None)
     source = str(Path(spec_file.path).resolve())
     results = []

@@ -65,6 +65,7 @@ def validate(spec: SpecPath, json_output: JsonOption = False) -> None:
     from orchestrator import api
 
     spec_file = api.load_spec(spec)
+    api.check_spec(spec_file)
     if json_output:
         print_json({"file": str(spec), "valid": True, "jobs": [j.name for j in spec_file.jobs]})
     else:
@@ -124,6 +125,7 @@ def run(
 
     spec_file = api.load_spec(spec)
     chosen = [j for j in spec_file.jobs if not job or j.name in job]
+    api.check_spec(spec_file, job)  # refused before a worker starts or a row is stored
     prestarted = prestart_workers(chosen, workers)  # they start while we plan
     try:
         with cli_store(db) as store:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.dispatch.staging import staging_dir
+from orchestrator.spec.local_paths import python_path
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import JobState
 from orchestrator.store.base import JobProgress, JobRecord
@@ -19,6 +20,7 @@ def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> di
         "name": spec.name,
         "type": spec.type,
         "python": spec.python,
+        "python_path": python_path(record.source_file),
         "command": list(spec.command) if spec.command else None,
         "params": spec.params,
         "input": {

@@ -30,14 +30,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from orchestrator.io.formats import output_problem
 from orchestrator.io.libc import linux_function
-
-#: Compressions each output format can write (``none`` = uncompressed).
-SUPPORTED_COMPRESSIONS: dict[str, tuple[str, ...]] = {
-    "parquet": ("zstd", "snappy", "gzip", "none"),
-    "csv": ("none", "gzip"),
-    "arrow": ("zstd", "lz4", "none"),
-}
 
 _HASH_BLOCK = 1024 * 1024
 
@@ -58,15 +52,9 @@ class PartInfo:
 
 def validate_output(fmt: str, compression: str) -> None:
     """Raise ValueError for a format/compression pair the writer cannot produce."""
-    allowed = SUPPORTED_COMPRESSIONS.get(fmt)
-    if allowed is None:
-        raise ValueError(
-            f"unknown output format {fmt!r} (use one of {', '.join(SUPPORTED_COMPRESSIONS)})"
-        )
-    if compression not in allowed:
-        raise ValueError(
-            f"output format {fmt} supports compression {', '.join(allowed)}, not {compression!r}"
-        )
+    problem = output_problem(fmt, compression)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def part_filename(part_name: str, fmt: str, compression: str) -> str:

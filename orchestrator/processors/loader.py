@@ -38,7 +38,7 @@ def load_processor(job: Mapping[str, Any]) -> Processor:
     job_type = job.get("type")
     params = job.get("params") or {}
     if python:
-        return load_callable(str(python))
+        return load_callable(str(python), [str(p) for p in job.get("python_path") or ()])
     if command:
         return make_command_processor([str(arg) for arg in command], params)
     if job_type:

@@ -8,6 +8,8 @@ error are paid and reported once, not per chunk.
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ProcessorError
@@ -16,11 +18,16 @@ if TYPE_CHECKING:
     from orchestrator.processors.base import Processor
 
 
-def load_callable(ref: str) -> Processor:
-    """Import ``package.module:attr[.attr...]`` and return the callable it names."""
+def load_callable(ref: str, search_path: Sequence[str] = ()) -> Processor:
+    """Import ``package.module:attr[.attr...]`` and return the callable it names.
+
+    ``search_path`` (the spec's folder, see :func:`orchestrator.spec.local_paths.python_path`)
+    is appended to ``sys.path`` first, so modules next to the spec import.
+    """
     module_name, sep, attr_path = ref.partition(":")
     if not sep or not module_name or not attr_path:
         raise ProcessorError(f"python processor {ref!r} must look like 'package.module:function'")
+    sys.path.extend(folder for folder in search_path if folder not in sys.path)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

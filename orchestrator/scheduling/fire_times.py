@@ -30,6 +30,7 @@ CRON_ENV_VARS: tuple[str, ...] = (
     "PGPASSFILE",
     "XDG_DATA_HOME",
     "PATH",
+    "PYTHONPATH",
 )
 
 

@@ -12,6 +12,7 @@ import codecs
 import re
 from typing import Any
 
+from orchestrator.io.formats import default_compression, output_problem
 from orchestrator.spec.checks import Checker, one_of, suggest
 from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
@@ -35,6 +36,7 @@ from orchestrator.spec.model import (
 )
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec, read_ssh_section
+from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -102,7 +104,7 @@ class JobReader:
             params=self._params(get("params"), f"{p}.params"),
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
-            strategy=choice("strategy", STRATEGIES, "parallel_chunks"),
+            strategy=self._strategy(get("strategy"), f"{p}.strategy"),
             input=self._input(input_node, f"{p}.input") if input_node else InputSpec(),
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
@@ -167,6 +169,9 @@ class JobReader:
                     f"built-in types: {one_of(JOB_TYPES)}",
                 )
                 type_ = None
+            elif type_ is not None and (refusal := type_refusal(type_)) is not None:
+                c.add(type_node, f"{p}.type", refusal)
+                type_ = None
         if (python_node := node.get("python")) is not None:
             python = c.string(python_node, f"{p}.python")
             if python is not None and not PYTHON_REF.fullmatch(python.strip()):
@@ -182,6 +187,15 @@ class JobReader:
                 c.add(command_node, f"{p}.command", "must name a program, e.g. ['./score.sh']")
             command = tuple(text for text, _ in items) if items else None
         return type_, python, command
+
+    def _strategy(self, node: YNode | None, path: str) -> str:
+        if node is None:
+            return "parallel_chunks"
+        strategy = self.c.choice(node, path, STRATEGIES)
+        if strategy is not None and (refusal := strategy_refusal(strategy)) is not None:
+            self.c.add(node, path, refusal)
+            return "parallel_chunks"
+        return strategy or "parallel_chunks"
 
     def _params(self, node: YNode | None, path: str) -> dict[str, Any]:
         if node is None or (isinstance(node, YScalar) and node.value is None):
@@ -216,10 +230,20 @@ class JobReader:
             name = c.string(encoding, f"{path}.encoding")
             if name is not None:
                 try:
-                    codecs.lookup(name)
-                    options["encoding"] = name
+                    codec = codecs.lookup(name)
                 except LookupError:
                     c.add(encoding, f"{path}.encoding", f"unknown encoding {c.shown(encoding)}")
+                else:
+                    # base64, rot13, zlib...: codecs, but not text encodings a CSV is in
+                    if getattr(codec, "_is_text_encoding", True):
+                        options["encoding"] = name
+                    else:
+                        c.add(
+                            encoding,
+                            f"{path}.encoding",
+                            f"{c.shown(encoding)} is not a text encoding "
+                            "(use e.g. utf-8, latin-1, cp1252)",
+                        )
         return CsvOptions(**{k: v for k, v in options.items() if v is not None})
 
     def _input(self, node: YNode, p: str) -> InputSpec:
@@ -280,6 +304,9 @@ class JobReader:
         c.keys(mapping, p, ("path", "format", "compression", "mode"), required=("path",))
         path_node = mapping.get("path")
         raw = c.string(path_node, f"{p}.path") if path_node else None
+        if raw is not None and path_node is not None and (refusal := output_path_refusal(raw)):
+            c.add(path_node, f"{p}.path", refusal)
+            raw = None
         path = resolve_path(raw, self.base_dir, directory=True) if raw else ""
         options: dict[str, str | None] = {}
         for key, allowed in (
@@ -289,6 +316,13 @@ class JobReader:
         ):
             if (value := mapping.get(key)) is not None:
                 options[key] = c.choice(value, f"{p}.{key}", allowed)
+        fmt = options.get("format") or OutputSpec.format
+        compression = options.get("compression")
+        compression_node = mapping.get("compression")
+        if compression is None:
+            options["compression"] = default_compression(fmt)
+        elif (problem := output_problem(fmt, compression)) is not None:
+            c.add(compression_node, f"{p}.compression", problem)
         return OutputSpec(path=path, **{k: v for k, v in options.items() if v is not None})
 
     # -- where and how it runs ------------------------------------------------

@@ -136,7 +136,36 @@ def _read_file(checker: Checker, root: YMap, base_dir: str, source: str) -> list
         jobs.append(reader.read(node, index))
         job_nodes.append((index, node))
     _check_graph(checker, job_nodes)
+    _check_local_workers(checker, job_nodes)
     return jobs
+
+
+def _local_workers_node(node: YMap) -> YScalar | None:
+    """The ``executor.local.workers`` value a job sets (None: it sets none)."""
+    executor = node.get("executor")
+    local = executor.get("local") if isinstance(executor, YMap) else None
+    workers = local.get("workers") if isinstance(local, YMap) else None
+    return workers if isinstance(workers, YScalar) else None
+
+
+def _check_local_workers(checker: Checker, job_nodes: list[tuple[int, YMap]]) -> None:
+    """One local pool serves every job of a run, sized by ``executor.local.workers``:
+    jobs that set different sizes are refused rather than silently given the first."""
+    first: tuple[int, YScalar] | None = None
+    for index, node in job_nodes:
+        workers = _local_workers_node(node)
+        if workers is None or workers.value is None:
+            continue
+        if first is None:
+            first = (index, workers)
+        elif workers.value != first[1].value:
+            checker.add(
+                workers,
+                f"jobs[{index}].executor.local.workers",
+                f"{workers.value!r} differs from jobs[{first[0]}] ({first[1].value!r}): "
+                "the jobs of one run share one local pool, so they must set the same "
+                "workers (set it once in defaults:, or use jobctl run --workers N)",
+            )
 
 
 def _defaults(checker: Checker, node: YNode | None) -> YMap | None:

@@ -29,3 +29,14 @@ def resolve_path(raw: str, base_dir: str, *, directory: bool = False) -> str:
     if directory and not path.endswith(os.sep):
         path += os.sep
     return path
+
+
+def python_path(spec_file: str | None) -> list[str]:
+    """Folders added to ``sys.path`` for a job's ``python:`` processor: the
+    spec file's own folder, so ``python: slowproc:slow`` finds ``slowproc.py``
+    next to the spec without PYTHONPATH (in validate, the coordinator and
+    local workers alike). Appended, never prepended: an installed package of
+    the same name wins, as it would with PYTHONPATH unset."""
+    if not spec_file or spec_file.startswith("<"):
+        return []
+    return [os.path.dirname(os.path.abspath(spec_file))]

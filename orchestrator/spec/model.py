@@ -37,7 +37,9 @@ STRATEGIES: tuple[str, ...] = (
 )
 INPUT_FORMATS: tuple[str, ...] = ("auto", "csv", "parquet", "arrow")
 OUTPUT_FORMATS: tuple[str, ...] = ("parquet", "csv", "arrow")
-COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "gzip", "none")
+#: Every compression name; which format takes which is the writer's table
+#: (:data:`orchestrator.io.formats.SUPPORTED_COMPRESSIONS`), checked by the loader.
+COMPRESSIONS: tuple[str, ...] = ("zstd", "snappy", "gzip", "lz4", "none")
 OUTPUT_MODES: tuple[str, ...] = ("error_if_exists", "overwrite")
 CONCURRENCY_POLICIES: tuple[str, ...] = ("forbid", "replace", "allow", "queue")
 #: The queue a spec names when it names none: such a job goes to the queue of
@@ -90,12 +92,19 @@ class ChunkingSpec:
 class OutputSpec:
     path: str
     format: str = "parquet"
-    compression: str = "zstd"
+    compression: str = "zstd"  # the loader fills in the format's own default
     mode: str = "error_if_exists"
 
 
 @dataclass(frozen=True)
 class LocalExecutorSpec:
+    """``executor.local``: the job may run on this machine.
+
+    ``workers`` sizes the local pool of a ``jobctl run`` of this file (one
+    pool serves all its jobs, so the loader refuses jobs that disagree);
+    ``jobctl run --workers`` and ``jobctl serve --workers`` override it.
+    """
+
     workers: int | None = None  # None = the CPU count
 
 

@@ -124,7 +124,7 @@ def test_paths_resolve_against_the_spec_folder(tmp_path: Path) -> None:
           - name: home
             type: convert
             input: {path: ~/data/*.parquet}
-            output: {path: s3://bucket/out}
+            output: {path: ~/out}
           - name: uri
             type: convert
             input: {path: "file:///srv/in.csv"}
@@ -135,7 +135,7 @@ def test_paths_resolve_against_the_spec_folder(tmp_path: Path) -> None:
     assert rel.input.path == str(tmp_path / "data" / "x.csv")
     assert rel.output is not None and rel.output.path == str(tmp_path / "sub" / "out") + os.sep
     assert home.input.path == os.path.expanduser("~/data/*.parquet")
-    assert home.output is not None and home.output.path == "s3://bucket/out"
+    assert home.output is not None and home.output.path == os.path.expanduser("~/out") + os.sep
     assert uri.input.path == "file:///srv/in.csv"
     assert uri.output is None
 
@@ -156,7 +156,7 @@ def test_durations_sizes_and_options(tmp_path: Path) -> None:
             schedule: "*/15 9-17 * jan-mar,dec mon-fri"
             concurrency: forbid
             queue: bulk
-            strategy: streaming
+            strategy: parallel_chunks
             params: {threshold: 0.8, labels: [a, b], on: yes}
         """,
     )
@@ -168,7 +168,7 @@ def test_durations_sizes_and_options(tmp_path: Path) -> None:
     assert job.executor.ssh == {"hosts": ["w1", "w2"], "user": "batch"}
     assert (job.timeouts.chunk, job.timeouts.lease, job.timeouts.heartbeat) == (5400, 90, 0.5)
     assert (job.retries.backoff_base, job.retries.backoff_max) == (0, 86400)
-    assert job.concurrency == "forbid" and job.queue == "bulk" and job.strategy == "streaming"
+    assert job.concurrency == "forbid" and job.queue == "bulk" and job.strategy == "parallel_chunks"
     # keys are names as written ("on" stays "on"); values follow YAML (yes -> True)
     assert job.params == {"threshold": 0.8, "labels": ["a", "b"], "on": True}
 
@@ -412,7 +412,7 @@ BROKEN: list[tuple[str, str, int | None, int | None, str, list[str]]] = [
         version: 1
         jobs:
           - name: a
-            type: migrate
+            type: convert
             input: {path: x.csv}
             params:
               db_password: hunter2
@@ -428,7 +428,7 @@ BROKEN: list[tuple[str, str, int | None, int | None, str, list[str]]] = [
         version: 1
         jobs:
           - name: a
-            type: sync
+            type: convert
             input: {path: x.csv}
             params: {target: "postgresql://app:hunter2@db.example.com/prod"}
         """,

@@ -1,0 +1,108 @@
+"""Checks made before anything is stored: can this job start at all?
+
+The spec loader checks what a spec *says*; this checks what the machine
+*has*, for ``validate``, ``submit`` and ``run`` alike, before a job row
+exists: the processor imports (with the spec's folder on ``sys.path``), the
+program of ``command:`` is there, the output and its staging area can be
+written. Every problem becomes a :class:`~orchestrator.errors.SpecIssue`
+at the job's file:line, so the CLI exits 2 with nothing stored and nothing
+left ``running`` — instead of a job that fails on its first chunk, or a
+traceback from ``mkdir``.
+
+An existing output directory the user may not write into (say an empty,
+root-owned mode-555 folder) is refused, not replaced: publishing swaps a new
+directory into its place, which would silently change its owner and mode.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestrator.dispatch.staging import output_dir, staging_root
+from orchestrator.errors import JobctlError, SpecError, SpecIssue
+from orchestrator.processors.loader import load_processor
+from orchestrator.spec.local_paths import python_path
+from orchestrator.spec.model import JobSpec, SpecFile
+
+_WRITE = os.W_OK | os.X_OK
+
+
+def check_jobs(spec_file: SpecFile, jobs: Sequence[JobSpec]) -> None:
+    """Raise one :class:`SpecError` naming every job of ``jobs`` that cannot start."""
+    issues: list[SpecIssue] = []
+    for job in jobs:
+        issues += job_problems(spec_file.path, job)
+    if issues:
+        raise SpecError(issues)
+
+
+def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
+    def issue(field: str, message: str) -> SpecIssue:
+        return SpecIssue(spec_path, job.source.line, None, f"{job.name}.{field}", message)
+
+    found: list[SpecIssue] = []
+    search = python_path(spec_path)
+    payload = {
+        "name": job.name,
+        "type": job.type,
+        "python": job.python,
+        "command": list(job.command) if job.command else None,
+        "params": job.params,
+        "python_path": search,
+    }
+    try:
+        load_processor(payload)
+    except JobctlError as exc:
+        field = "python" if job.python else "command" if job.command else "type"
+        hint = ""
+        if job.python and search and "No module named" in str(exc):
+            hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
+        found.append(issue(field, f"{exc}{hint}"))
+    if job.output is not None:
+        problem = output_problem(job.output.path)
+        if problem is not None:
+            found.append(issue("output.path", problem))
+    return found
+
+
+def output_problem(output_path: str) -> str | None:
+    """Why the output folder or its staging area (a hidden sibling) cannot be written."""
+    out = output_dir(output_path)
+    if out.exists() and not out.is_dir():
+        return f"output {out} exists and is not a directory"
+    if out.is_dir() and not os.access(out, _WRITE):
+        return (
+            f"output directory {out} exists and is not writable by this user "
+            f"({_owner_mode(out)}); jobctl will not replace it: fix its permissions, "
+            "remove it, or choose another output.path"
+        )
+    parent = _existing_ancestor(out.parent)
+    if not parent.is_dir():
+        return f"cannot create output {out}: {parent} is not a directory"
+    if not os.access(parent, _WRITE):
+        where = "the output's parent" if parent == out.parent else "the nearest existing folder"
+        return (
+            f"cannot write output {out}: {where} {parent} is not writable by this user "
+            f"({_owner_mode(parent)}); the staging area {staging_root(output_path)} and the "
+            "published folder are created there"
+        )
+    return None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _owner_mode(path: Path) -> str:
+    info = path.stat()
+    try:
+        import pwd
+
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except (ImportError, KeyError):
+        owner = str(info.st_uid)
+    return f"owner {owner}, mode {info.st_mode & 0o7777:o}"
