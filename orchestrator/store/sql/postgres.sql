@@ -91,8 +91,9 @@ SELECT * FROM job_inputs WHERE job_id = %(job_id)s ORDER BY idx
 SELECT state FROM jobs WHERE id = %(job_id)s
 
 -- name: job_state_for_update
--- The current state of a job, locked until the end of the transaction.
-SELECT state FROM jobs WHERE id = %(job_id)s FOR UPDATE
+-- The current state (and what a change reports: priority, spec hash) of a
+-- job, locked until the end of the transaction.
+SELECT state, priority, spec_hash FROM jobs WHERE id = %(job_id)s FOR UPDATE
 
 -- name: job_progress
 -- Chunk counts and totals per state, from the covering index chunks_progress_idx.
@@ -318,63 +319,41 @@ WITH v AS (
 )
 SELECT id FROM done
 
--- name: release_leases
--- Graceful stop: every running chunk of %(owner)s back to pending without an
--- attempt spent; attempt rows closed as 'released'; one chunk_released event
--- each. Chunks locked by a concurrent commit are skipped (they are finishing).
+-- name: return_running
+-- Running chunks back to pending, as one statement: those of %(owner)s (NULL:
+-- any owner) whose lease expired when %(expired)s (else all of them), at
+-- most %(limit)s (NULL: all), oldest expiry first. A graceful stop
+-- (release_leases: 'released', no attempt spent), a reap ('expired') and a
+-- reclaim of a coordinator proven gone ('orphaned') are this one move with
+-- other parameters: %(infra_spent)s infra attempts added, attempt rows
+-- closed as %(outcome)s, one %(event)s event each with %(reason)s. Chunks
+-- locked by a concurrent commit are skipped (they are finishing); FOR UPDATE
+-- re-checks state and expiry on the newest row version, and the UPDATE is
+-- guarded by them again, so a chunk that committed meanwhile is never touched.
 WITH victims AS (
     SELECT id, lease_owner FROM chunks
-    WHERE state = 'running' AND lease_owner = %(owner)s
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    UPDATE chunks c SET
-        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
-        updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = 'running'
-    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'released',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_released', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
-                              'reason', %(reason)s::text)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT count(*) AS n FROM moved
-
--- name: reap_expired
--- Up to %(limit)s running chunks whose lease expired back to pending as an
--- infrastructure failure (infra_attempts + 1); attempt rows closed as
--- 'expired'; one chunk_reaped event each. FOR UPDATE re-checks state and
--- expiry on the newest row version, and the UPDATE is guarded by state =
--- 'running' again, so a chunk that committed meanwhile is never touched.
-WITH victims AS (
-    SELECT id, lease_owner FROM chunks
-    WHERE state = 'running' AND lease_expires_at < now()
+    WHERE state = 'running'
+      AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s::text)
+      AND (NOT %(expired)s OR lease_expires_at < now())
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE chunks c SET
         state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
-        infra_attempts = c.infra_attempts + 1, updated_at = now()
+        infra_attempts = c.infra_attempts + %(infra_spent)s, updated_at = now()
     FROM victims v
-    WHERE c.id = v.id AND c.state = 'running' AND c.lease_expires_at < now()
+    WHERE c.id = v.id AND c.state = 'running' AND c.lease_owner = v.lease_owner
+      AND (NOT %(expired)s OR c.lease_expires_at < now())
     RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
 ), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'expired',
+    UPDATE attempts a SET finished_at = now(), outcome = %(outcome)s::text,
         duration = extract(epoch FROM now() - a.started_at)
     FROM moved m
     WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
 ), logged AS (
     INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_reaped', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+    SELECT %(event)s::text, m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
            jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
                               'reason', %(reason)s::text)
     FROM moved m
@@ -638,36 +617,6 @@ WHERE c.state = 'running' AND c.lease_owner IS NOT NULL
 GROUP BY c.lease_owner, k.host, k.pid, k.heartbeat_at
 ORDER BY c.lease_owner
 
--- name: reclaim_owner
--- The running chunks of %(owner)s, proven gone, back to pending at once as an
--- infrastructure loss (infra_attempts + 1); attempt rows closed as
--- 'orphaned'; one chunk_reaped event each, with %(reason)s.
-WITH victims AS (
-    SELECT id, lease_owner FROM chunks
-    WHERE state = 'running' AND lease_owner = %(owner)s
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    UPDATE chunks c SET
-        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
-        infra_attempts = c.infra_attempts + 1, updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = 'running' AND c.lease_owner = %(owner)s
-    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'orphaned',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_reaped', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
-                              'reason', %(reason)s::text)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT count(*) AS n FROM moved
-
 -- name: dead_chunks
 -- The dead-letter queue: dead chunks of one job (%(job_id)s) or of all jobs
 -- (NULL), by job and seq.
@@ -787,11 +736,10 @@ FROM jobs j LEFT JOIN coordinators k ON k.owner = j.settler
 WHERE j.id = %(job_id)s AND j.state = 'running' AND j.settler IS NOT NULL
 
 -- name: update_job_priority
--- A queued or running job's priority; the old value comes back for the event.
-UPDATE jobs j SET priority = %(priority)s
-FROM (SELECT id, priority FROM jobs WHERE id = %(job_id)s FOR UPDATE) old
-WHERE j.id = old.id AND j.state IN ('pending', 'running')
-RETURNING j.*, old.priority AS old_priority
+-- A queued or running job's priority (the caller locked it and read the old one).
+UPDATE jobs SET priority = %(priority)s
+WHERE id = %(job_id)s AND state IN ('pending', 'running')
+RETURNING *
 
 -- name: get_jobs
 -- Several jobs by id (the dispatcher's periodic look at what it serves).

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 -- name: has_migrations_table
 -- Whether the store was ever migrated (an empty file has no tables).
-SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'
+SELECT count(*) AS present FROM sqlite_master
+WHERE type = 'table' AND name = 'schema_migrations'
 
 -- name: current_version
 -- The schema version of the store: the highest migration applied.
@@ -108,9 +109,14 @@ LIMIT :limit
 -- The input fingerprints of a job in discovery order.
 SELECT * FROM job_inputs WHERE job_id = :job_id ORDER BY idx
 
--- name: job_state_for_update
--- The current state of a job (read inside the write transaction).
+-- name: job_state
+-- The current state of a job.
 SELECT state FROM jobs WHERE id = :job_id
+
+-- name: job_state_for_update
+-- The current state (and what a change reports: priority, spec hash) of a
+-- job; the write transaction's lock keeps it until commit.
+SELECT state, priority, spec_hash FROM jobs WHERE id = :job_id
 
 -- name: job_progress
 -- Chunk counts and totals per state, from the covering index chunks_progress_idx.
@@ -302,6 +308,10 @@ ORDER BY 1, 2
 -- (open, unlimited).
 SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
 
+-- name: get_queue_for_update
+-- get_queue inside a write transaction (its lock keeps the row until commit).
+SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
+
 -- name: upsert_queue_paused
 -- Pause or resume :name (:paused 0/1); its row is created when it has none.
 INSERT INTO queues (name, paused) VALUES (:name, :paused)
@@ -353,7 +363,7 @@ WHERE j.queue = :queue AND c.state IN ('pending', 'running', 'dead')
 GROUP BY j.priority
 
 -- name: queue_waits
--- Queue :queue: the chunks first leased since :since_at, and the mean and
+-- Queue :queue: the chunks first leased since (:now - :since), and the mean and
 -- nearest-rank 95th percentile of their wait (seconds from their job's
 -- submit to that first lease).
 WITH first_leases AS (
@@ -362,7 +372,7 @@ WITH first_leases AS (
     WHERE j.queue = :queue
     GROUP BY a.chunk_id, j.created_at
 ), waits AS (
-    SELECT leased_at - created_at AS wait FROM first_leases WHERE leased_at >= :since_at
+    SELECT leased_at - created_at AS wait FROM first_leases WHERE leased_at >= (:now - :since)
 ), ranked AS (
     SELECT wait, row_number() OVER (ORDER BY wait) AS nth, count(*) OVER () AS n FROM waits
 )
@@ -371,27 +381,27 @@ SELECT (SELECT count(*) FROM waits) AS n,
        (SELECT wait FROM ranked WHERE nth = (n * 95 + 99) / 100) AS p95
 
 -- name: queue_flow
--- Queue :queue, attempts since :since_at: chunks that succeeded and the rows
+-- Queue :queue, attempts since (:now - :since): chunks that succeeded and the rows
 -- they read; attempts that failed; attempts that ended (succeeded, failed,
 -- or lost: lost, expired, orphaned; not those a stop released, cancelled or
 -- requeued); retries (leases of a chunk that was leased before).
 WITH recent AS (
     SELECT a.chunk_id, a.fencing_token, a.outcome, a.started_at, a.finished_at
     FROM jobs j JOIN attempts a ON a.job_id = j.id
-    WHERE j.queue = :queue AND (a.started_at >= :since_at OR a.finished_at >= :since_at)
+    WHERE j.queue = :queue AND (a.started_at >= (:now - :since) OR a.finished_at >= (:now - :since))
 )
 SELECT
     (SELECT count(*) FROM recent
-     WHERE outcome = 'succeeded' AND finished_at >= :since_at) AS succeeded,
+     WHERE outcome = 'succeeded' AND finished_at >= (:now - :since)) AS succeeded,
     (SELECT coalesce(sum(c.rows_in), 0) FROM recent a JOIN chunks c ON c.id = a.chunk_id
-     WHERE a.outcome = 'succeeded' AND a.finished_at >= :since_at) AS rows_in,
+     WHERE a.outcome = 'succeeded' AND a.finished_at >= (:now - :since)) AS rows_in,
     (SELECT count(*) FROM recent
-     WHERE outcome = 'failed' AND finished_at >= :since_at) AS failed,
+     WHERE outcome = 'failed' AND finished_at >= (:now - :since)) AS failed,
     (SELECT count(*) FROM recent
      WHERE outcome IN ('succeeded', 'failed', 'lost', 'expired', 'orphaned')
-       AND finished_at >= :since_at) AS ended,
+       AND finished_at >= (:now - :since)) AS ended,
     (SELECT count(*) FROM recent a
-     WHERE a.started_at >= :since_at AND EXISTS (
+     WHERE a.started_at >= (:now - :since) AND EXISTS (
          SELECT 1 FROM attempts b
          WHERE b.chunk_id = a.chunk_id AND b.fencing_token < a.fencing_token)) AS retries
 
@@ -417,6 +427,10 @@ DELETE FROM hosts WHERE name = :name RETURNING name
 
 -- name: get_host
 -- One host by name.
+SELECT * FROM hosts WHERE name = :name
+
+-- name: get_host_for_update
+-- get_host inside a write transaction (its lock keeps the row until commit).
 SELECT * FROM hosts WHERE name = :name
 
 -- name: list_hosts
@@ -520,9 +534,11 @@ UPDATE jobs SET spec = :spec, spec_hash = :spec_hash, error = NULL WHERE id = :j
 
 -- == scheduling: dependencies, serve, priorities, settlement ==================
 
--- name: insert_job_dep
--- depends_on: one upstream job of a new job (in the job's own transaction).
-INSERT OR IGNORE INTO job_deps (job_id, upstream_id) VALUES (:job_id, :upstream_id)
+-- name: insert_job_deps
+-- depends_on: the upstream jobs (:upstream_ids, JSON) of a new job (in the
+-- job's own transaction).
+INSERT OR IGNORE INTO job_deps (job_id, upstream_id)
+SELECT :job_id, value FROM json_each(:upstream_ids)
 
 -- name: upstream_jobs
 -- The upstream jobs of a job with their names and states, oldest first.
