@@ -387,11 +387,12 @@ class SqlCore(Store):
 
     def release_leases(self, owner: str, reason: str) -> int:
         kind = EventKind.CHUNK_RELEASED
-        return self._back_to_pending(owner, False, None, "released", kind, 0, reason)
+        return self._back_to_pending(self._victims(owner, False, None, "released", kind, 0, reason))
 
     def reap_expired(self, limit: int = 1000) -> int:
         kind = EventKind.CHUNK_REAPED
-        return self._back_to_pending(None, True, limit, "expired", kind, 1, "lease expired")
+        params = self._victims(None, True, limit, "expired", kind, 1, "lease expired")
+        return self._back_to_pending(params)
 
     def reclaim_owner(self, owner: str, reason: str) -> int:
         with self._tx() as tx:
@@ -401,18 +402,8 @@ class SqlCore(Store):
             tx.run("delete_coordinator", {"owner": owner})
         return moved
 
-    def _back_to_pending(
-        self,
-        owner: str | None,
-        expired: bool,
-        limit: int | None,
-        outcome: str,
-        event: str,
-        infra_spent: int,
-        reason: str,
-    ) -> int:
+    def _back_to_pending(self, params: dict[str, Any]) -> int:
         with self._tx() as tx:
-            params = self._victims(owner, expired, limit, outcome, event, infra_spent, reason)
             return self._return_running(tx, params)
 
     def requeue_chunks(self, job_id: int, states: Sequence[ChunkState]) -> int:

@@ -195,14 +195,25 @@ class PostgresStore(SqlStore):
         tx.cur.execute(script)  # a migration file, ours
 
     def _cancel_chunks(self, tx: Tx, job_id: int, sources: list[str]) -> int:
-        params = {"job_id": job_id, "sources": sources, **_who(self.actor)}
-        return len(tx.all("cancel_chunks", params))
+        return self._move_job_chunks(tx, job_id, sources, None, "cancelled", "cancelled")
 
     def _requeue_chunks(
         self, tx: Tx, job_id: int, sources: list[str], seqs: list[int] | None
     ) -> int:
-        params = {"job_id": job_id, "sources": sources, "seqs": seqs, **_who(self.actor)}
-        return int(_found(tx.one("requeue_chunks", params))["n"])
+        return self._move_job_chunks(tx, job_id, sources, seqs, "pending", "requeued")
+
+    def _move_job_chunks(
+        self,
+        tx: Tx,
+        job_id: int,
+        sources: list[str],
+        seqs: list[int] | None,
+        target: str,
+        outcome: str,
+    ) -> int:
+        params = {"job_id": job_id, "sources": sources, "seqs": seqs, "target": target}
+        moved = tx.one("move_job_chunks", {**params, "outcome": outcome, **_who(self.actor)})
+        return int(_found(moved)["n"])
 
     def _return_running(self, tx: Tx, params: dict[str, Any]) -> int:
         return int(_found(tx.one("return_running", {**params, **_who(self.actor)}))["n"])

@@ -124,33 +124,6 @@ UPDATE jobs SET
 WHERE id = %(job_id)s AND state = ANY(%(sources)s::text[])
 RETURNING *
 
--- name: cancel_chunks
--- Cancel the unfinished chunks of a job (those in %(sources)s), close their
--- open attempt rows, one chunk_cancelled event each; returns their ids.
-WITH victims AS (
-    SELECT id, state FROM chunks
-    WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
-    FOR UPDATE
-), moved AS (
-    UPDATE chunks c SET
-        state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
-    RETURNING c.id, c.job_id, v.state AS from_state
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'cancelled',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_cancelled', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('from', m.from_state)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT id FROM moved
-
 -- name: list_chunks
 -- Chunks of a job in seq order, optionally only in %(states)s; NULL limit = all.
 SELECT * FROM chunks
@@ -361,11 +334,13 @@ WITH victims AS (
 )
 SELECT count(*) AS n FROM moved
 
--- name: requeue_chunks
--- Resume: the chunks of a job in %(sources)s (only those numbered %(seqs)s
--- unless it is NULL: the DLQ retry of single chunks) back to pending with
--- counters, error, backoff and lease reset; open attempt rows closed as
--- 'requeued'; one chunk_requeued event each. Returns how many.
+-- name: move_job_chunks
+-- The chunks of a job in %(sources)s (only those numbered %(seqs)s unless it
+-- is NULL: the DLQ retry of single chunks) to %(target)s, as one statement:
+-- 'cancelled' (with their job) or 'pending' (resume: counters, error and
+-- backoff reset too); the lease cleared, open attempt rows closed as
+-- %(outcome)s, one chunk_<outcome> event each saying where it came from.
+-- Returns how many.
 WITH victims AS (
     SELECT id, state FROM chunks
     WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
@@ -373,19 +348,24 @@ WITH victims AS (
     FOR UPDATE
 ), moved AS (
     UPDATE chunks c SET
-        state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
-        not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        state = %(target)s::text,
+        attempts = CASE WHEN %(target)s::text = 'pending' THEN 0 ELSE c.attempts END,
+        infra_attempts = CASE WHEN %(target)s::text = 'pending' THEN 0
+                              ELSE c.infra_attempts END,
+        error = CASE WHEN %(target)s::text = 'pending' THEN NULL ELSE c.error END,
+        not_before = CASE WHEN %(target)s::text = 'pending' THEN NULL ELSE c.not_before END,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
     FROM victims v
     WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
     RETURNING c.id, c.job_id, v.state AS from_state
 ), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'requeued',
+    UPDATE attempts a SET finished_at = now(), outcome = %(outcome)s::text,
         duration = extract(epoch FROM now() - a.started_at)
     FROM moved m
     WHERE a.chunk_id = m.id AND a.finished_at IS NULL
 ), logged AS (
     INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_requeued', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+    SELECT 'chunk_' || %(outcome)s::text, m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
            jsonb_build_object('from', m.from_state)
     FROM moved m
     ORDER BY m.id
