@@ -1,7 +1,11 @@
 """The state store interface: the only source of truth about jobs and chunks.
 
-Two backends implement it (``sqlite.py``, ``postgres.py``), each with its SQL in
-one named-query file under ``store/sql/``. One contract test suite
+One control flow implements it (``core.py``: jobs, chunks, events;
+``fleet.py``: queues, hosts, the coordinator registry, settlement) over named
+queries, and two dialect adapters complete it (``postgres.py``,
+``sqlite.py``), each with its SQL in ``store/sql/<dialect>.sql`` plus the
+portable ``store/sql/common.sql``. The records it hands out are in
+``records.py`` (re-exported here). One contract test suite
 (``tests/contract``) runs unchanged against both. Every method that changes
 state runs in one transaction and writes one ``events`` row per transition in
 that same transaction. Timestamps come from the database clock.

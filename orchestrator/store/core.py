@@ -134,16 +134,19 @@ class SqlCore(Store):
         """Run one migration's statements in the transaction."""
 
     @abc.abstractmethod
-    def _cancel_chunks(self, tx: Tx, job_id: int, sources: list[str]) -> int:
-        """Chunks of the job in ``sources`` -> cancelled, open attempts closed,
-        one ``chunk_cancelled`` event each; how many."""
-
-    @abc.abstractmethod
-    def _requeue_chunks(
-        self, tx: Tx, job_id: int, sources: list[str], seqs: list[int] | None
+    def _move_job_chunks(
+        self,
+        tx: Tx,
+        job_id: int,
+        sources: list[str],
+        seqs: list[int] | None,
+        target: str,
+        outcome: str,
     ) -> int:
-        """Chunks of the job in ``sources`` (and ``seqs``) -> pending with their
-        counters reset, open attempts closed, one ``chunk_requeued`` event each."""
+        """Chunks of the job in ``sources`` (and numbered ``seqs``, unless None)
+        to ``target``: ``cancelled``, or ``pending`` with their counters, error
+        and backoff reset; lease cleared, open attempts closed as ``outcome``,
+        one ``chunk_<outcome>`` event each. How many."""
 
     @abc.abstractmethod
     def _return_running(self, tx: Tx, params: dict[str, Any]) -> int:
@@ -306,7 +309,7 @@ class SqlCore(Store):
                 return False
             source, _record = self._move_job(tx, job_id, JobState.CANCELLED, None)
             sources = rows.state_values(CHUNK_CANCELLED_WITH_JOB)
-            cancelled = self._cancel_chunks(tx, job_id, sources)
+            cancelled = self._move_job_chunks(tx, job_id, sources, None, "cancelled", "cancelled")
             detail = {"from": source.value, "chunks_cancelled": cancelled}
             tx.events([(EventKind.JOB_CANCELLED, job_id, None, detail)])
         return True
@@ -423,7 +426,8 @@ class SqlCore(Store):
             return 0
         picked = None if seqs is None else [int(s) for s in seqs]
         with self._tx() as tx:
-            return self._requeue_chunks(tx, job_id, rows.state_values(allowed), picked)
+            sources = rows.state_values(allowed)
+            return self._move_job_chunks(tx, job_id, sources, picked, "pending", "requeued")
 
     def save_checkpoint(self, chunk_id: int, fencing_token: int, state: Any) -> bool:
         params = {"chunk_id": chunk_id, "token": fencing_token, "checkpoint": rows.dump_json(state)}

@@ -1,12 +1,14 @@
-"""The PostgreSQL backend: psycopg 3 with a small connection pool.
+"""The PostgreSQL dialect adapter: psycopg 3 with a small connection pool.
 
-Every method is one transaction; the batch operations of the dispatcher
+The control flow is :class:`orchestrator.store.fleet.SqlStore`'s; this
+module supplies the transaction (a pooled connection), array parameters,
+``COPY`` for chunks, ``NOTIFY``/``LISTEN`` and the batch hot path. Every method is one transaction; the batch operations of the dispatcher
 (lease, complete, release, reap, requeue, cancel) are one statement each, so a
 batch of a hundred chunks costs a constant number of round trips. Leases use
 ``FOR UPDATE SKIP LOCKED`` so several coordinators take disjoint chunks.
 Driver errors are wrapped here, at the edge: an unreachable server becomes
 :class:`StoreUnavailable` whose message names the server without a password.
-Every SQL text comes from ``sql/postgres.sql``.
+Every SQL text comes from ``sql/postgres.sql`` or ``sql/common.sql``.
 """
 
 from __future__ import annotations
@@ -193,14 +195,6 @@ class PostgresStore(SqlStore):
     def _run_script(self, tx: Tx, script: str) -> None:
         assert isinstance(tx, PgTx)
         tx.cur.execute(script)  # a migration file, ours
-
-    def _cancel_chunks(self, tx: Tx, job_id: int, sources: list[str]) -> int:
-        return self._move_job_chunks(tx, job_id, sources, None, "cancelled", "cancelled")
-
-    def _requeue_chunks(
-        self, tx: Tx, job_id: int, sources: list[str], seqs: list[int] | None
-    ) -> int:
-        return self._move_job_chunks(tx, job_id, sources, seqs, "pending", "requeued")
 
     def _move_job_chunks(
         self,

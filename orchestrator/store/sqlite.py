@@ -1,10 +1,16 @@
-"""The embedded SQLite backend: one file, WAL, one connection per Store.
+"""The embedded SQLite dialect adapter: one file, WAL, one connection per Store.
+
+The control flow is :class:`orchestrator.store.fleet.SqlStore`'s; this
+module supplies the transaction (``BEGIN IMMEDIATE`` for writes, the database
+clock read once as ``:now``), JSON lists, ``executemany`` for chunks, and the
+batch moves as a select of the victims plus set-based statements (SQLite has
+no writable CTEs).
 
 Writers serialize on ``BEGIN IMMEDIATE`` (SQLite has no ``SKIP LOCKED``, and
 needs none: a write transaction holds the only write lock), readers never
 block them (WAL). A Store may be shared by threads (the dispatcher's
 heartbeat thread): a lock guards the one connection. Every SQL text comes
-from ``sql/sqlite.sql``.
+from ``sql/sqlite.sql`` or ``sql/common.sql``.
 """
 
 from __future__ import annotations
@@ -157,29 +163,19 @@ class SqliteStore(SqlStore):
         tx.run(statement, {**params, "chunk_ids": ids})
         return ids
 
-    def _cancel_chunks(self, tx: Tx, job_id: int, sources: list[str]) -> int:
-        return self._move_from(tx, job_id, sources, None, "cancelled", "cancel_chunks")
-
-    def _requeue_chunks(
-        self, tx: Tx, job_id: int, sources: list[str], seqs: list[int] | None
-    ) -> int:
-        return self._move_from(tx, job_id, sources, seqs, "requeued", "requeue_chunks")
-
-    def _move_from(
+    def _move_job_chunks(
         self,
         tx: Tx,
         job_id: int,
         sources: list[str],
         seqs: list[int] | None,
+        target: str,
         outcome: str,
-        statement: str,
     ) -> int:
-        """Chunks of a job in ``sources`` (``seqs``) through ``statement``; one
-        ``chunk_<outcome>`` event each, saying where it came from."""
         states = _ids(sources)
         params = {"job_id": job_id, "states": states, "seqs": None if seqs is None else _ids(seqs)}
         victims = tx.all("chunks_in_states", params)
-        self._move(tx, victims, outcome, statement, {"sources": states})
+        self._move(tx, victims, outcome, "move_chunks", {"sources": states, "target": target})
         kind = f"chunk_{outcome}"
         tx.events([(kind, job_id, v["id"], {"from": v["state"]}) for v in victims])
         return len(victims)

@@ -1,4 +1,5 @@
--- Named queries of the PostgreSQL backend (orchestrator/store/postgres.py).
+-- Named queries of the PostgreSQL dialect (orchestrator/store/core.py, fleet.py and
+-- postgres.py run them by name; the portable ones are in common.sql).
 --
 -- Timestamps come from now(): the transaction's start on the server clock.
 -- Lists are passed as arrays. State transitions are guarded in the WHERE
@@ -26,10 +27,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 -- Whether the store was ever migrated.
 SELECT to_regclass('schema_migrations') IS NOT NULL AS present
 
--- name: current_version
--- The schema version of the store: the highest migration applied.
-SELECT coalesce(max(version), 0) AS version FROM schema_migrations
-
 -- name: insert_migration
 -- Record that migration %(version)s was applied.
 INSERT INTO schema_migrations (version, applied_at) VALUES (%(version)s, now())
@@ -45,10 +42,6 @@ VALUES (%(name)s, %(run_key)s, 'pending', %(priority)s, %(queue)s, %(spec)s::jso
 ON CONFLICT (name, run_key) DO NOTHING
 RETURNING id
 
--- name: job_id_by_key
--- The id of the job with this (name, run_key).
-SELECT id FROM jobs WHERE name = %(name)s AND run_key = %(run_key)s
-
 -- name: insert_input
 -- One input fingerprint of a job: (job_id, idx, path, format, size, mtime_ns, sample_hash).
 INSERT INTO job_inputs (job_id, idx, path, format, size, mtime_ns, sample_hash)
@@ -63,18 +56,6 @@ COPY chunks (job_id, seq, phase, kind, path, start, stop, est_rows, descriptor) 
 INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
 VALUES (%(kind)s, %(job_id)s, %(chunk_id)s, %(user)s, %(host)s, %(pid)s, %(detail)s::jsonb)
 
--- name: get_job
--- One job by id.
-SELECT * FROM jobs WHERE id = %(job_id)s
-
--- name: find_job_by_key
--- The job with this name and run key.
-SELECT * FROM jobs WHERE name = %(name)s AND run_key = %(run_key)s
-
--- name: find_job_newest
--- The newest job with this name.
-SELECT * FROM jobs WHERE name = %(name)s ORDER BY created_at DESC, id DESC LIMIT 1
-
 -- name: list_jobs
 -- Jobs newest first, optionally only those in %(states)s (NULL = all).
 SELECT * FROM jobs
@@ -82,30 +63,10 @@ WHERE %(states)s::text[] IS NULL OR state = ANY(%(states)s::text[])
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 
--- name: job_inputs
--- The input fingerprints of a job in discovery order.
-SELECT * FROM job_inputs WHERE job_id = %(job_id)s ORDER BY idx
-
--- name: job_state
--- The current state of a job.
-SELECT state FROM jobs WHERE id = %(job_id)s
-
 -- name: job_state_for_update
 -- The current state (and what a change reports: priority, spec hash) of a
 -- job, locked until the end of the transaction.
 SELECT state, priority, spec_hash FROM jobs WHERE id = %(job_id)s FOR UPDATE
-
--- name: job_progress
--- Chunk counts and totals per state, from the covering index chunks_progress_idx.
-SELECT state,
-       count(*) AS n,
-       sum(rows_in) AS rows_in,
-       sum(rows_out) AS rows_out,
-       sum(rows_rejected) AS rows_rejected,
-       sum(bytes_out) AS bytes_out,
-       sum(attempts + infra_attempts) AS retries
-FROM chunks WHERE job_id = %(job_id)s
-GROUP BY state
 
 -- name: update_job_state
 -- Move a job to %(target)s only from an allowed source state.
@@ -377,10 +338,6 @@ SELECT count(*) AS n FROM moved
 UPDATE chunks SET checkpoint = %(checkpoint)s::jsonb, updated_at = now()
 WHERE id = %(chunk_id)s AND fencing_token = %(token)s AND state = 'running'
 
--- name: list_events
--- Events of a job, oldest first; NULL limit = all.
-SELECT * FROM events WHERE job_id = %(job_id)s ORDER BY id LIMIT %(limit)s
-
 -- name: create_database
 -- Test and benchmark support: a new database cloned from a template (both
 -- names are identifiers, composed in with psycopg.sql).
@@ -405,60 +362,6 @@ ORDER BY 1, 2
 -- A queue's row (paused, concurrency_limit), locked until commit; nothing
 -- when the queue has no row (open, unlimited).
 SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s FOR UPDATE
-
--- name: upsert_queue_paused
--- Pause or resume %(name)s; its row is created when it has none.
-INSERT INTO queues (name, paused) VALUES (%(name)s, %(paused)s)
-ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused
-
--- name: upsert_queue_limit
--- Set (or clear, NULL) the concurrency limit of %(name)s; its row is created
--- when it has none.
-INSERT INTO queues (name, concurrency_limit) VALUES (%(name)s, %(limit)s)
-ON CONFLICT (name) DO UPDATE SET concurrency_limit = EXCLUDED.concurrency_limit
-
--- name: list_queues
--- Every queue that has a row or jobs, by name: paused, limit, pending chunks
--- of pending or running jobs, running chunks, pending or running jobs.
-WITH names AS (
-    SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs
-), pending AS (
-    SELECT j.queue, count(*) AS n FROM jobs j JOIN chunks c ON c.job_id = j.id
-    WHERE j.state IN ('pending', 'running') AND c.state = 'pending'
-    GROUP BY j.queue
-), running AS (
-    SELECT j.queue, count(*) AS n FROM chunks c JOIN jobs j ON j.id = c.job_id
-    WHERE c.state = 'running'
-    GROUP BY j.queue
-), active AS (
-    SELECT queue, count(*) AS n FROM jobs WHERE state IN ('pending', 'running')
-    GROUP BY queue
-)
-SELECT n.name, coalesce(q.paused, false) AS paused, q.concurrency_limit,
-       coalesce(p.n, 0) AS pending, coalesce(r.n, 0) AS running,
-       coalesce(a.n, 0) AS jobs_active
-FROM names n
-LEFT JOIN queues q ON q.name = n.name
-LEFT JOIN pending p ON p.queue = n.name
-LEFT JOIN running r ON r.queue = n.name
-LEFT JOIN active a ON a.queue = n.name
-ORDER BY n.name
-
--- name: get_queue
--- A queue's row (paused, concurrency_limit); nothing when it has none.
-SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s
-
--- name: queue_chunk_counts
--- Queue %(queue)s now, per job priority: pending chunks of pending or running
--- jobs, running chunks, dead chunks (its dead letters).
-SELECT j.priority,
-       count(*) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running'))
-           AS pending,
-       count(*) FILTER (WHERE c.state = 'running') AS running,
-       count(*) FILTER (WHERE c.state = 'dead') AS dead
-FROM jobs j JOIN chunks c ON c.job_id = j.id
-WHERE j.queue = %(queue)s AND c.state IN ('pending', 'running', 'dead')
-GROUP BY j.priority
 
 -- name: queue_waits
 -- Queue %(queue)s: the chunks first leased in the last %(since)s seconds, and
@@ -524,21 +427,9 @@ UPDATE hosts SET address = %(address)s, port = %(port)s, username = %(user)s,
     slots = %(slots)s, pool = %(pool)s, labels = %(labels)s::jsonb, env = %(env)s::jsonb
 WHERE name = %(name)s
 
--- name: delete_host
--- Forget a host; returns its name when it existed.
-DELETE FROM hosts WHERE name = %(name)s RETURNING name
-
--- name: get_host
--- One host by name.
-SELECT * FROM hosts WHERE name = %(name)s
-
 -- name: get_host_for_update
 -- One host by name, locked until the transaction ends (state changes).
 SELECT * FROM hosts WHERE name = %(name)s FOR UPDATE
-
--- name: list_hosts
--- Every registered host, by name.
-SELECT * FROM hosts ORDER BY name
 
 -- name: set_host_state
 -- Move a host to :state with its reason, unless it is there already; with
@@ -583,10 +474,6 @@ WITH renewed AS (
 )
 SELECT id, fencing_token FROM chunks WHERE lease_owner = %(owner)s AND state = 'running'
 
--- name: delete_coordinator
--- Deregister a coordinator (it exits, or a peer proved it gone).
-DELETE FROM coordinators WHERE owner = %(owner)s
-
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.
@@ -626,26 +513,6 @@ WITH victims AS (
 )
 SELECT count(*) AS n FROM moved
 
--- name: running_chunk_owners
--- Who holds running chunks of a job (replan refuses while anyone does).
-SELECT lease_owner AS owner, count(*) AS n FROM chunks
-WHERE job_id = %(job_id)s AND state = 'running'
-GROUP BY lease_owner ORDER BY lease_owner
-
--- name: count_succeeded
--- How many chunks of a job succeeded.
-SELECT count(*) AS n FROM chunks WHERE job_id = %(job_id)s AND state = 'succeeded'
-
--- name: delete_job_chunks
--- Replan: drop every chunk of a job (attempts and events keep the history;
--- chunk ids are never reused, so a late commit of a dropped chunk matches
--- nothing).
-DELETE FROM chunks WHERE job_id = %(job_id)s
-
--- name: delete_job_inputs
--- Replan: drop the input fingerprints of a job.
-DELETE FROM job_inputs WHERE job_id = %(job_id)s
-
 -- name: update_job_plan
 -- Replan: the job's new spec and spec hash; its error is cleared.
 UPDATE jobs SET spec = %(spec)s::jsonb, spec_hash = %(spec_hash)s, error = NULL
@@ -665,12 +532,6 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 INSERT INTO job_deps (job_id, upstream_id)
 SELECT %(job_id)s, u FROM unnest(%(upstream_ids)s::bigint[]) AS u
 ON CONFLICT DO NOTHING
-
--- name: upstream_jobs
--- The upstream jobs of a job with their names and states, oldest first.
-SELECT u.id, u.name, u.state FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
-WHERE d.job_id = %(job_id)s
-ORDER BY u.id
 
 -- name: runnable_jobs
 -- serve: active jobs of the queues %(queues)s (NULL: every queue) none of
@@ -714,12 +575,6 @@ SELECT j.settler AS owner, 0 AS chunks, k.host, k.pid,
        extract(epoch FROM now() - k.heartbeat_at)::float8 AS heartbeat_age
 FROM jobs j LEFT JOIN coordinators k ON k.owner = j.settler
 WHERE j.id = %(job_id)s AND j.state = 'running' AND j.settler IS NOT NULL
-
--- name: update_job_priority
--- A queued or running job's priority (the caller locked it and read the old one).
-UPDATE jobs SET priority = %(priority)s
-WHERE id = %(job_id)s AND state IN ('pending', 'running')
-RETURNING *
 
 -- name: get_jobs
 -- Several jobs by id (the dispatcher's periodic look at what it serves).
