@@ -26,6 +26,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import IllegalTransition, NotFound, SchemaTooNew
@@ -82,6 +83,20 @@ class Tx(abc.ABC):
         """Append audit events as this store's actor, in this transaction."""
 
 
+@dataclass(frozen=True)
+class ChunkMove:
+    """A batch move of one job's chunks: those in ``sources`` (and numbered
+    ``seqs``, unless None) to ``target`` (``cancelled``; or ``pending`` with
+    their counters, error and backoff reset), the lease cleared and the open
+    attempt rows closed as ``outcome``."""
+
+    job_id: int
+    sources: list[str]
+    seqs: list[int] | None
+    target: str
+    outcome: str
+
+
 def job_missing(job_id: int) -> NotFound:
     return NotFound(f"job {job_id} does not exist")
 
@@ -134,19 +149,9 @@ class SqlCore(Store):
         """Run one migration's statements in the transaction."""
 
     @abc.abstractmethod
-    def _move_job_chunks(
-        self,
-        tx: Tx,
-        job_id: int,
-        sources: list[str],
-        seqs: list[int] | None,
-        target: str,
-        outcome: str,
-    ) -> int:
-        """Chunks of the job in ``sources`` (and numbered ``seqs``, unless None)
-        to ``target``: ``cancelled``, or ``pending`` with their counters, error
-        and backoff reset; lease cleared, open attempts closed as ``outcome``,
-        one ``chunk_<outcome>`` event each. How many."""
+    def _move_job_chunks(self, tx: Tx, move: ChunkMove) -> int:
+        """Apply ``move`` (see :class:`ChunkMove`) with one ``chunk_<outcome>``
+        event per chunk, saying where it came from. How many."""
 
     @abc.abstractmethod
     def _return_running(self, tx: Tx, params: dict[str, Any]) -> int:
@@ -309,7 +314,8 @@ class SqlCore(Store):
                 return False
             source, _record = self._move_job(tx, job_id, JobState.CANCELLED, None)
             sources = rows.state_values(CHUNK_CANCELLED_WITH_JOB)
-            cancelled = self._move_job_chunks(tx, job_id, sources, None, "cancelled", "cancelled")
+            move = ChunkMove(job_id, sources, None, "cancelled", "cancelled")
+            cancelled = self._move_job_chunks(tx, move)
             detail = {"from": source.value, "chunks_cancelled": cancelled}
             tx.events([(EventKind.JOB_CANCELLED, job_id, None, detail)])
         return True
@@ -427,7 +433,8 @@ class SqlCore(Store):
         picked = None if seqs is None else [int(s) for s in seqs]
         with self._tx() as tx:
             sources = rows.state_values(allowed)
-            return self._move_job_chunks(tx, job_id, sources, picked, "pending", "requeued")
+            move = ChunkMove(job_id, sources, picked, "pending", "requeued")
+            return self._move_job_chunks(tx, move)
 
     def save_checkpoint(self, chunk_id: int, fencing_token: int, state: Any) -> bool:
         params = {"chunk_id": chunk_id, "token": fencing_token, "checkpoint": rows.dump_json(state)}

@@ -2,9 +2,11 @@
 
 The control flow is :class:`orchestrator.store.fleet.SqlStore`'s; this
 module supplies the transaction (a pooled connection), array parameters,
-``COPY`` for chunks, ``NOTIFY``/``LISTEN`` and the batch hot path. Every method is one transaction; the batch operations of the dispatcher
-(lease, complete, release, reap, requeue, cancel) are one statement each, so a
-batch of a hundred chunks costs a constant number of round trips. Leases use
+``COPY`` for chunks, ``NOTIFY``/``LISTEN`` and the batch hot path.
+
+Every method is one transaction; the batch operations of the dispatcher
+(lease, complete, release, reap, requeue, cancel) are one statement each, so
+a batch of a hundred chunks costs a constant number of round trips. Leases use
 ``FOR UPDATE SKIP LOCKED`` so several coordinators take disjoint chunks.
 Driver errors are wrapped here, at the edge: an unreachable server becomes
 :class:`StoreUnavailable` whose message names the server without a password.
@@ -28,7 +30,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from orchestrator import jsoncodec
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.store import redact_url, rows
-from orchestrator.store.core import Event, Tx
+from orchestrator.store.core import ChunkMove, Event, Tx
 from orchestrator.store.fleet import SqlStore
 from orchestrator.store.queries import load_queries
 from orchestrator.store.records import Lease
@@ -196,17 +198,8 @@ class PostgresStore(SqlStore):
         assert isinstance(tx, PgTx)
         tx.cur.execute(script)  # a migration file, ours
 
-    def _move_job_chunks(
-        self,
-        tx: Tx,
-        job_id: int,
-        sources: list[str],
-        seqs: list[int] | None,
-        target: str,
-        outcome: str,
-    ) -> int:
-        params = {"job_id": job_id, "sources": sources, "seqs": seqs, "target": target}
-        moved = tx.one("move_job_chunks", {**params, "outcome": outcome, **_who(self.actor)})
+    def _move_job_chunks(self, tx: Tx, move: ChunkMove) -> int:
+        moved = tx.one("move_job_chunks", {**vars(move), **_who(self.actor)})
         return int(_found(moved)["n"])
 
     def _return_running(self, tx: Tx, params: dict[str, Any]) -> int:

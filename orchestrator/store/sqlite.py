@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.store import rows
-from orchestrator.store.core import Event, Tx
+from orchestrator.store.core import ChunkMove, Event, Tx
 from orchestrator.store.fleet import SqlStore
 from orchestrator.store.queries import load_queries, sqlite_statements
 from orchestrator.store.rows import EventKind
@@ -163,21 +163,16 @@ class SqliteStore(SqlStore):
         tx.run(statement, {**params, "chunk_ids": ids})
         return ids
 
-    def _move_job_chunks(
-        self,
-        tx: Tx,
-        job_id: int,
-        sources: list[str],
-        seqs: list[int] | None,
-        target: str,
-        outcome: str,
-    ) -> int:
-        states = _ids(sources)
-        params = {"job_id": job_id, "states": states, "seqs": None if seqs is None else _ids(seqs)}
-        victims = tx.all("chunks_in_states", params)
-        self._move(tx, victims, outcome, "move_chunks", {"sources": states, "target": target})
-        kind = f"chunk_{outcome}"
-        tx.events([(kind, job_id, v["id"], {"from": v["state"]}) for v in victims])
+    def _move_job_chunks(self, tx: Tx, move: ChunkMove) -> int:
+        states = _ids(move.sources)
+        seqs = None if move.seqs is None else _ids(move.seqs)
+        victims = tx.all(
+            "chunks_in_states", {"job_id": move.job_id, "states": states, "seqs": seqs}
+        )
+        moved = {"sources": states, "target": move.target}
+        self._move(tx, victims, move.outcome, "move_chunks", moved)
+        kind = f"chunk_{move.outcome}"
+        tx.events([(kind, move.job_id, v["id"], {"from": v["state"]}) for v in victims])
         return len(victims)
 
     def _return_running(self, tx: Tx, params: dict[str, Any]) -> int:
