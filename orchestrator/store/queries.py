@@ -1,8 +1,11 @@
 """Named SQL queries and numbered migrations, loaded from package data.
 
-Each dialect keeps all of its SQL in ``store/sql/<dialect>.sql``: every query
-starts with ``-- name: some_name`` followed by a comment line saying what it
-does, and runs until the next ``-- name:``. Migrations are
+The SQL lives in ``store/sql/``: ``common.sql`` holds the queries both
+dialects run as written (portable SQL, ``:name`` parameters, turned into
+``%(name)s`` for psycopg), ``<dialect>.sql`` the ones that differ, under the
+same names in both files. Every query starts with ``-- name: some_name``
+followed by a comment line saying what it does, and runs until the next
+``-- name:``; a name is defined in exactly one file of a dialect. Migrations are
 ``store/migrations/<dialect>/NNNN_description.sql``; their number is the
 schema version they bring the store to. No other module holds SQL.
 """
@@ -28,10 +31,26 @@ class Migration:
     sql: str
 
 
+#: a ``:name`` parameter of common.sql (not a ``::`` cast, not inside a word)
+_COMMON_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
 @cache
 def load_queries(dialect: str) -> dict[str, str]:
-    """All named queries of ``dialect`` (``sqlite`` or ``postgres``)."""
-    text = (_HERE / "sql" / f"{dialect}.sql").read_text("utf-8")
+    """All named queries of ``dialect`` (``sqlite`` or ``postgres``): its own
+    file and the common one."""
+    queries = _parse(dialect, (_HERE / "sql" / f"{dialect}.sql").read_text("utf-8"))
+    common = _parse("common", (_HERE / "sql" / "common.sql").read_text("utf-8"))
+    for name, text in common.items():
+        if name in queries:
+            raise ValueError(f"query {name!r} is in both common.sql and {dialect}.sql")
+        if "%" in text:
+            raise ValueError(f"common.sql: query {name!r} has a percent sign")
+        queries[name] = _COMMON_PARAM.sub(r"%(\1)s", text) if dialect == "postgres" else text
+    return queries
+
+
+def _parse(label: str, text: str) -> dict[str, str]:
     queries: dict[str, str] = {}
     name: str | None = None
     lines: list[str] = []
@@ -42,7 +61,7 @@ def load_queries(dialect: str) -> dict[str, str]:
                 queries[name] = "\n".join(lines).strip()
             name, lines = match.group(1), []
             if name in queries:
-                raise ValueError(f"{dialect}.sql: query {name!r} defined twice")
+                raise ValueError(f"{label}.sql: query {name!r} defined twice")
         elif name is not None:
             lines.append(line)
     if name is not None:

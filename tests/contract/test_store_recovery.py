@@ -170,8 +170,7 @@ def test_commit_after_a_reap_in_flight_is_rejected(pg_url: str) -> None:
         lease = store.lease_chunks("o", [job_id], 1, 0.2)[0]
         time.sleep(0.4)
         reaping = psycopg.connect(pg_url)
-        params = {"limit": 10, "reason": "lease expired", "user": "t", "host": "h", "pid": 1}
-        reaping.execute(load_queries("postgres")["reap_expired"], params)  # row locked
+        reaping.execute(load_queries("postgres")["return_running"], _reap_params())  # row locked
         result: list[list[bool]] = []
         committer = threading.Thread(
             target=lambda: result.append(store.complete_chunks("o", [outcome(lease)]))
@@ -190,6 +189,13 @@ def test_commit_after_a_reap_in_flight_is_rejected(pg_url: str) -> None:
         assert (rejected.detail["chunk_state"], rejected.detail["lease_owner"]) == ("pending", None)
     finally:
         store.close()
+
+
+def _reap_params() -> dict[str, Any]:
+    """What ``Store.reap_expired`` passes to the one back-to-pending query."""
+    reap = {"owner": None, "expired": True, "limit": 10, "outcome": "expired"}
+    reap.update(event="chunk_reaped", infra_spent=1, reason="lease expired")
+    return {**reap, "user": "t", "host": "h", "pid": 1}
 
 
 def _outcome_batch(store: Store, lease: Any) -> dict[str, Any]:

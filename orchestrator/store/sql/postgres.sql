@@ -1,4 +1,5 @@
--- Named queries of the PostgreSQL backend (orchestrator/store/postgres.py).
+-- Named queries of the PostgreSQL dialect (orchestrator/store/core.py, fleet.py and
+-- postgres.py run them by name; the portable ones are in common.sql).
 --
 -- Timestamps come from now(): the transaction's start on the server clock.
 -- Lists are passed as arrays. State transitions are guarded in the WHERE
@@ -26,10 +27,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 -- Whether the store was ever migrated.
 SELECT to_regclass('schema_migrations') IS NOT NULL AS present
 
--- name: current_version
--- The schema version of the store: the highest migration applied.
-SELECT coalesce(max(version), 0) AS version FROM schema_migrations
-
 -- name: insert_migration
 -- Record that migration %(version)s was applied.
 INSERT INTO schema_migrations (version, applied_at) VALUES (%(version)s, now())
@@ -45,10 +42,6 @@ VALUES (%(name)s, %(run_key)s, 'pending', %(priority)s, %(queue)s, %(spec)s::jso
 ON CONFLICT (name, run_key) DO NOTHING
 RETURNING id
 
--- name: job_id_by_key
--- The id of the job with this (name, run_key).
-SELECT id FROM jobs WHERE name = %(name)s AND run_key = %(run_key)s
-
 -- name: insert_input
 -- One input fingerprint of a job: (job_id, idx, path, format, size, mtime_ns, sample_hash).
 INSERT INTO job_inputs (job_id, idx, path, format, size, mtime_ns, sample_hash)
@@ -63,18 +56,6 @@ COPY chunks (job_id, seq, phase, kind, path, start, stop, est_rows, descriptor) 
 INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
 VALUES (%(kind)s, %(job_id)s, %(chunk_id)s, %(user)s, %(host)s, %(pid)s, %(detail)s::jsonb)
 
--- name: get_job
--- One job by id.
-SELECT * FROM jobs WHERE id = %(job_id)s
-
--- name: find_job_by_key
--- The job with this name and run key.
-SELECT * FROM jobs WHERE name = %(name)s AND run_key = %(run_key)s
-
--- name: find_job_newest
--- The newest job with this name.
-SELECT * FROM jobs WHERE name = %(name)s ORDER BY created_at DESC, id DESC LIMIT 1
-
 -- name: list_jobs
 -- Jobs newest first, optionally only those in %(states)s (NULL = all).
 SELECT * FROM jobs
@@ -82,29 +63,10 @@ WHERE %(states)s::text[] IS NULL OR state = ANY(%(states)s::text[])
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 
--- name: job_inputs
--- The input fingerprints of a job in discovery order.
-SELECT * FROM job_inputs WHERE job_id = %(job_id)s ORDER BY idx
-
--- name: job_state
--- The current state of a job.
-SELECT state FROM jobs WHERE id = %(job_id)s
-
 -- name: job_state_for_update
--- The current state of a job, locked until the end of the transaction.
-SELECT state FROM jobs WHERE id = %(job_id)s FOR UPDATE
-
--- name: job_progress
--- Chunk counts and totals per state, from the covering index chunks_progress_idx.
-SELECT state,
-       count(*) AS n,
-       sum(rows_in) AS rows_in,
-       sum(rows_out) AS rows_out,
-       sum(rows_rejected) AS rows_rejected,
-       sum(bytes_out) AS bytes_out,
-       sum(attempts + infra_attempts) AS retries
-FROM chunks WHERE job_id = %(job_id)s
-GROUP BY state
+-- The current state (and what a change reports: priority, spec hash) of a
+-- job, locked until the end of the transaction.
+SELECT state, priority, spec_hash FROM jobs WHERE id = %(job_id)s FOR UPDATE
 
 -- name: update_job_state
 -- Move a job to %(target)s only from an allowed source state.
@@ -122,33 +84,6 @@ UPDATE jobs SET
                  WHEN %(active)s THEN NULL ELSE error END
 WHERE id = %(job_id)s AND state = ANY(%(sources)s::text[])
 RETURNING *
-
--- name: cancel_chunks
--- Cancel the unfinished chunks of a job (those in %(sources)s), close their
--- open attempt rows, one chunk_cancelled event each; returns their ids.
-WITH victims AS (
-    SELECT id, state FROM chunks
-    WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
-    FOR UPDATE
-), moved AS (
-    UPDATE chunks c SET
-        state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
-    RETURNING c.id, c.job_id, v.state AS from_state
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'cancelled',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_cancelled', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('from', m.from_state)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT id FROM moved
 
 -- name: list_chunks
 -- Chunks of a job in seq order, optionally only in %(states)s; NULL limit = all.
@@ -318,63 +253,41 @@ WITH v AS (
 )
 SELECT id FROM done
 
--- name: release_leases
--- Graceful stop: every running chunk of %(owner)s back to pending without an
--- attempt spent; attempt rows closed as 'released'; one chunk_released event
--- each. Chunks locked by a concurrent commit are skipped (they are finishing).
+-- name: return_running
+-- Running chunks back to pending, as one statement: those of %(owner)s (NULL:
+-- any owner) whose lease expired when %(expired)s (else all of them), at
+-- most %(limit)s (NULL: all), oldest expiry first. A graceful stop
+-- (release_leases: 'released', no attempt spent), a reap ('expired') and a
+-- reclaim of a coordinator proven gone ('orphaned') are this one move with
+-- other parameters: %(infra_spent)s infra attempts added, attempt rows
+-- closed as %(outcome)s, one %(event)s event each with %(reason)s. Chunks
+-- locked by a concurrent commit are skipped (they are finishing); FOR UPDATE
+-- re-checks state and expiry on the newest row version, and the UPDATE is
+-- guarded by them again, so a chunk that committed meanwhile is never touched.
 WITH victims AS (
     SELECT id, lease_owner FROM chunks
-    WHERE state = 'running' AND lease_owner = %(owner)s
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    UPDATE chunks c SET
-        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
-        updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = 'running'
-    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'released',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_released', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
-                              'reason', %(reason)s::text)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT count(*) AS n FROM moved
-
--- name: reap_expired
--- Up to %(limit)s running chunks whose lease expired back to pending as an
--- infrastructure failure (infra_attempts + 1); attempt rows closed as
--- 'expired'; one chunk_reaped event each. FOR UPDATE re-checks state and
--- expiry on the newest row version, and the UPDATE is guarded by state =
--- 'running' again, so a chunk that committed meanwhile is never touched.
-WITH victims AS (
-    SELECT id, lease_owner FROM chunks
-    WHERE state = 'running' AND lease_expires_at < now()
+    WHERE state = 'running'
+      AND (%(owner)s::text IS NULL OR lease_owner = %(owner)s::text)
+      AND (NOT %(expired)s OR lease_expires_at < now())
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE chunks c SET
         state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
-        infra_attempts = c.infra_attempts + 1, updated_at = now()
+        infra_attempts = c.infra_attempts + %(infra_spent)s, updated_at = now()
     FROM victims v
-    WHERE c.id = v.id AND c.state = 'running' AND c.lease_expires_at < now()
+    WHERE c.id = v.id AND c.state = 'running' AND c.lease_owner = v.lease_owner
+      AND (NOT %(expired)s OR c.lease_expires_at < now())
     RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
 ), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'expired',
+    UPDATE attempts a SET finished_at = now(), outcome = %(outcome)s::text,
         duration = extract(epoch FROM now() - a.started_at)
     FROM moved m
     WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
 ), logged AS (
     INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_reaped', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+    SELECT %(event)s::text, m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
            jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
                               'reason', %(reason)s::text)
     FROM moved m
@@ -382,11 +295,13 @@ WITH victims AS (
 )
 SELECT count(*) AS n FROM moved
 
--- name: requeue_chunks
--- Resume: the chunks of a job in %(sources)s (only those numbered %(seqs)s
--- unless it is NULL: the DLQ retry of single chunks) back to pending with
--- counters, error, backoff and lease reset; open attempt rows closed as
--- 'requeued'; one chunk_requeued event each. Returns how many.
+-- name: move_job_chunks
+-- The chunks of a job in %(sources)s (only those numbered %(seqs)s unless it
+-- is NULL: the DLQ retry of single chunks) to %(target)s, as one statement:
+-- 'cancelled' (with their job) or 'pending' (resume: counters, error and
+-- backoff reset too); the lease cleared, open attempt rows closed as
+-- %(outcome)s, one chunk_<outcome> event each saying where it came from.
+-- Returns how many.
 WITH victims AS (
     SELECT id, state FROM chunks
     WHERE job_id = %(job_id)s AND state = ANY(%(sources)s::text[])
@@ -394,19 +309,24 @@ WITH victims AS (
     FOR UPDATE
 ), moved AS (
     UPDATE chunks c SET
-        state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
-        not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        state = %(target)s::text,
+        attempts = CASE WHEN %(target)s::text = 'pending' THEN 0 ELSE c.attempts END,
+        infra_attempts = CASE WHEN %(target)s::text = 'pending' THEN 0
+                              ELSE c.infra_attempts END,
+        error = CASE WHEN %(target)s::text = 'pending' THEN NULL ELSE c.error END,
+        not_before = CASE WHEN %(target)s::text = 'pending' THEN NULL ELSE c.not_before END,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
     FROM victims v
     WHERE c.id = v.id AND c.state = ANY(%(sources)s::text[])
     RETURNING c.id, c.job_id, v.state AS from_state
 ), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'requeued',
+    UPDATE attempts a SET finished_at = now(), outcome = %(outcome)s::text,
         duration = extract(epoch FROM now() - a.started_at)
     FROM moved m
     WHERE a.chunk_id = m.id AND a.finished_at IS NULL
 ), logged AS (
     INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_requeued', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
+    SELECT 'chunk_' || %(outcome)s::text, m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
            jsonb_build_object('from', m.from_state)
     FROM moved m
     ORDER BY m.id
@@ -417,10 +337,6 @@ SELECT count(*) AS n FROM moved
 -- Store a processor checkpoint if the lease %(token)s is still current.
 UPDATE chunks SET checkpoint = %(checkpoint)s::jsonb, updated_at = now()
 WHERE id = %(chunk_id)s AND fencing_token = %(token)s AND state = 'running'
-
--- name: list_events
--- Events of a job, oldest first; NULL limit = all.
-SELECT * FROM events WHERE job_id = %(job_id)s ORDER BY id LIMIT %(limit)s
 
 -- name: create_database
 -- Test and benchmark support: a new database cloned from a template (both
@@ -446,60 +362,6 @@ ORDER BY 1, 2
 -- A queue's row (paused, concurrency_limit), locked until commit; nothing
 -- when the queue has no row (open, unlimited).
 SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s FOR UPDATE
-
--- name: upsert_queue_paused
--- Pause or resume %(name)s; its row is created when it has none.
-INSERT INTO queues (name, paused) VALUES (%(name)s, %(paused)s)
-ON CONFLICT (name) DO UPDATE SET paused = EXCLUDED.paused
-
--- name: upsert_queue_limit
--- Set (or clear, NULL) the concurrency limit of %(name)s; its row is created
--- when it has none.
-INSERT INTO queues (name, concurrency_limit) VALUES (%(name)s, %(limit)s)
-ON CONFLICT (name) DO UPDATE SET concurrency_limit = EXCLUDED.concurrency_limit
-
--- name: list_queues
--- Every queue that has a row or jobs, by name: paused, limit, pending chunks
--- of pending or running jobs, running chunks, pending or running jobs.
-WITH names AS (
-    SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs
-), pending AS (
-    SELECT j.queue, count(*) AS n FROM jobs j JOIN chunks c ON c.job_id = j.id
-    WHERE j.state IN ('pending', 'running') AND c.state = 'pending'
-    GROUP BY j.queue
-), running AS (
-    SELECT j.queue, count(*) AS n FROM chunks c JOIN jobs j ON j.id = c.job_id
-    WHERE c.state = 'running'
-    GROUP BY j.queue
-), active AS (
-    SELECT queue, count(*) AS n FROM jobs WHERE state IN ('pending', 'running')
-    GROUP BY queue
-)
-SELECT n.name, coalesce(q.paused, false) AS paused, q.concurrency_limit,
-       coalesce(p.n, 0) AS pending, coalesce(r.n, 0) AS running,
-       coalesce(a.n, 0) AS jobs_active
-FROM names n
-LEFT JOIN queues q ON q.name = n.name
-LEFT JOIN pending p ON p.queue = n.name
-LEFT JOIN running r ON r.queue = n.name
-LEFT JOIN active a ON a.queue = n.name
-ORDER BY n.name
-
--- name: get_queue
--- A queue's row (paused, concurrency_limit); nothing when it has none.
-SELECT name, paused, concurrency_limit FROM queues WHERE name = %(name)s
-
--- name: queue_chunk_counts
--- Queue %(queue)s now, per job priority: pending chunks of pending or running
--- jobs, running chunks, dead chunks (its dead letters).
-SELECT j.priority,
-       count(*) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running'))
-           AS pending,
-       count(*) FILTER (WHERE c.state = 'running') AS running,
-       count(*) FILTER (WHERE c.state = 'dead') AS dead
-FROM jobs j JOIN chunks c ON c.job_id = j.id
-WHERE j.queue = %(queue)s AND c.state IN ('pending', 'running', 'dead')
-GROUP BY j.priority
 
 -- name: queue_waits
 -- Queue %(queue)s: the chunks first leased in the last %(since)s seconds, and
@@ -565,21 +427,9 @@ UPDATE hosts SET address = %(address)s, port = %(port)s, username = %(user)s,
     slots = %(slots)s, pool = %(pool)s, labels = %(labels)s::jsonb, env = %(env)s::jsonb
 WHERE name = %(name)s
 
--- name: delete_host
--- Forget a host; returns its name when it existed.
-DELETE FROM hosts WHERE name = %(name)s RETURNING name
-
--- name: get_host
--- One host by name.
-SELECT * FROM hosts WHERE name = %(name)s
-
 -- name: get_host_for_update
 -- One host by name, locked until the transaction ends (state changes).
 SELECT * FROM hosts WHERE name = %(name)s FOR UPDATE
-
--- name: list_hosts
--- Every registered host, by name.
-SELECT * FROM hosts ORDER BY name
 
 -- name: set_host_state
 -- Move a host to :state with its reason, unless it is there already; with
@@ -624,10 +474,6 @@ WITH renewed AS (
 )
 SELECT id, fencing_token FROM chunks WHERE lease_owner = %(owner)s AND state = 'running'
 
--- name: delete_coordinator
--- Deregister a coordinator (it exits, or a peer proved it gone).
-DELETE FROM coordinators WHERE owner = %(owner)s
-
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.
@@ -637,36 +483,6 @@ FROM chunks c LEFT JOIN coordinators k ON k.owner = c.lease_owner
 WHERE c.state = 'running' AND c.lease_owner IS NOT NULL
 GROUP BY c.lease_owner, k.host, k.pid, k.heartbeat_at
 ORDER BY c.lease_owner
-
--- name: reclaim_owner
--- The running chunks of %(owner)s, proven gone, back to pending at once as an
--- infrastructure loss (infra_attempts + 1); attempt rows closed as
--- 'orphaned'; one chunk_reaped event each, with %(reason)s.
-WITH victims AS (
-    SELECT id, lease_owner FROM chunks
-    WHERE state = 'running' AND lease_owner = %(owner)s
-    FOR UPDATE SKIP LOCKED
-), moved AS (
-    UPDATE chunks c SET
-        state = 'pending', lease_owner = NULL, lease_expires_at = NULL, not_before = NULL,
-        infra_attempts = c.infra_attempts + 1, updated_at = now()
-    FROM victims v
-    WHERE c.id = v.id AND c.state = 'running' AND c.lease_owner = %(owner)s
-    RETURNING c.id, c.job_id, c.fencing_token, v.lease_owner
-), closed AS (
-    UPDATE attempts a SET finished_at = now(), outcome = 'orphaned',
-        duration = extract(epoch FROM now() - a.started_at)
-    FROM moved m
-    WHERE a.chunk_id = m.id AND a.fencing_token = m.fencing_token AND a.finished_at IS NULL
-), logged AS (
-    INSERT INTO events (kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
-    SELECT 'chunk_reaped', m.job_id, m.id, %(user)s, %(host)s, %(pid)s,
-           jsonb_build_object('owner', m.lease_owner, 'fencing_token', m.fencing_token,
-                              'reason', %(reason)s::text)
-    FROM moved m
-    ORDER BY m.id
-)
-SELECT count(*) AS n FROM moved
 
 -- name: dead_chunks
 -- The dead-letter queue: dead chunks of one job (%(job_id)s) or of all jobs
@@ -697,26 +513,6 @@ WITH victims AS (
 )
 SELECT count(*) AS n FROM moved
 
--- name: running_chunk_owners
--- Who holds running chunks of a job (replan refuses while anyone does).
-SELECT lease_owner AS owner, count(*) AS n FROM chunks
-WHERE job_id = %(job_id)s AND state = 'running'
-GROUP BY lease_owner ORDER BY lease_owner
-
--- name: count_succeeded
--- How many chunks of a job succeeded.
-SELECT count(*) AS n FROM chunks WHERE job_id = %(job_id)s AND state = 'succeeded'
-
--- name: delete_job_chunks
--- Replan: drop every chunk of a job (attempts and events keep the history;
--- chunk ids are never reused, so a late commit of a dropped chunk matches
--- nothing).
-DELETE FROM chunks WHERE job_id = %(job_id)s
-
--- name: delete_job_inputs
--- Replan: drop the input fingerprints of a job.
-DELETE FROM job_inputs WHERE job_id = %(job_id)s
-
 -- name: update_job_plan
 -- Replan: the job's new spec and spec hash; its error is cleared.
 UPDATE jobs SET spec = %(spec)s::jsonb, spec_hash = %(spec_hash)s, error = NULL
@@ -736,12 +532,6 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
 INSERT INTO job_deps (job_id, upstream_id)
 SELECT %(job_id)s, u FROM unnest(%(upstream_ids)s::bigint[]) AS u
 ON CONFLICT DO NOTHING
-
--- name: upstream_jobs
--- The upstream jobs of a job with their names and states, oldest first.
-SELECT u.id, u.name, u.state FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
-WHERE d.job_id = %(job_id)s
-ORDER BY u.id
 
 -- name: runnable_jobs
 -- serve: active jobs of the queues %(queues)s (NULL: every queue) none of
@@ -785,13 +575,6 @@ SELECT j.settler AS owner, 0 AS chunks, k.host, k.pid,
        extract(epoch FROM now() - k.heartbeat_at)::float8 AS heartbeat_age
 FROM jobs j LEFT JOIN coordinators k ON k.owner = j.settler
 WHERE j.id = %(job_id)s AND j.state = 'running' AND j.settler IS NOT NULL
-
--- name: update_job_priority
--- A queued or running job's priority; the old value comes back for the event.
-UPDATE jobs j SET priority = %(priority)s
-FROM (SELECT id, priority FROM jobs WHERE id = %(job_id)s FOR UPDATE) old
-WHERE j.id = old.id AND j.state IN ('pending', 'running')
-RETURNING j.*, old.priority AS old_priority
 
 -- name: get_jobs
 -- Several jobs by id (the dispatcher's periodic look at what it serves).

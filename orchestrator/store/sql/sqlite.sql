@@ -1,4 +1,5 @@
--- Named queries of the SQLite backend (orchestrator/store/sqlite.py).
+-- Named queries of the SQLite dialect (orchestrator/store/core.py, fleet.py and
+-- sqlite.py run them by name; the portable ones are in common.sql).
 --
 -- Timestamps are REAL unix seconds. Every write transaction reads the
 -- database clock once (query `now`) and passes it as :now, so one
@@ -46,11 +47,8 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 -- name: has_migrations_table
 -- Whether the store was ever migrated (an empty file has no tables).
-SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'
-
--- name: current_version
--- The schema version of the store: the highest migration applied.
-SELECT coalesce(max(version), 0) AS version FROM schema_migrations
+SELECT count(*) AS present FROM sqlite_master
+WHERE type = 'table' AND name = 'schema_migrations'
 
 -- name: insert_migration
 -- Record that migration :version was applied.
@@ -64,10 +62,6 @@ VALUES (:name, :run_key, 'pending', :priority, :queue, :spec, :spec_hash,
         :output_path, :source_file, :now)
 ON CONFLICT (name, run_key) DO NOTHING
 RETURNING id
-
--- name: job_id_by_key
--- The id of the job with this (name, run_key).
-SELECT id FROM jobs WHERE name = :name AND run_key = :run_key
 
 -- name: insert_input
 -- One input fingerprint of a job: (job_id, idx, path, format, size, mtime_ns, sample_hash).
@@ -85,18 +79,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
 INSERT INTO events (at, kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
 VALUES (:now, :kind, :job_id, :chunk_id, :user, :host, :pid, :detail)
 
--- name: get_job
--- One job by id.
-SELECT * FROM jobs WHERE id = :job_id
-
--- name: find_job_by_key
--- The job with this name and run key.
-SELECT * FROM jobs WHERE name = :name AND run_key = :run_key
-
--- name: find_job_newest
--- The newest job with this name.
-SELECT * FROM jobs WHERE name = :name ORDER BY created_at DESC, id DESC LIMIT 1
-
 -- name: list_jobs
 -- Jobs newest first, optionally only those in :states (JSON array or NULL).
 SELECT * FROM jobs
@@ -104,25 +86,10 @@ WHERE :states IS NULL OR state IN (SELECT value FROM json_each(:states))
 ORDER BY created_at DESC, id DESC
 LIMIT :limit
 
--- name: job_inputs
--- The input fingerprints of a job in discovery order.
-SELECT * FROM job_inputs WHERE job_id = :job_id ORDER BY idx
-
 -- name: job_state_for_update
--- The current state of a job (read inside the write transaction).
-SELECT state FROM jobs WHERE id = :job_id
-
--- name: job_progress
--- Chunk counts and totals per state, from the covering index chunks_progress_idx.
-SELECT state,
-       count(*) AS n,
-       sum(rows_in) AS rows_in,
-       sum(rows_out) AS rows_out,
-       sum(rows_rejected) AS rows_rejected,
-       sum(bytes_out) AS bytes_out,
-       sum(attempts + infra_attempts) AS retries
-FROM chunks WHERE job_id = :job_id
-GROUP BY state
+-- The current state (and what a change reports: priority, spec hash) of a
+-- job; the write transaction's lock keeps it until commit.
+SELECT state, priority, spec_hash FROM jobs WHERE id = :job_id
 
 -- name: update_job_state
 -- Move a job to :target only from an allowed source state (:sources, JSON).
@@ -265,19 +232,17 @@ UPDATE chunks SET
     infra_attempts = infra_attempts + :infra_spent, updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:chunk_ids)) AND state = 'running'
 
--- name: requeue_chunks
--- Resume: chunks :chunk_ids (JSON) in an allowed source state (:sources) back
--- to pending with counters, error, backoff and lease reset.
+-- name: move_chunks
+-- Chunks :chunk_ids (JSON) still in an allowed source state (:sources) to
+-- :target: 'cancelled' (with their job), or 'pending' (resume: counters,
+-- error and backoff reset too); the lease cleared.
 UPDATE chunks SET
-    state = 'pending', attempts = 0, infra_attempts = 0, error = NULL,
-    not_before = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
-WHERE id IN (SELECT value FROM json_each(:chunk_ids))
-  AND state IN (SELECT value FROM json_each(:sources))
-
--- name: cancel_chunks
--- Cancel chunks :chunk_ids (JSON) still in an allowed source state (:sources).
-UPDATE chunks SET
-    state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
+    state = :target,
+    attempts = CASE WHEN :target = 'pending' THEN 0 ELSE attempts END,
+    infra_attempts = CASE WHEN :target = 'pending' THEN 0 ELSE infra_attempts END,
+    error = CASE WHEN :target = 'pending' THEN NULL ELSE error END,
+    not_before = CASE WHEN :target = 'pending' THEN NULL ELSE not_before END,
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:chunk_ids))
   AND state IN (SELECT value FROM json_each(:sources))
 
@@ -286,10 +251,6 @@ WHERE id IN (SELECT value FROM json_each(:chunk_ids))
 UPDATE chunks SET checkpoint = :checkpoint, updated_at = :now
 WHERE id = :chunk_id AND fencing_token = :token AND state = 'running'
 
--- name: list_events
--- Events of a job, oldest first; :limit -1 = all.
-SELECT * FROM events WHERE job_id = :job_id ORDER BY id LIMIT :limit
-
 -- name: schema_columns
 -- Introspection for the schema tests: every (table, column) of the store.
 SELECT m.name AS table_name, p.name AS column_name
@@ -297,63 +258,12 @@ FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p
 WHERE m.type = 'table' AND m.name NOT IN ('sqlite_sequence')
 ORDER BY 1, 2
 
--- name: get_queue
--- A queue's row (paused, concurrency_limit); nothing when the queue has none
--- (open, unlimited).
+-- name: get_queue_for_update
+-- get_queue inside a write transaction (its lock keeps the row until commit).
 SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
 
--- name: upsert_queue_paused
--- Pause or resume :name (:paused 0/1); its row is created when it has none.
-INSERT INTO queues (name, paused) VALUES (:name, :paused)
-ON CONFLICT (name) DO UPDATE SET paused = excluded.paused
-
--- name: upsert_queue_limit
--- Set (or clear, NULL) the concurrency limit of :name; its row is created
--- when it has none.
-INSERT INTO queues (name, concurrency_limit) VALUES (:name, :limit)
-ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit
-
--- name: list_queues
--- Every queue that has a row or jobs, by name: paused, limit, pending chunks
--- of pending or running jobs, running chunks, pending or running jobs.
-WITH names AS (
-    SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs
-), pending AS (
-    SELECT j.queue, count(*) AS n FROM jobs j JOIN chunks c ON c.job_id = j.id
-    WHERE j.state IN ('pending', 'running') AND c.state = 'pending'
-    GROUP BY j.queue
-), running AS (
-    SELECT j.queue, count(*) AS n FROM chunks c JOIN jobs j ON j.id = c.job_id
-    WHERE c.state = 'running'
-    GROUP BY j.queue
-), active AS (
-    SELECT queue, count(*) AS n FROM jobs WHERE state IN ('pending', 'running')
-    GROUP BY queue
-)
-SELECT n.name, coalesce(q.paused, 0) AS paused, q.concurrency_limit,
-       coalesce(p.n, 0) AS pending, coalesce(r.n, 0) AS running,
-       coalesce(a.n, 0) AS jobs_active
-FROM names n
-LEFT JOIN queues q ON q.name = n.name
-LEFT JOIN pending p ON p.queue = n.name
-LEFT JOIN running r ON r.queue = n.name
-LEFT JOIN active a ON a.queue = n.name
-ORDER BY n.name
-
--- name: queue_chunk_counts
--- Queue :queue now, per job priority: pending chunks of pending or running
--- jobs, running chunks, dead chunks (its dead letters).
-SELECT j.priority,
-       count(*) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running'))
-           AS pending,
-       count(*) FILTER (WHERE c.state = 'running') AS running,
-       count(*) FILTER (WHERE c.state = 'dead') AS dead
-FROM jobs j JOIN chunks c ON c.job_id = j.id
-WHERE j.queue = :queue AND c.state IN ('pending', 'running', 'dead')
-GROUP BY j.priority
-
 -- name: queue_waits
--- Queue :queue: the chunks first leased since :since_at, and the mean and
+-- Queue :queue: the chunks first leased since (:now - :since), and the mean and
 -- nearest-rank 95th percentile of their wait (seconds from their job's
 -- submit to that first lease).
 WITH first_leases AS (
@@ -362,7 +272,7 @@ WITH first_leases AS (
     WHERE j.queue = :queue
     GROUP BY a.chunk_id, j.created_at
 ), waits AS (
-    SELECT leased_at - created_at AS wait FROM first_leases WHERE leased_at >= :since_at
+    SELECT leased_at - created_at AS wait FROM first_leases WHERE leased_at >= (:now - :since)
 ), ranked AS (
     SELECT wait, row_number() OVER (ORDER BY wait) AS nth, count(*) OVER () AS n FROM waits
 )
@@ -371,27 +281,27 @@ SELECT (SELECT count(*) FROM waits) AS n,
        (SELECT wait FROM ranked WHERE nth = (n * 95 + 99) / 100) AS p95
 
 -- name: queue_flow
--- Queue :queue, attempts since :since_at: chunks that succeeded and the rows
+-- Queue :queue, attempts since (:now - :since): chunks that succeeded and the rows
 -- they read; attempts that failed; attempts that ended (succeeded, failed,
 -- or lost: lost, expired, orphaned; not those a stop released, cancelled or
 -- requeued); retries (leases of a chunk that was leased before).
 WITH recent AS (
     SELECT a.chunk_id, a.fencing_token, a.outcome, a.started_at, a.finished_at
     FROM jobs j JOIN attempts a ON a.job_id = j.id
-    WHERE j.queue = :queue AND (a.started_at >= :since_at OR a.finished_at >= :since_at)
+    WHERE j.queue = :queue AND (a.started_at >= (:now - :since) OR a.finished_at >= (:now - :since))
 )
 SELECT
     (SELECT count(*) FROM recent
-     WHERE outcome = 'succeeded' AND finished_at >= :since_at) AS succeeded,
+     WHERE outcome = 'succeeded' AND finished_at >= (:now - :since)) AS succeeded,
     (SELECT coalesce(sum(c.rows_in), 0) FROM recent a JOIN chunks c ON c.id = a.chunk_id
-     WHERE a.outcome = 'succeeded' AND a.finished_at >= :since_at) AS rows_in,
+     WHERE a.outcome = 'succeeded' AND a.finished_at >= (:now - :since)) AS rows_in,
     (SELECT count(*) FROM recent
-     WHERE outcome = 'failed' AND finished_at >= :since_at) AS failed,
+     WHERE outcome = 'failed' AND finished_at >= (:now - :since)) AS failed,
     (SELECT count(*) FROM recent
      WHERE outcome IN ('succeeded', 'failed', 'lost', 'expired', 'orphaned')
-       AND finished_at >= :since_at) AS ended,
+       AND finished_at >= (:now - :since)) AS ended,
     (SELECT count(*) FROM recent a
-     WHERE a.started_at >= :since_at AND EXISTS (
+     WHERE a.started_at >= (:now - :since) AND EXISTS (
          SELECT 1 FROM attempts b
          WHERE b.chunk_id = a.chunk_id AND b.fencing_token < a.fencing_token)) AS retries
 
@@ -411,17 +321,9 @@ UPDATE hosts SET address = :address, port = :port, username = :user,
     slots = :slots, pool = :pool, labels = :labels, env = :env
 WHERE name = :name
 
--- name: delete_host
--- Forget a host; returns its name when it existed.
-DELETE FROM hosts WHERE name = :name RETURNING name
-
--- name: get_host
--- One host by name.
+-- name: get_host_for_update
+-- get_host inside a write transaction (its lock keeps the row until commit).
 SELECT * FROM hosts WHERE name = :name
-
--- name: list_hosts
--- Every registered host, by name.
-SELECT * FROM hosts ORDER BY name
 
 -- name: set_host_state
 -- Move a host to :state with its reason, unless it is there already; with
@@ -459,10 +361,6 @@ UPDATE chunks SET lease_expires_at = :now + :lease_seconds
 WHERE lease_owner = :owner AND state = 'running'
   AND json_extract(:leases, '$."' || id || '"') = fencing_token
 
--- name: delete_coordinator
--- Deregister a coordinator (it exits, or a peer proved it gone).
-DELETE FROM coordinators WHERE owner = :owner
-
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.
@@ -494,41 +392,17 @@ SELECT id, job_id, error FROM chunks WHERE job_id = :job_id AND state = 'dead' O
 UPDATE chunks SET state = 'cancelled', updated_at = :now
 WHERE job_id = :job_id AND state = 'dead'
 
--- name: running_chunk_owners
--- Who holds running chunks of a job (replan refuses while anyone does).
-SELECT lease_owner AS owner, count(*) AS n FROM chunks
-WHERE job_id = :job_id AND state = 'running'
-GROUP BY lease_owner ORDER BY lease_owner
-
--- name: count_succeeded
--- How many chunks of a job succeeded.
-SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND state = 'succeeded'
-
--- name: delete_job_chunks
--- Replan: drop every chunk of a job (attempts and events keep the history;
--- AUTOINCREMENT never reuses an id, so a late commit of a dropped chunk
--- matches nothing).
-DELETE FROM chunks WHERE job_id = :job_id
-
--- name: delete_job_inputs
--- Replan: drop the input fingerprints of a job.
-DELETE FROM job_inputs WHERE job_id = :job_id
-
 -- name: update_job_plan
 -- Replan: the job's new spec and spec hash; its error is cleared.
 UPDATE jobs SET spec = :spec, spec_hash = :spec_hash, error = NULL WHERE id = :job_id
 
 -- == scheduling: dependencies, serve, priorities, settlement ==================
 
--- name: insert_job_dep
--- depends_on: one upstream job of a new job (in the job's own transaction).
-INSERT OR IGNORE INTO job_deps (job_id, upstream_id) VALUES (:job_id, :upstream_id)
-
--- name: upstream_jobs
--- The upstream jobs of a job with their names and states, oldest first.
-SELECT u.id, u.name, u.state FROM job_deps d JOIN jobs u ON u.id = d.upstream_id
-WHERE d.job_id = :job_id
-ORDER BY u.id
+-- name: insert_job_deps
+-- depends_on: the upstream jobs (:upstream_ids, JSON) of a new job (in the
+-- job's own transaction).
+INSERT OR IGNORE INTO job_deps (job_id, upstream_id)
+SELECT :job_id, value FROM json_each(:upstream_ids)
 
 -- name: runnable_jobs
 -- serve: active jobs of the queues :queues (JSON; NULL: every queue) none of
@@ -571,12 +445,6 @@ SELECT j.settler AS owner, 0 AS chunks, k.host AS host, k.pid AS pid,
        :now - k.heartbeat_at AS heartbeat_age
 FROM jobs j LEFT JOIN coordinators k ON k.owner = j.settler
 WHERE j.id = :job_id AND j.state = 'running' AND j.settler IS NOT NULL
-
--- name: update_job_priority
--- A queued or running job's priority.
-UPDATE jobs SET priority = :priority
-WHERE id = :job_id AND state IN ('pending', 'running')
-RETURNING *
 
 -- name: get_jobs
 -- Several jobs by id (JSON list; the dispatcher's periodic look at what it serves).
