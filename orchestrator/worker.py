@@ -71,6 +71,7 @@ from orchestrator.protocol import (
     ProtocolError,
     write_message,
 )
+from orchestrator.shuffle.runtime import SHUFFLE_KIND, read_shuffle_chunk, write_shuffle_output
 from orchestrator.spec.model import CsvOptions
 
 #: Job payloads (with loaded processors) kept per worker, least recently used dropped.
@@ -268,6 +269,8 @@ class Worker:
             table = pa.ipc.open_stream(data).read_all()
         elif chunk.kind == "sequence":
             table = _EMPTY
+        elif chunk.kind == SHUFFLE_KIND:  # a reduce chunk: its partition, all map outputs
+            table = read_shuffle_chunk(chunk, job.payload)
         else:
             table = read_chunk(chunk, job.csv, schema=job.csv_schema)
         t1 = time.perf_counter()
@@ -295,7 +298,12 @@ class Worker:
                 )
         part = None
         returned: bytes | None = None
-        if out is not None and job.output_format is not None and job.return_part:
+        shuffled: dict[str, Any] | None = None
+        if out is not None and "shuffle_write" in job.payload:  # a map chunk of a map_reduce
+            if not part_name or not job.staging_dir:
+                raise ValueError("a shuffle map chunk needs a part_name and a staging_dir")
+            shuffled = write_shuffle_output(out, job.payload, job.staging_dir, part_name)
+        elif out is not None and job.output_format is not None and job.return_part:
             if not part_name:
                 raise ValueError("job has an output but the run has no part_name")
             returned = serialize(out, job.output_format, job.compression).to_pybytes()
@@ -317,6 +325,8 @@ class Worker:
             "part_file": part.path if part is not None else None,
             "timings": {"read": t1 - t0, "process": t2 - t1, "write": t3 - t2},
         }
+        if shuffled is not None:
+            result.update(shuffled)
         if ctx.reject_reasons:
             result["reject_reasons"] = ctx.reject_reasons
         if returned is not None:

@@ -161,3 +161,37 @@ def emit_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     chunk's committed part appears exactly once, or a duplicate shows."""
     time.sleep(float(ctx.params.get("seconds", 0.0)))
     return pa.table({"job": [ctx.job_name], "seq": [ctx.chunk.seq]})
+
+
+def group_by_reduce(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """A map_reduce reduce step: ``params.keys`` grouped, ``params.aggregations``
+    as ``[[column, function], ...]`` (shuffle/reduce_ops.py)."""
+    from orchestrator.shuffle.reduce_ops import aggregate
+
+    aggregations = [(c, f) for c, f in ctx.params["aggregations"]]
+    return aggregate(table, ctx.params["keys"], aggregations)
+
+
+def add_rank(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Adds ``phase`` (the chunk's phase) to every row: shows which phase wrote it."""
+    return table.append_column("phase", pa.array([ctx.chunk.phase] * table.num_rows, pa.int64()))
+
+
+def halve(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """An iterative step: ``x`` halved (integer) while above 1 (tests of custom planners)."""
+    x = table.column("x")
+    halved = pc.if_else(pc.greater(x, 1), pc.divide(x, 2), x)
+    return table.set_column(table.column_names.index("x"), "x", halved)
+
+
+def halve_until_one(inp: Any) -> Any:
+    """A custom planner: another phase of ``halve`` while some ``x`` is above 1."""
+    import pyarrow.ipc as ipc
+
+    biggest = 0
+    for path in inp.parts():
+        with pa.OSFile(path, "rb") as f:
+            part = ipc.open_file(f).read_all()
+        if part.num_rows:
+            biggest = max(biggest, pc.max(part.column("x")).as_py())
+    return inp.chunks_from_parts() if biggest > 1 else None

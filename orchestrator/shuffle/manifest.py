@@ -127,15 +127,18 @@ def build_manifest(
     return Manifest(tuple(keys), tuple(normalize), partitions, tuple(maps))
 
 
-def write_manifest(staging_dir: str, phase: int, manifest: Manifest) -> str:
-    """Write ``shuffle/manifest-phase-{phase}.json`` atomically; its path.
+def write_manifest(staging_dir: str, first_seq: int, manifest: Manifest) -> str:
+    """Write ``shuffle/manifest-{first_seq:05d}.json`` atomically; its path.
+
+    Named by the first chunk seq of the reduce phase it feeds: unique in the
+    job even when a hybrid job has several shuffles.
 
     Written when the reduce phase is planned, under the settlement claim; a
     planner that crashed and plans again writes the same bytes (map outputs
     in map chunk order), so rewriting is harmless.
     """
     data = json.dumps(manifest.to_dict(), separators=(",", ":")).encode()
-    return write_bytes_atomic(shuffle_dir(staging_dir), f"manifest-phase-{phase}.json", data)
+    return write_bytes_atomic(shuffle_dir(staging_dir), f"manifest-{first_seq:05d}.json", data)
 
 
 def read_manifest(path: str) -> Manifest:

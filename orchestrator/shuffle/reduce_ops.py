@@ -113,7 +113,7 @@ def aggregate(
         expr = {
             "count": col.count(),
             "count_all": pl.len(),
-            "sum": col.sum(),
+            "sum": pl.when(col.count() > 0).then(col.sum()),  # all null: null, as pyarrow
             "min": col.min(),
             "max": col.max(),
             "mean": col.mean(),
