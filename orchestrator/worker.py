@@ -71,7 +71,12 @@ from orchestrator.protocol import (
     ProtocolError,
     write_message,
 )
-from orchestrator.shuffle.runtime import SHUFFLE_KIND, read_shuffle_chunk, write_shuffle_output
+from orchestrator.shuffle.runtime import (
+    SHUFFLE_KIND,
+    phase_fields,
+    read_shuffle_chunk,
+    write_shuffle_output,
+)
 from orchestrator.spec.model import CsvOptions
 
 #: Job payloads (with loaded processors) kept per worker, least recently used dropped.
@@ -190,6 +195,7 @@ class Worker:
                 msg.get("checkpoint"),
                 msg.get("part_name"),
                 data,
+                msg.get("state"),
             )
         except UnknownJob as exc:
             result = _failure(task, token, exc, "infrastructure")
@@ -263,6 +269,7 @@ class Worker:
         checkpoint: Any,
         part_name: str | None,
         data: bytes | None = None,
+        state: Any = None,
     ) -> tuple[dict[str, Any], bytes | None]:
         t0 = time.perf_counter()
         if data is not None:
@@ -282,6 +289,7 @@ class Worker:
             last_checkpoint=checkpoint,
             task=task,
             emit=self.emit,
+            state=state,
         )
         LOG_HANDLER.bind(self.emit, task)
         try:
@@ -327,6 +335,7 @@ class Worker:
         }
         if shuffled is not None:
             result.update(shuffled)
+        result.update(phase_fields(ctx))
         if ctx.reject_reasons:
             result["reject_reasons"] = ctx.reject_reasons
         if returned is not None:

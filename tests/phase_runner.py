@@ -18,6 +18,7 @@ from orchestrator.spec.model import JobSpec
 from orchestrator.spec.strategy import StrategySpec
 from orchestrator.strategies import strategy_for
 from orchestrator.strategies.base import ChunkOutcome, PhaseSpec, PlanContext
+from orchestrator.strategies.sequential import state_for
 from orchestrator.worker import Worker
 
 
@@ -68,19 +69,20 @@ def run_phases(
         outcomes = []
         for chunk in sorted(chunks, key=lambda c: c.seq):
             assert chunk.phase == index
-            result = worker.run(
-                {
-                    "task": f"t{chunk.seq}",
-                    "job": payload,
-                    "chunk": chunk.to_dict(),
-                    "token": 1,
-                    "attempt": 1,
-                    "part_name": f"part-{chunk.seq:05d}.attempt-1",
-                }
-            )
+            msg = {
+                "task": f"t{chunk.seq}",
+                "job": payload,
+                "chunk": chunk.to_dict(),
+                "token": 1,
+                "attempt": 1,
+                "part_name": f"part-{chunk.seq:05d}.attempt-1",
+            }
+            if phase.serial:  # what the coordinator adds to a serial phase's run message
+                msg["state"] = state_for(chunk.seq, outcomes)
+            result = worker.run(msg)
             assert result["ok"], result.get("traceback") or result
             parts = (result["part_file"],) if result.get("part_file") else ()
-            small = {"shuffle": result["shuffle"]} if result.get("shuffle") else {}
+            small = {k: result[k] for k in ("shuffle", "state", "value") if k in result}
             outcomes.append(ChunkOutcome(chunk.seq, index, parts, result["rows_out"], small))
         run.phases.append(phase)
         run.chunks.append(chunks)

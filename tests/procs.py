@@ -195,3 +195,16 @@ def halve_until_one(inp: Any) -> Any:
         if part.num_rows:
             biggest = max(biggest, pc.max(part.column("x")).as_py())
     return inp.chunks_from_parts() if biggest > 1 else None
+
+
+def running_total(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """A serial-phase step: ``total`` = running sum of ``x`` across chunks (ctx.state)."""
+    start = (ctx.state or {}).get("total", 0)
+    totals = []
+    total = start
+    for x in table.column("x").to_pylist():
+        total += x
+        totals.append(total)
+    ctx.state = {"total": total}
+    ctx.result = {"chunk_total": total - start}
+    return table.append_column("total", pa.array(totals, pa.int64()))

@@ -8,7 +8,9 @@ The worker calls two functions and needs no other shuffle knowledge:
   the result fields (``part_file`` is the directory, ``shuffle`` its index);
 - a chunk of kind ``shuffle`` (a reduce chunk, :func:`reduce_descriptor`):
   :func:`read_shuffle_chunk` returns its partition as one table, sorted by
-  the payload's ``shuffle_read.sort_by``.
+  the payload's ``shuffle_read.sort_by``;
+- after any chunk, :func:`phase_fields` adds ``ctx.state``/``ctx.result`` to
+  the result (a ``run`` message's ``state`` is handed in as ``ctx.state``).
 """
 
 from __future__ import annotations
@@ -82,3 +84,19 @@ def write_shuffle_output(
         "checksum": None,
         "shuffle": out.to_dict(),
     }
+
+
+def phase_fields(ctx: Any) -> dict[str, Any]:
+    """The result fields of the phase protocol: ``state`` (a serial phase's
+    carried state) and ``result`` (``ctx.result``), when the processor set them;
+    checked here so a bad value fails the chunk, not the coordinator."""
+    from orchestrator.strategies.sequential import check_state
+
+    fields: dict[str, Any] = {}
+    if ctx.state is not None:
+        check_state(ctx.state)
+        fields["state"] = ctx.state
+    if ctx.result is not None:
+        check_state(ctx.result)
+        fields["value"] = ctx.result
+    return fields

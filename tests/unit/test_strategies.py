@@ -212,3 +212,16 @@ def test_custom_planner_that_never_finishes_stops_at_max_phases(tmp_path: Path) 
     spec = StrategySpec(type="custom", planner="tests.procs:halve_until_one", max_phases=3)
     with pytest.raises(PlanningError, match="did not finish within max_phases 3"):
         run_phases(job, spec, _input(tmp_path, table, 1), str(tmp_path / "staging"))
+
+
+def test_sequential_carries_state_from_chunk_to_chunk_through_the_worker(tmp_path: Path) -> None:
+    xs = list(range(1, 41))
+    job = JobSpec(name="s", python="tests.procs:running_total")
+    spec = StrategySpec(type="sequential")
+    run = run_phases(job, spec, _input(tmp_path, pa.table({"x": xs}), 7), str(tmp_path / "staging"))
+    assert len(run.chunks[0]) == 6
+    out = run.output()
+    assert out.column("x").to_pylist() == xs  # output order = input order
+    assert out.column("total").to_pylist() == [sum(xs[: i + 1]) for i in range(40)]
+    assert run.outcomes[0][-1].result["state"] == {"total": sum(xs)}
+    assert sum(o.result["value"]["chunk_total"] for o in run.outcomes[0]) == sum(xs)
