@@ -208,3 +208,39 @@ def running_total(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     ctx.state = {"total": total}
     ctx.result = {"chunk_total": total - start}
     return table.append_column("total", pa.array(totals, pa.int64()))
+
+
+def label_step(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """One round of connected components by min-label propagation over an edge
+    list (``src``, ``dst``; labels ``ls``/``ld`` added in the first round). The
+    whole edge list is one chunk; ``ctx.result['changed']`` tells the planner."""
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if "ls" not in frame.columns:
+        frame = frame.with_columns(ls=pl.col("src"), ld=pl.col("dst"))
+    low = pl.min_horizontal("ls", "ld")
+    ends = pl.concat(
+        [
+            frame.select(node=pl.col("src"), label=low),
+            frame.select(node=pl.col("dst"), label=low),
+        ]
+    )
+    best = ends.group_by("node").agg(pl.col("label").min())
+    new = (
+        frame.join(best.rename({"node": "src", "label": "ls2"}), on="src", how="left")
+        .join(best.rename({"node": "dst", "label": "ld2"}), on="dst", how="left")
+        .with_columns(ls=pl.min_horizontal("ls", "ls2"), ld=pl.min_horizontal("ld", "ld2"))
+    )
+    changed = bool(
+        new.select(((pl.col("ls") != pl.col("ls2")) | (pl.col("ld") != pl.col("ld2"))).any()).item()
+        or new.select((pl.col("ls2") != pl.col("ld2")).any()).item()
+    )
+    ctx.result = {"changed": changed}
+    return new.select("src", "dst", "ls", "ld").to_arrow()
+
+
+def until_labels_stable(inp: Any) -> Any:
+    """A custom planner: another round of ``label_step`` while a label changed."""
+    return inp.chunks_from_parts() if any(v["changed"] for v in inp.values()) else None

@@ -225,3 +225,28 @@ def test_sequential_carries_state_from_chunk_to_chunk_through_the_worker(tmp_pat
     assert out.column("total").to_pylist() == [sum(xs[: i + 1]) for i in range(40)]
     assert run.outcomes[0][-1].result["state"] == {"total": sum(xs)}
     assert sum(o.result["value"]["chunk_total"] for o in run.outcomes[0]) == sum(xs)
+
+
+def test_custom_connected_components_by_label_propagation_converge(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    edges = [(rng.randrange(60), rng.randrange(60)) for _ in range(45)]
+    table = pa.table({"src": [a for a, _ in edges], "dst": [b for _, b in edges]})
+    job = JobSpec(name="cc", python="tests.procs:label_step")
+    spec = StrategySpec(type="custom", planner="tests.procs:until_labels_stable", max_phases=60)
+    run = run_phases(job, spec, _input(tmp_path, table, 1000), str(tmp_path / "staging"))
+    parent = {n: n for e in edges for n in e}
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for a, b in edges:  # union-find reference: label = smallest node of the component
+        ra, rb = root(a), root(b)
+        parent[max(ra, rb)] = min(ra, rb)
+    out = run.output().to_pylist()
+    assert {(r["src"], r["ls"]) for r in out} == {(a, root(a)) for a, _ in edges}
+    assert {(r["dst"], r["ld"]) for r in out} == {(b, root(b)) for _, b in edges}
+    assert len(run.phases) > 1
