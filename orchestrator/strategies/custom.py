@@ -24,12 +24,11 @@ coordinator). Every phase runs the job's processor, which reads
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from orchestrator.errors import PlanningError
+from orchestrator.errors import PlanningError, ProcessorError
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.model import JobSpec
 from orchestrator.strategies.base import (
@@ -67,17 +66,14 @@ Planner = Callable[[PlannerInput], "Sequence[ChunkDescriptor | Mapping[str, Any]
 
 
 def load_planner(ref: str) -> Planner:
-    module_name, _, attr = ref.partition(":")
+    """Import the planner ``package.module:function`` (the processors' loader)."""
+    from orchestrator.processors.python_callable import load_callable
+
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:
-        raise PlanningError(f"cannot load planner {ref!r}: {type(exc).__name__}: {exc}") from exc
-    if not callable(obj):
-        raise PlanningError(f"planner {ref!r} is not callable")
-    planner: Planner = obj
-    return planner
+        planner: Any = load_callable(ref)
+    except ProcessorError as exc:
+        raise PlanningError(f"planner: {exc}") from None
+    return cast(Planner, planner)
 
 
 class Custom(Strategy):
