@@ -17,7 +17,7 @@ from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.model import JobSpec
 from orchestrator.spec.strategy import StrategySpec
 from orchestrator.strategies import strategy_for
-from orchestrator.strategies.base import ChunkOutcome, PhaseSpec, PlanContext
+from orchestrator.strategies.base import CommittedChunk, PhaseSpec, PlanContext
 from orchestrator.strategies.sequential import state_for
 from orchestrator.worker import Worker
 
@@ -25,7 +25,7 @@ from orchestrator.worker import Worker
 @dataclass
 class Run:
     phases: list[PhaseSpec] = field(default_factory=list)
-    outcomes: list[list[ChunkOutcome]] = field(default_factory=list)
+    outcomes: list[list[CommittedChunk]] = field(default_factory=list)
     chunks: list[list[ChunkDescriptor]] = field(default_factory=list)
 
     def output(self) -> pa.Table:
@@ -83,7 +83,7 @@ def run_phases(
             assert result["ok"], result.get("traceback") or result
             parts = (result["part_file"],) if result.get("part_file") else ()
             small = {k: result[k] for k in ("shuffle", "state", "value") if k in result}
-            outcomes.append(ChunkOutcome(chunk.seq, index, parts, result["rows_out"], small))
+            outcomes.append(CommittedChunk(chunk.seq, index, parts, result["rows_out"], small))
         run.phases.append(phase)
         run.chunks.append(chunks)
         run.outcomes.append(outcomes)

@@ -25,7 +25,7 @@ The interface (:class:`~orchestrator.strategies.base.Strategy`)
     not, shuffle write/read, intermediate or published, so phase k can run
     after a crash without re-planning; ``next_chunks(ctx, k, outcomes)`` —
     phase k+1's chunks from phase k's
-    :class:`~orchestrator.strategies.base.ChunkOutcome` list, or None when
+    :class:`~orchestrator.strategies.base.CommittedChunk` list, or None when
     the job is finished. All pure planning: no store access.
 
 The strategies

@@ -31,7 +31,7 @@ INTERMEDIATE_FORMAT = ("arrow", "lz4")
 
 
 @dataclass(frozen=True)
-class ChunkOutcome:
+class CommittedChunk:
     """A committed chunk, as the next phase's planner sees it.
 
     ``parts``: the committed part file(s), or a map attempt's shuffle
@@ -124,7 +124,7 @@ class Strategy(ABC):
 
     @abstractmethod
     def next_chunks(
-        self, ctx: PlanContext, done: int, outcomes: Sequence[ChunkOutcome]
+        self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         """The chunks of phase ``done + 1`` from phase ``done``'s outcomes (all
         succeeded), numbered from ``ctx.next_seq``; None: the job is finished
@@ -133,7 +133,7 @@ class Strategy(ABC):
 
 
 def chunks_from_parts(
-    outcomes: Sequence[ChunkOutcome], next_seq: int, phase: int
+    outcomes: Sequence[CommittedChunk], next_seq: int, phase: int
 ) -> list[ChunkDescriptor]:
     """One chunk per committed part (Arrow or Parquet), in seq order: how a
     phase reads the previous phase's output. Reads only the parts' footers."""

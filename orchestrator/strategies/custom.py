@@ -32,7 +32,7 @@ from orchestrator.errors import PlanningError, ProcessorError
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.model import JobSpec
 from orchestrator.strategies.base import (
-    ChunkOutcome,
+    CommittedChunk,
     PhaseSpec,
     PlanContext,
     Strategy,
@@ -47,7 +47,7 @@ class PlannerInput:
 
     job: JobSpec
     phase: int
-    outcomes: Sequence[ChunkOutcome]
+    outcomes: Sequence[CommittedChunk]
     input_chunks: Sequence[ChunkDescriptor]
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -83,7 +83,7 @@ class Custom(Strategy):
         return PhaseSpec(index=index, name=f"iteration {index + 1}")
 
     def next_chunks(
-        self, ctx: PlanContext, done: int, outcomes: Sequence[ChunkOutcome]
+        self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         assert self.spec.planner is not None
         planner = load_planner(self.spec.planner)

@@ -18,7 +18,7 @@ from orchestrator.errors import PlanningError
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.strategy import StrategySpec
 from orchestrator.strategies.base import (
-    ChunkOutcome,
+    CommittedChunk,
     PhaseSpec,
     PlanContext,
     Strategy,
@@ -88,7 +88,7 @@ class Hybrid(Strategy):
         )
 
     def next_chunks(
-        self, ctx: PlanContext, done: int, outcomes: Sequence[ChunkOutcome]
+        self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         i, local = self._locate(done)
         _entry, inner, _ = self.entries[i]

@@ -28,9 +28,9 @@ from orchestrator.shuffle.manifest import (
     write_manifest,
 )
 from orchestrator.shuffle.runtime import reduce_descriptor
-from orchestrator.shuffle.spill import MapOutput
+from orchestrator.shuffle.spill import MapOutput, read_index
 from orchestrator.spec.strategy import ProcessorRef, StrategySpec
-from orchestrator.strategies.base import ChunkOutcome, PhaseSpec, PlanContext, Strategy
+from orchestrator.strategies.base import CommittedChunk, PhaseSpec, PlanContext, Strategy
 
 #: The map step of a job that names none.
 IDENTITY_MAP = ProcessorRef(python="orchestrator.shuffle.runtime:identity")
@@ -74,16 +74,13 @@ class MapReduce(Strategy):
         return None
 
     def next_chunks(
-        self, ctx: PlanContext, done: int, outcomes: Sequence[ChunkOutcome]
+        self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         if done != 0:
             return None
         maps: list[MapOutput] = []
         for outcome in sorted(outcomes, key=lambda o: o.seq):
-            index = outcome.result.get("shuffle")
-            if not index:
-                raise PlanningError(f"map chunk {outcome.seq} committed no shuffle output")
-            maps.append(MapOutput.from_dict(dict(index)))
+            maps.append(_map_output(outcome))
         try:
             manifest = build_manifest(
                 self.spec.partition_by, self.spec.normalize, self.partitions(ctx.planned), maps
@@ -97,6 +94,22 @@ class MapReduce(Strategy):
         return [
             reduce_descriptor(ctx.next_seq + i, done + 1, path, rng) for i, rng in enumerate(ranges)
         ]
+
+
+def _map_output(outcome: CommittedChunk) -> MapOutput:
+    """A map chunk's committed shuffle index: from its result if the store kept
+    it, else from ``index.json`` in its committed attempt directory."""
+    index = outcome.result.get("shuffle")
+    if index:
+        return MapOutput.from_dict(dict(index))
+    if len(outcome.parts) != 1:
+        raise PlanningError(f"map chunk {outcome.seq} committed no shuffle output")
+    try:
+        return read_index(outcome.parts[0])
+    except (OSError, ValueError, KeyError) as exc:
+        raise PlanningError(
+            f"map chunk {outcome.seq}: cannot read its shuffle index in {outcome.parts[0]}: {exc}"
+        ) from None
 
 
 def _budget(ctx: PlanContext) -> int:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.planning.model import ChunkDescriptor
-from orchestrator.strategies.base import ChunkOutcome, PhaseSpec, PlanContext, Strategy
+from orchestrator.strategies.base import CommittedChunk, PhaseSpec, PlanContext, Strategy
 
 
 class ParallelChunks(Strategy):
@@ -14,6 +14,6 @@ class ParallelChunks(Strategy):
         return PhaseSpec(index=0, name="chunks", of=1) if index == 0 else None
 
     def next_chunks(
-        self, ctx: PlanContext, done: int, outcomes: Sequence[ChunkOutcome]
+        self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         return None

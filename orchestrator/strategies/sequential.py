@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.planning.model import ChunkDescriptor
-from orchestrator.strategies.base import ChunkOutcome, PhaseSpec, PlanContext, Strategy
+from orchestrator.strategies.base import CommittedChunk, PhaseSpec, PlanContext, Strategy
 
 #: Largest carried state (bytes of its JSON); a bigger state belongs in a part.
 MAX_STATE_BYTES = 1024 * 1024
@@ -35,7 +35,7 @@ class Sequential(Strategy):
         return PhaseSpec(index=0, name="sequential", serial=True, of=1) if index == 0 else None
 
     def next_chunks(
-        self, ctx: PlanContext, done: int, outcomes: Sequence[ChunkOutcome]
+        self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         return None
 
@@ -48,7 +48,7 @@ def leasable_seq(phase_seqs: Sequence[int], succeeded: Sequence[int]) -> int | N
     return pending[0] if pending else None
 
 
-def state_for(seq: int, outcomes: Sequence[ChunkOutcome]) -> Any:
+def state_for(seq: int, outcomes: Sequence[CommittedChunk]) -> Any:
     """The state chunk ``seq`` starts from: its committed predecessor's (None for the first)."""
     before = [o for o in outcomes if o.seq < seq]
     if not before:

@@ -17,7 +17,7 @@ from orchestrator.spec.model import ChunkingSpec, JobSpec
 from orchestrator.spec.strategy import ProcessorRef, StrategySpec, read_strategy
 from orchestrator.spec.yaml_nodes import YMap, parse_yaml
 from orchestrator.strategies import strategy_for
-from orchestrator.strategies.base import ChunkOutcome
+from orchestrator.strategies.base import CommittedChunk, PlanContext
 from orchestrator.strategies.sequential import leasable_seq, state_for
 from tests.phase_runner import run_phases
 
@@ -146,8 +146,8 @@ def test_sequential_leases_in_order_and_carries_the_committed_state() -> None:
     assert leasable_seq([0, 1, 2, 3], [0, 1]) == 2
     assert leasable_seq([0, 1], [0, 1]) is None
     outcomes = [
-        ChunkOutcome(0, 0, ("p0",), 5, {"state": {"total": 5}}),
-        ChunkOutcome(1, 0, ("p1",), 5, {"state": {"total": 12}}),
+        CommittedChunk(0, 0, ("p0",), 5, {"state": {"total": 5}}),
+        CommittedChunk(1, 0, ("p1",), 5, {"state": {"total": 12}}),
     ]
     assert state_for(0, outcomes) is None
     assert state_for(1, outcomes) == {"total": 5}
@@ -250,3 +250,28 @@ def test_custom_connected_components_by_label_propagation_converge(tmp_path: Pat
     assert {(r["src"], r["ls"]) for r in out} == {(a, root(a)) for a, _ in edges}
     assert {(r["dst"], r["ld"]) for r in out} == {(b, root(b)) for _, b in edges}
     assert len(run.phases) > 1
+
+
+def test_reduce_is_planned_from_the_committed_directories_alone(tmp_path: Path) -> None:
+    """A store that keeps only part paths is enough: the index is read from disk."""
+    from orchestrator.shuffle.spill import write_map_output
+
+    staging = str(tmp_path / "staging")
+    table = pa.table({"k": list(range(100))})
+    dirs = [
+        write_map_output(table.slice(i, 50), staging, f"part-{n:05d}.attempt-1", ["k"], 3).directory
+        for n, i in enumerate((0, 50))
+    ]
+    mr = strategy_for(StrategySpec(type="map_reduce", partition_by=("k",), partitions=3))
+    outcomes = [CommittedChunk(n, 0, (d,), 50) for n, d in enumerate(dirs)]
+    ctx = PlanContext(JobSpec(name="m"), mr.spec, staging, next_seq=2, planned={"partitions": 3})
+    chunks = mr.next_chunks(ctx, 0, outcomes)
+    assert chunks is not None and [c.seq for c in chunks] == [2]  # 100 tiny rows: one range
+    assert (chunks[0].kind, chunks[0].start, chunks[0].stop, chunks[0].phase) == (
+        "shuffle",
+        0,
+        3,
+        1,
+    )
+    assert chunks[0].path == f"{staging}/shuffle/manifest-00002.json"
+    assert mr.next_chunks(ctx, 1, []) is None
