@@ -59,9 +59,13 @@ def read_shuffle_chunk(
 ) -> pa.Table:
     """A reduce chunk's rows (raises PartitionTooLarge past the memory limit)."""
     assert chunk.path is not None
-    sort_by = (payload.get("shuffle_read") or {}).get("sort_by") or ()
+    spec = payload.get("shuffle_read") or {}
+    limit = max_bytes if max_bytes is not None else spec.get("max_bytes")
     return read_partition(
-        read_manifest(chunk.path), range_of(chunk), sort_by=sort_by, max_bytes=max_bytes
+        read_manifest(chunk.path),
+        range_of(chunk),
+        sort_by=spec.get("sort_by") or (),
+        max_bytes=limit,
     )
 
 

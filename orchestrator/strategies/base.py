@@ -65,6 +65,8 @@ class PhaseSpec:
     shuffle: Mapping[str, Any] | None = None
     #: reduce side: sort each partition by these columns
     sort_by: tuple[str, ...] = ()
+    #: reduce side: the most Arrow bytes a reduce chunk may hold (None: default)
+    max_bytes: int | None = None
     #: parts read by a later phase only: Arrow IPC lz4 in staging, never published
     intermediate: bool = False
     #: phases of the job when known in advance (None: a custom planner decides)
@@ -77,8 +79,13 @@ class PhaseSpec:
             extra.update(self.processor.payload())
         if self.shuffle is not None:
             extra["shuffle_write"] = dict(self.shuffle)
+        read: dict[str, Any] = {}
         if self.sort_by:
-            extra["shuffle_read"] = {"sort_by": list(self.sort_by)}
+            read["sort_by"] = list(self.sort_by)
+        if self.max_bytes is not None:
+            read["max_bytes"] = self.max_bytes
+        if read:
+            extra["shuffle_read"] = read
         if self.intermediate:
             extra["output"] = {
                 "format": INTERMEDIATE_FORMAT[0],

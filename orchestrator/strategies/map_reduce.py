@@ -68,8 +68,14 @@ class MapReduce(Strategy):
                 index=0, name="map", processor=self.spec.map or IDENTITY_MAP, shuffle=shuffle, of=2
             )
         if index == 1:
+            budget = planned.get("memory_budget")
             return PhaseSpec(
-                index=1, name="reduce", processor=self.reduce, sort_by=self.spec.sort_by, of=2
+                index=1,
+                name="reduce",
+                processor=self.reduce,
+                sort_by=self.spec.sort_by,
+                max_bytes=max_partition_bytes(int(budget)) if budget else None,
+                of=2,
             )
         return None
 

@@ -275,3 +275,10 @@ def test_reduce_is_planned_from_the_committed_directories_alone(tmp_path: Path) 
     )
     assert chunks[0].path == f"{staging}/shuffle/manifest-00002.json"
     assert mr.next_chunks(ctx, 1, []) is None
+
+
+def test_a_job_memory_budget_reaches_the_reduce_reader() -> None:
+    mr = strategy_for(StrategySpec(type="map_reduce", partition_by=("k",), partitions=2))
+    reduce_phase = mr.phase(1, {"partitions": 2, "memory_budget": 512 * 1024 * 1024})
+    assert reduce_phase is not None
+    assert reduce_phase.payload()["shuffle_read"] == {"max_bytes": 128 * 1024 * 1024}
