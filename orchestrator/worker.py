@@ -71,6 +71,12 @@ from orchestrator.protocol import (
     ProtocolError,
     write_message,
 )
+from orchestrator.shuffle.runtime import (
+    SHUFFLE_KIND,
+    phase_fields,
+    read_shuffle_chunk,
+    write_shuffle_output,
+)
 from orchestrator.spec.model import CsvOptions
 
 #: Job payloads (with loaded processors) kept per worker, least recently used dropped.
@@ -189,6 +195,7 @@ class Worker:
                 msg.get("checkpoint"),
                 msg.get("part_name"),
                 data,
+                msg.get("state"),
             )
         except UnknownJob as exc:
             result = _failure(task, token, exc, "infrastructure")
@@ -262,12 +269,15 @@ class Worker:
         checkpoint: Any,
         part_name: str | None,
         data: bytes | None = None,
+        state: Any = None,
     ) -> tuple[dict[str, Any], bytes | None]:
         t0 = time.perf_counter()
         if data is not None:
             table = pa.ipc.open_stream(data).read_all()
         elif chunk.kind == "sequence":
             table = _EMPTY
+        elif chunk.kind == SHUFFLE_KIND:  # a reduce chunk: its partition, all map outputs
+            table = read_shuffle_chunk(chunk, job.payload)
         else:
             table = read_chunk(chunk, job.csv, schema=job.csv_schema)
         t1 = time.perf_counter()
@@ -279,6 +289,7 @@ class Worker:
             last_checkpoint=checkpoint,
             task=task,
             emit=self.emit,
+            state=state,
         )
         LOG_HANDLER.bind(self.emit, task)
         try:
@@ -295,7 +306,12 @@ class Worker:
                 )
         part = None
         returned: bytes | None = None
-        if out is not None and job.output_format is not None and job.return_part:
+        shuffled: dict[str, Any] | None = None
+        if out is not None and "shuffle_write" in job.payload:  # a map chunk of a map_reduce
+            if not part_name or not job.staging_dir:
+                raise ValueError("a shuffle map chunk needs a part_name and a staging_dir")
+            shuffled = write_shuffle_output(out, job.payload, job.staging_dir, part_name)
+        elif out is not None and job.output_format is not None and job.return_part:
             if not part_name:
                 raise ValueError("job has an output but the run has no part_name")
             returned = serialize(out, job.output_format, job.compression).to_pybytes()
@@ -317,6 +333,9 @@ class Worker:
             "part_file": part.path if part is not None else None,
             "timings": {"read": t1 - t0, "process": t2 - t1, "write": t3 - t2},
         }
+        if shuffled is not None:
+            result.update(shuffled)
+        result.update(phase_fields(ctx))
         if ctx.reject_reasons:
             result["reject_reasons"] = ctx.reject_reasons
         if returned is not None:

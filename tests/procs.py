@@ -162,3 +162,86 @@ def emit_seq(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     chunk's committed part appears exactly once, or a duplicate shows."""
     time.sleep(float(ctx.params.get("seconds", 0.0)))
     return pa.table({"job": [ctx.job_name], "seq": [ctx.chunk.seq]})
+
+
+def group_by_reduce(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """A map_reduce reduce step: ``params.keys`` grouped, ``params.aggregations``
+    as ``[[column, function], ...]`` (shuffle/reduce_ops.py)."""
+    from orchestrator.shuffle.reduce_ops import aggregate
+
+    aggregations = [(c, f) for c, f in ctx.params["aggregations"]]
+    return aggregate(table, ctx.params["keys"], aggregations)
+
+
+def add_rank(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Adds ``phase`` (the chunk's phase) to every row: shows which phase wrote it."""
+    return table.append_column("phase", pa.array([ctx.chunk.phase] * table.num_rows, pa.int64()))
+
+
+def halve(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """An iterative step: ``x`` halved (integer) while above 1 (tests of custom planners)."""
+    x = table.column("x")
+    halved = pc.if_else(pc.greater(x, 1), pc.divide(x, 2), x)
+    return table.set_column(table.column_names.index("x"), "x", halved)
+
+
+def halve_until_one(inp: Any) -> Any:
+    """A custom planner: another phase of ``halve`` while some ``x`` is above 1."""
+    import pyarrow.ipc as ipc
+
+    biggest = 0
+    for path in inp.parts():
+        with pa.OSFile(path, "rb") as f:
+            part = ipc.open_file(f).read_all()
+        if part.num_rows:
+            biggest = max(biggest, pc.max(part.column("x")).as_py())
+    return inp.chunks_from_parts() if biggest > 1 else None
+
+
+def running_total(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """A serial-phase step: ``total`` = running sum of ``x`` across chunks (ctx.state)."""
+    start = (ctx.state or {}).get("total", 0)
+    totals = []
+    total = start
+    for x in table.column("x").to_pylist():
+        total += x
+        totals.append(total)
+    ctx.state = {"total": total}
+    ctx.result = {"chunk_total": total - start}
+    return table.append_column("total", pa.array(totals, pa.int64()))
+
+
+def label_step(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """One round of connected components by min-label propagation over an edge
+    list (``src``, ``dst``; labels ``ls``/``ld`` added in the first round). The
+    whole edge list is one chunk; ``ctx.result['changed']`` tells the planner."""
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    if "ls" not in frame.columns:
+        frame = frame.with_columns(ls=pl.col("src"), ld=pl.col("dst"))
+    low = pl.min_horizontal("ls", "ld")
+    ends = pl.concat(
+        [
+            frame.select(node=pl.col("src"), label=low),
+            frame.select(node=pl.col("dst"), label=low),
+        ]
+    )
+    best = ends.group_by("node").agg(pl.col("label").min())
+    new = (
+        frame.join(best.rename({"node": "src", "label": "ls2"}), on="src", how="left")
+        .join(best.rename({"node": "dst", "label": "ld2"}), on="dst", how="left")
+        .with_columns(ls=pl.min_horizontal("ls", "ls2"), ld=pl.min_horizontal("ld", "ld2"))
+    )
+    changed = bool(
+        new.select(((pl.col("ls") != pl.col("ls2")) | (pl.col("ld") != pl.col("ld2"))).any()).item()
+        or new.select((pl.col("ls2") != pl.col("ld2")).any()).item()
+    )
+    ctx.result = {"changed": changed}
+    return new.select("src", "dst", "ls", "ld").to_arrow()
+
+
+def until_labels_stable(inp: Any) -> Any:
+    """A custom planner: another round of ``label_step`` while a label changed."""
+    return inp.chunks_from_parts() if any(v["changed"] for v in inp.values()) else None

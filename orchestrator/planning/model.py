@@ -38,6 +38,9 @@ class ChunkDescriptor:
     ``header`` is the raw header line, parsed together with the slice.
     kind ``arrow``: Arrow IPC file, ``start``/``stop`` are record batch indexes.
     kind ``sequence``: no data; ``start`` is the index.
+    kind ``shuffle``: a reduce chunk; ``path`` is the shuffle manifest,
+    ``start``/``stop`` the partition range, ``row_groups`` ``(sub, subs)`` when
+    one partition is split (``shuffle/runtime.py``).
     """
 
     seq: int  # part number within the job: part-{seq:05d}
@@ -86,4 +89,7 @@ class ChunkDescriptor:
             return f"{self.path} row groups [{groups}] rows {self.start}-{self.stop}"
         if self.kind == "arrow":
             return f"{self.path} batches {self.start}-{self.stop}"
+        if self.kind == "shuffle":
+            sub = f" sub {self.row_groups[0]}/{self.row_groups[1]}" if self.row_groups else ""
+            return f"shuffle partitions {self.start}-{self.stop - 1}{sub} of {self.path}"
         return f"item {self.start}"

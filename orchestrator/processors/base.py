@@ -90,6 +90,7 @@ class ChunkContext:
     supports checkpoints resumes from it. ``checkpoint(state)`` saves a new
     JSON-able state with the coordinator; ``reject(n, reason)`` counts input
     rows deliberately dropped, which the result reports as ``rows_rejected``.
+    ``state`` and ``result`` are the phase protocol (``orchestrator/strategies``).
     """
 
     params: dict[str, Any]
@@ -102,6 +103,11 @@ class ChunkContext:
     rows_rejected: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     emit: Emit | None = field(default=None, repr=False)
+    #: a serial phase's carried state: the committed predecessor's, set anew
+    #: by the processor for its successor (strategies/sequential.py)
+    state: Any = None
+    #: a small JSON-able value reported with the outcome (custom planners read it)
+    result: Any = None
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""

@@ -137,7 +137,10 @@ def build_wheelhouse(target: Target, *, rebuild: bool = False, run: Runner = _ru
     own = run([*pip, "wheel", "--no-deps", "--wheel-dir", str(folder), str(project_dir())])
     _check(own, "building the jobctl wheel")
     done = folder / ".dependencies-complete"
-    if rebuild or not done.exists():
+    # The marker holds the requirements it was built for: a dependency added
+    # to jobctl since (same version number during development) rebuilds it.
+    wanted = "\n".join(["ok", *_requirements()]) + "\n"
+    if rebuild or not done.exists() or done.read_text() != wanted:
         constraints = folder / "constraints.txt"
         constraints.write_text("\n".join(_pins()) + "\n")
         if target.is_local:
@@ -149,7 +152,7 @@ def build_wheelhouse(target: Target, *, rebuild: bool = False, run: Runner = _ru
             for tag in _platform_tags(target.platform):
                 argv += ["--platform", tag]
         _check(run([*argv, *_requirements()]), "collecting the dependencies' wheels")
-        done.write_text("ok\n")
+        done.write_text(wanted)
     return folder
 
 
