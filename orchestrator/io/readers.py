@@ -216,7 +216,13 @@ def _read_parquet(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
 def _parquet_batches(
     desc: ChunkDescriptor, columns: list[str] | None, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
-    """The chunk's rows, one decoded batch at a time."""
+    """The chunk's rows, one decoded batch at a time.
+
+    The rows decoded are checked against the rows the footer declares: Arrow's
+    batch reader yields nothing, without an error, for a row group whose column
+    chunks hold fewer values than the group claims (a damaged file), and that
+    chunk would otherwise succeed with rows missing.
+    """
     if not desc.row_groups:
         return
     with _parquet_file(desc) as pf:
@@ -231,6 +237,26 @@ def _parquet_batches(
             pos += batch.num_rows
             if pos >= desc.stop:
                 return
+        raise DamagedInput(f"{desc.path}: {_short_of(pf, desc, pos)}")
+
+
+class DamagedInput(PlanningError):
+    """An input's data disagrees with its own metadata; nothing of it may be published."""
+
+
+def _short_of(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> str:
+    """Which row group came up short, for the error: the one holding row ``pos``."""
+    meta = pf.metadata
+    first = _group_offset(pf, desc.row_groups[0])
+    for group in desc.row_groups:
+        rows = meta.row_group(group).num_rows
+        if pos < first + rows:
+            return (
+                f"row group {group} declares {rows} rows but only {pos - first} could be "
+                "decoded (damaged file)"
+            )
+        first += rows
+    return f"row groups {list(desc.row_groups)} decoded {pos} rows, expected up to {desc.stop}"
 
 
 def _read_arrow(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
