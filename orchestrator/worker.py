@@ -51,8 +51,9 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 import orchestrator
+from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.leftovers import orphan_doc, orphan_path, receipt_path, write_json_atomic
-from orchestrator.io.parts import part_filename, serialize, write_part
+from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
 from orchestrator.monitoring.hoststats import host_stats
 from orchestrator.planning.model import ChunkDescriptor
@@ -264,12 +265,13 @@ class Worker:
         data: bytes | None = None,
     ) -> tuple[dict[str, Any], bytes | None]:
         t0 = time.perf_counter()
+        bad_rows: list[BadRow] = []
         if data is not None:
             table = pa.ipc.open_stream(data).read_all()
         elif chunk.kind == "sequence":
             table = _EMPTY
         else:
-            table = read_chunk(chunk, job.csv, schema=job.csv_schema)
+            table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
         t1 = time.perf_counter()
         ctx = ChunkContext(
             params=job.params,
@@ -303,13 +305,17 @@ class Worker:
             if not part_name or not job.staging_dir:
                 raise ValueError("job has an output but the run has no part_name/staging_dir")
             part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+        if bad_rows:
+            ctx.reject(len(bad_rows), "csv: wrong number of fields")
+            if job.staging_dir and part_name and not job.return_part:
+                write_rejects(bad_rows, job.staging_dir, part_name)
         t3 = time.perf_counter()
         result: dict[str, Any] = {
             "type": "result",
             "task": task,
             "token": token,
             "ok": True,
-            "rows_in": table.num_rows,
+            "rows_in": table.num_rows + len(bad_rows),  # records read, rejected ones too
             "rows_out": out.num_rows if out is not None else 0,
             "rows_rejected": ctx.rows_rejected,
             "bytes_out": part.bytes if part is not None else 0,

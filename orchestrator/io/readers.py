@@ -26,6 +26,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from orchestrator.errors import PlanningError
+from orchestrator.io.csv_errors import BadRow
+from orchestrator.io.csv_errors import CsvErrors as _CsvErrors
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.paths import open_binary, resolve
 from orchestrator.spec.model import CsvOptions
@@ -44,17 +46,20 @@ def read_chunk(
     csv: CsvOptions | None = None,
     columns: list[str] | None = None,
     schema: pa.Schema | None = None,
+    rejected: list[BadRow] | None = None,
 ) -> pa.Table:
     """The rows of one chunk as a table (only ``columns``, when given).
 
     ``csv`` gives the parse options of a CSV input (defaults when None);
     ``schema`` forces CSV column types (see the module docstring) and is
     ignored for Parquet and Arrow inputs, which carry their own types. A
-    ``sequence`` chunk has no data: the result is an empty table.
+    ``sequence`` chunk has no data: the result is an empty table. CSV rows
+    left out under ``bad_rows: reject`` are appended to ``rejected`` (when
+    None, a bad row fails the read whatever the policy).
     """
     try:
         if desc.kind == "csv":
-            return _read_csv(desc, csv or CsvOptions(), columns, schema)
+            return _read_csv(desc, csv or CsvOptions(), columns, schema, rejected)
         if desc.kind == "parquet":
             return _read_parquet(desc, columns)
         if desc.kind == "arrow":
@@ -120,30 +125,49 @@ def _read_slice(desc: ChunkDescriptor, prefix: bytes) -> pa.Buffer:
     return data
 
 
-def sample_csv_schema(desc: ChunkDescriptor, csv: CsvOptions, sample_bytes: int) -> pa.Schema:
-    """The column types Arrow infers from the first ``sample_bytes`` of a CSV
-    chunk (whole records: the streaming reader parses one block and stops)."""
+def read_csv_piece(desc: ChunkDescriptor, csv: CsvOptions) -> pa.Table:
+    """A CSV range parsed as one Arrow block, types inferred from every row of it
+    (the planner's type inference; rows ``bad_rows: reject`` would reject are left out)."""
     header = desc.header.encode(csv.encoding) if desc.header is not None else b""
+    ignored: list[BadRow] | None = [] if csv.bad_rows == "reject" else None
     data = _read_slice(desc, header)
+    return read_csv_bytes(desc, csv, data, len(header), rejected=ignored)
+
+
+def read_csv_bytes(
+    desc: ChunkDescriptor,
+    csv: CsvOptions,
+    data: pa.Buffer,
+    header_len: int,
+    *,
+    columns: list[str] | None = None,
+    schema: pa.Schema | None = None,
+    rejected: list[BadRow] | None = None,
+    block_size: int | None = None,
+) -> pa.Table:
+    """Parse ``data`` (the header's ``header_len`` bytes, then the chunk's records).
+
+    Without ``block_size`` it is one block, so that types are inferred from
+    every row (Arrow infers from the first block and then only converts).
+
+    Bad rows (wrong field count) fail with one line naming file and line, or,
+    with ``bad_rows: reject``, are left out and appended to ``rejected``.
+    """
+    block = block_size or max(CSV_MIN_BLOCK, len(data) + 1)
     read_options = pacsv.ReadOptions(
         encoding=csv.encoding,
         autogenerate_column_names=desc.header is None,
-        block_size=max(CSV_MIN_BLOCK, min(len(data) + 1, sample_bytes)),
-        use_threads=False,
+        block_size=block,
     )
-    parse_options = pacsv.ParseOptions(
-        delimiter=csv.delimiter,
-        quote_char=csv.quote_char or False,
-        newlines_in_values=True,
-    )
-    try:
-        with pacsv.open_csv(
-            pa.BufferReader(data), read_options=read_options, parse_options=parse_options
-        ) as reader:
-            return reader.schema
-    except pa.ArrowException as exc:
-        exc.add_note(f"while reading {desc.describe()}")
-        raise
+    convert_options = pacsv.ConvertOptions(column_types=schema, include_columns=columns)
+    with _CsvErrors(desc, csv, data, header_len, rejected) as errors:
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=read_options,
+            parse_options=errors.parse_options(),
+            convert_options=convert_options,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover (the context re-raises)
 
 
 def _read_csv(
@@ -151,29 +175,19 @@ def _read_csv(
     csv: CsvOptions,
     columns: list[str] | None,
     schema: pa.Schema | None,
+    rejected: list[BadRow] | None = None,
 ) -> pa.Table:
     header = desc.header.encode(csv.encoding) if desc.header is not None else b""
     data = _read_slice(desc, header)
-    block = max(CSV_MIN_BLOCK, min(len(data) + 1, CSV_MAX_BLOCK))
-    read_options = pacsv.ReadOptions(
-        encoding=csv.encoding,
-        autogenerate_column_names=desc.header is None,
-        block_size=block,
-    )
-    parse_options = pacsv.ParseOptions(
-        delimiter=csv.delimiter,
-        quote_char=csv.quote_char or False,
-        newlines_in_values=True,
-    )
-    convert_options = pacsv.ConvertOptions(
-        column_types=schema,
-        include_columns=columns,
-    )
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=read_options,
-        parse_options=parse_options,
-        convert_options=convert_options,
+    return read_csv_bytes(
+        desc,
+        csv,
+        data,
+        len(header),
+        columns=columns,
+        schema=schema,
+        rejected=rejected,
+        block_size=max(CSV_MIN_BLOCK, min(len(data) + 1, CSV_MAX_BLOCK)),
     )
 
 

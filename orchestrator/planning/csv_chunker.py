@@ -427,3 +427,21 @@ def _cut(
             bounds.append((start, scanner.pos))
             start = scanner.pos
     return bounds
+
+
+def record_end_after(path: str, csv: CsvOptions, start: int, stop: int, length: int) -> int:
+    """The first record end at or after ``start + length``, within [start, stop].
+
+    ``start`` must be a record start (a chunk's start): the planner reads a
+    prefix of whole records of a chunk to infer types from (planning/schema.py).
+    """
+    if start + length >= stop:
+        return stop
+    quote = _check_encoding(path, csv)
+    with open_binary(path) as stream, _maybe_map(path, stream, True) as mapped:
+        data: BinaryIO | mmap.mmap = mapped if mapped is not None else stream
+        with _Scanner(data, start, stop, quote, SAMPLE_BYTES) as scanner:
+            scanner.advance_to(start + length - 1)
+            if not scanner.seek_record_end():
+                return stop
+            return min(scanner.pos, stop)

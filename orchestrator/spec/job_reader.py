@@ -17,6 +17,8 @@ from orchestrator.spec.cron import cron_error
 from orchestrator.spec.model import (
     COMPRESSIONS,
     CONCURRENCY_POLICIES,
+    CSV_BAD_ROWS,
+    CSV_TYPES,
     INPUT_FORMATS,
     JOB_TYPES,
     OUTPUT_FORMATS,
@@ -205,8 +207,25 @@ class JobReader:
         mapping = c.mapping(node, path)
         if mapping is None:
             return CsvOptions()
-        c.keys(mapping, path, ("delimiter", "header", "quote_char", "encoding"))
+        c.keys(
+            mapping,
+            path,
+            (
+                "delimiter",
+                "header",
+                "quote_char",
+                "encoding",
+                "bad_rows",
+                "types",
+                "column_types",
+            ),
+        )
         options: dict[str, Any] = {}
+        for key, allowed in (("bad_rows", CSV_BAD_ROWS), ("types", CSV_TYPES)):
+            if (value := mapping.get(key)) is not None:
+                options[key] = c.choice(value, f"{path}.{key}", allowed)
+        if (types := mapping.get("column_types")) is not None:
+            options["column_types"] = self._column_types(types, f"{path}.column_types")
         for key in ("delimiter", "quote_char"):
             if (value := mapping.get(key)) is not None:
                 options[key] = self._char(value, f"{path}.{key}")
@@ -221,6 +240,27 @@ class JobReader:
                 except LookupError:
                     c.add(encoding, f"{path}.encoding", f"unknown encoding {c.shown(encoding)}")
         return CsvOptions(**{k: v for k, v in options.items() if v is not None})
+
+    def _column_types(self, node: YNode, path: str) -> dict[str, str] | None:
+        """``{column: arrow type name}``; a name Arrow does not know is an error here."""
+        import pyarrow as pa
+
+        c = self.c
+        mapping = c.mapping(node, path)
+        if mapping is None:
+            return None
+        out: dict[str, str] = {}
+        for name, (_key, value) in mapping.entries.items():
+            type_name = c.string(value, f"{path}.{name}")
+            if type_name is None:
+                continue
+            try:
+                pa.type_for_alias(type_name)
+            except ValueError:
+                c.add(value, f"{path}.{name}", f"unknown column type {c.shown(value)}")
+                continue
+            out[str(name)] = type_name
+        return out
 
     def _input(self, node: YNode, p: str) -> InputSpec:
         c = self.c
