@@ -281,3 +281,66 @@ def _read_arrow(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
             [reader.get_batch(i) for i in range(desc.start, desc.stop)], schema=reader.schema
         )
     return table.select(columns) if columns is not None else table
+
+
+def count_csv_records(path: str, csv: CsvOptions, size: int) -> int:
+    """Records (bad rows included) in the first ``size`` bytes of a CSV file, by
+    one streaming Arrow parse with every column read as text: the count that
+    the rows the chunks read must add up to (dispatch/reconcile.py). Memory
+    is a few blocks, whatever the file's size."""
+    options = pacsv.ReadOptions(encoding=csv.encoding, autogenerate_column_names=not csv.header)
+    bad = 0
+
+    def count_bad(_row: pacsv.InvalidRow) -> str:
+        nonlocal bad
+        bad += 1
+        return "skip"
+
+    parse = pacsv.ParseOptions(
+        delimiter=csv.delimiter,
+        quote_char=csv.quote_char or False,
+        newlines_in_values=True,
+        invalid_row_handler=count_bad,
+    )
+    with open_binary(path) as raw:
+        head = cast(io.BufferedIOBase, raw).read(min(size, 1 << 16))
+    if not head.strip(b"\xef\xbb\xbf\r\n"):
+        return 0
+    names: list[str] = []
+    for first_pass in (True, False):
+        convert = None
+        if not first_pass:  # every value read as text: counting must not fail on types
+            convert = pacsv.ConvertOptions(
+                include_columns=names[:1], column_types={names[0]: pa.string()}
+            )
+        rows = bad = 0
+        with open_binary(path) as raw:
+            stream = pa.PythonFile(_Limited(cast(io.BufferedIOBase, raw), size), mode="r")
+            with pacsv.open_csv(
+                stream, read_options=options, parse_options=parse, convert_options=convert
+            ) as reader:
+                if first_pass:
+                    names = reader.schema.names
+                    continue
+                for batch in reader:
+                    rows += batch.num_rows
+    return rows + bad
+
+
+class _Limited(io.RawIOBase):
+    """The first ``size`` bytes of a binary stream (bytes appended later are not planned)."""
+
+    def __init__(self, raw: io.BufferedIOBase, size: int) -> None:
+        self._raw = raw
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        n = self._raw.readinto(view) or 0
+        self._left -= n
+        return n
