@@ -241,9 +241,17 @@ def _parquet_batches(
         return
     with _parquet_file(desc) as pf:
         pos = _group_offset(pf, desc.row_groups[0])
-        for batch in pf.iter_batches(
+        batches = pf.iter_batches(
             batch_size=batch_size, row_groups=list(desc.row_groups), columns=columns
-        ):
+        )
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:  # a bad page, a truncated file
+                group = _group_at(pf, desc, pos)
+                raise DamagedInput(f"{desc.path}: row group {group}: {exc}") from None
+            if batch is None:
+                break
             lo = max(desc.start - pos, 0)
             hi = min(desc.stop - pos, batch.num_rows)
             if hi > lo:
@@ -256,6 +264,16 @@ def _parquet_batches(
 
 class DamagedInput(PlanningError):
     """An input's data disagrees with its own metadata; nothing of it may be published."""
+
+
+def _group_at(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> int:
+    """The row group of the chunk that holds global row ``pos`` (its last if none)."""
+    first = _group_offset(pf, desc.row_groups[0])
+    for group in desc.row_groups:
+        first += pf.metadata.row_group(group).num_rows
+        if pos < first:
+            return group
+    return desc.row_groups[-1]
 
 
 def _short_of(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> str:
