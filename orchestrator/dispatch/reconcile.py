@@ -45,7 +45,10 @@ def check_csv_rows(chunks: list[ChunkRecord], inputs: list[InputFile], csv: CsvO
     for item in inputs:
         if item.format != "csv":
             continue
-        expected = count_csv_records(item.path, csv, item.size)
+        try:
+            expected = count_csv_records(item.path, csv, item.size)
+        except (pa.ArrowException, OSError) as exc:
+            raise ReconcileError(f"{item.path}: cannot count its records: {exc}") from None
         got = read.get(item.path, 0)
         if got != expected:
             raise ReconcileError(

@@ -334,9 +334,15 @@ def count_csv_records(path: str, csv: CsvOptions, size: int) -> int:
         rows = bad = 0
         with open_binary(path) as raw:
             stream = pa.PythonFile(_Limited(cast(io.BufferedIOBase, raw), size), mode="r")
-            with pacsv.open_csv(
-                stream, read_options=options, parse_options=parse, convert_options=convert
-            ) as reader:
+            try:
+                opened = pacsv.open_csv(
+                    stream, read_options=options, parse_options=parse, convert_options=convert
+                )
+            except pa.ArrowInvalid as exc:
+                if "Empty CSV file" in str(exc):  # a header without a line end: no record
+                    return 0
+                raise
+            with opened as reader:
                 if first_pass:
                     names = reader.schema.names
                     continue

@@ -23,7 +23,8 @@ import pytest
 
 from orchestrator.errors import JobctlError
 from orchestrator.io.parts import csv_write_options
-from orchestrator.spec.model import ChunkingSpec, InputSpec, JobSpec, OutputSpec
+from orchestrator.io.readers import count_csv_records
+from orchestrator.spec.model import ChunkingSpec, CsvOptions, InputSpec, JobSpec, OutputSpec
 from tests.corpus.convert import ChunkFailed, convert
 
 FILES = Path(__file__).parent / "files"
@@ -135,6 +136,7 @@ def outcome_csv(path: Path, tmp: Path) -> str:
         return KNOWN[path.name]
     if empty:  # blank, or a header line without a line end: no records, no output
         assert table is None or table.num_rows == 0, path.name
+        assert count_csv_records(str(path), CsvOptions(), size) == 0
         return "no rows (pyarrow: 'Empty CSV file')"
     assert reference is not None, f"{path.name}: converted, but pyarrow refuses the file"
     if reference.num_rows == 0:
@@ -145,6 +147,8 @@ def outcome_csv(path: Path, tmp: Path) -> str:
     assert table.schema == expected.schema, f"{path.name}: {table.schema} != {expected.schema}"
     assert table.equals(expected), path.name
     assert sum(r["rows_in"] for r in results) == reference.num_rows
+    # the publish-time reconciliation agrees (dispatch/reconcile.py)
+    assert count_csv_records(str(path), CsvOptions(), size) == reference.num_rows
     return f"same ({'cut' if len(results) > 1 else 'one chunk'})"
 
 
