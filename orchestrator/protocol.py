@@ -317,7 +317,11 @@ def build_job_payload(spec: JobSpec, key: str, staging_dir: str | None) -> dict[
             "csv": dataclasses.asdict(csv),
         },
         "output": (
-            {"format": spec.output.format, "compression": spec.output.compression}
+            {
+                "format": spec.output.format,
+                "compression": spec.output.compression,
+                **({"schema": spec.output.schema} if spec.output.schema else {}),
+            }
             if spec.output is not None
             else None
         ),

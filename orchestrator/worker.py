@@ -53,6 +53,7 @@ import pyarrow as pa
 import orchestrator
 from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.leftovers import orphan_doc, orphan_path, receipt_path, write_json_atomic
+from orchestrator.io.output_schema import cast_to, declared_schema
 from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
 from orchestrator.monitoring.hoststats import host_stats
@@ -109,6 +110,7 @@ class LoadedJob:
         "key",
         "name",
         "output_format",
+        "output_schema",
         "params",
         "payload",
         "processor",
@@ -126,6 +128,8 @@ class LoadedJob:
         output = payload.get("output")
         self.output_format: str | None = output["format"] if output else None
         self.compression: str = (output.get("compression") or "none") if output else "none"
+        declared = output.get("schema") if output else None
+        self.output_schema: pa.Schema | None = declared_schema(declared) if declared else None
         self.staging_dir: str | None = payload.get("staging_dir")
         schema = payload.get("csv_schema")
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
@@ -295,6 +299,8 @@ class Worker:
                 raise TypeError(
                     f"processor returned {type(out).__name__}; expected a pyarrow.Table or None"
                 )
+        if out is not None and job.output_schema is not None:
+            out = cast_to(out, job.output_schema)
         part = None
         returned: bytes | None = None
         if out is not None and job.output_format is not None and job.return_part:

@@ -27,7 +27,11 @@ def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> di
             "csv": dataclasses.asdict(spec.input.csv),
         },
         "output": (
-            {"format": spec.output.format, "compression": spec.output.compression}
+            {
+                "format": spec.output.format,
+                "compression": spec.output.compression,
+                **({"schema": spec.output.schema} if spec.output.schema else {}),
+            }
             if spec.output
             else None
         ),

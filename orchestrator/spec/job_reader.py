@@ -317,7 +317,7 @@ class JobReader:
         mapping = c.mapping(node, p)
         if mapping is None:
             return None
-        c.keys(mapping, p, ("path", "format", "compression", "mode"), required=("path",))
+        c.keys(mapping, p, ("path", "format", "compression", "mode", "schema"), required=("path",))
         path_node = mapping.get("path")
         raw = c.string(path_node, f"{p}.path") if path_node else None
         path = resolve_path(raw, self.base_dir, directory=True) if raw else ""
@@ -329,7 +329,12 @@ class JobReader:
         ):
             if (value := mapping.get(key)) is not None:
                 options[key] = c.choice(value, f"{p}.{key}", allowed)
-        return OutputSpec(path=path, **{k: v for k, v in options.items() if v is not None})
+        schema = None
+        if (schema_node := mapping.get("schema")) is not None:
+            schema = self._column_types(schema_node, f"{p}.schema")
+        return OutputSpec(
+            path=path, schema=schema, **{k: v for k, v in options.items() if v is not None}
+        )
 
     # -- where and how it runs ------------------------------------------------
 

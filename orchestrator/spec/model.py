@@ -107,6 +107,9 @@ class OutputSpec:
     format: str = "parquet"
     compression: str = "zstd"
     mode: str = "error_if_exists"
+    #: the output's declared schema, ``{column: arrow type name}`` in column order:
+    #: every part is cast to it (safely) or its chunk fails naming column and types
+    schema: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,32 @@ def test_parts_that_disagree_on_a_column_type_are_refused_naming_both(tmp_path: 
         ReconcileError, match="part-00001: column 'id' is string, but earlier parts have int64"
     ):
         check_schema(schema, part_schema(tmp_path / "b.parquet", "parquet"), "part-00001")
+
+
+def test_a_declared_output_schema_casts_safely_or_fails_naming_column_and_types(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.spec.model import ChunkingSpec, InputSpec, JobSpec, OutputSpec
+    from tests.corpus.convert import ChunkFailed, convert
+
+    source = tmp_path / "in.csv"
+    source.write_text("id,code\n" + "".join(f"{i},{i}\n" for i in range(50)) + "50,X1\n")
+
+    def spec(schema: dict[str, str]) -> JobSpec:
+        return JobSpec(
+            name="declared",
+            type="convert",
+            input=InputSpec(path=str(source), csv=CsvOptions(column_types={"code": "string"})),
+            chunking=ChunkingSpec(rows=None, bytes=100),
+            output=OutputSpec(path=str(tmp_path / "out"), schema=schema),
+        )
+
+    table, _ = convert(spec({"id": "int64", "code": "string"}), tmp_path / "a")
+    assert table is not None and table.schema.types == [pa.int64(), pa.string()]
+    table, _ = convert(spec({"code": "large_string", "id": "float64"}), tmp_path / "b")
+    assert table is not None and table.column_names == ["code", "id"]
+    declared = r"column 'code' is string but output\.schema declares int64"
+    with pytest.raises(ChunkFailed, match=declared):
+        convert(spec({"id": "int64", "code": "int64"}), tmp_path / "c")
+    with pytest.raises(ChunkFailed, match=r"column\(s\) \['code'\] that output\.schema does not"):
+        convert(spec({"id": "int64"}), tmp_path / "d")

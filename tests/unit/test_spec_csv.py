@@ -36,3 +36,13 @@ def test_bad_csv_policies_are_spec_errors_with_a_line(csv: str, words: str) -> N
         load(csv)
     [issue] = info.value.issues
     assert words in str(issue) and issue.line == 7
+
+
+def test_output_schema_loads_in_declared_order() -> None:
+    text = (
+        "version: 1\njobs:\n  - name: a\n    type: convert\n    input: {path: x.csv}\n"
+        "    output: {path: out/, schema: {b: string, a: int64}}\n"
+    )
+    output = load_spec_text(text, "jobs.yaml", base_dir="/tmp").jobs[0].output
+    assert output is not None and output.schema == {"b": "string", "a": "int64"}
+    assert list(output.schema) == ["b", "a"]
