@@ -71,6 +71,7 @@ Messages (``type`` field)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from collections.abc import Mapping
@@ -313,15 +314,14 @@ def build_job_payload(spec: JobSpec, key: str, staging_dir: str | None) -> dict[
         "params": dict(spec.params),
         "input": {
             "format": spec.input.format,
-            "csv": {
-                "delimiter": csv.delimiter,
-                "header": csv.header,
-                "quote_char": csv.quote_char,
-                "encoding": csv.encoding,
-            },
+            "csv": dataclasses.asdict(csv),
         },
         "output": (
-            {"format": spec.output.format, "compression": spec.output.compression}
+            {
+                "format": spec.output.format,
+                "compression": spec.output.compression,
+                **({"schema": spec.output.schema} if spec.output.schema else {}),
+            }
             if spec.output is not None
             else None
         ),

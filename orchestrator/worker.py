@@ -51,8 +51,10 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 
 import orchestrator
+from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.leftovers import orphan_doc, orphan_path, receipt_path, write_json_atomic
-from orchestrator.io.parts import part_filename, serialize, write_part
+from orchestrator.io.output_schema import cast_to, declared_schema
+from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
 from orchestrator.monitoring.hoststats import host_stats
 from orchestrator.planning.model import ChunkDescriptor
@@ -114,6 +116,7 @@ class LoadedJob:
         "key",
         "name",
         "output_format",
+        "output_schema",
         "params",
         "payload",
         "processor",
@@ -131,6 +134,8 @@ class LoadedJob:
         output = payload.get("output")
         self.output_format: str | None = output["format"] if output else None
         self.compression: str = (output.get("compression") or "none") if output else "none"
+        declared = output.get("schema") if output else None
+        self.output_schema: pa.Schema | None = declared_schema(declared) if declared else None
         self.staging_dir: str | None = payload.get("staging_dir")
         schema = payload.get("csv_schema")
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
@@ -272,6 +277,7 @@ class Worker:
         state: Any = None,
     ) -> tuple[dict[str, Any], bytes | None]:
         t0 = time.perf_counter()
+        bad_rows: list[BadRow] = []
         if data is not None:
             table = pa.ipc.open_stream(data).read_all()
         elif chunk.kind == "sequence":
@@ -279,7 +285,7 @@ class Worker:
         elif chunk.kind == SHUFFLE_KIND:  # a reduce chunk: its partition, all map outputs
             table = read_shuffle_chunk(chunk, job.payload)
         else:
-            table = read_chunk(chunk, job.csv, schema=job.csv_schema)
+            table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
         t1 = time.perf_counter()
         ctx = ChunkContext(
             params=job.params,
@@ -304,6 +310,8 @@ class Worker:
                 raise TypeError(
                     f"processor returned {type(out).__name__}; expected a pyarrow.Table or None"
                 )
+        if out is not None and job.output_schema is not None:
+            out = cast_to(out, job.output_schema)
         part = None
         returned: bytes | None = None
         shuffled: dict[str, Any] | None = None
@@ -319,13 +327,17 @@ class Worker:
             if not part_name or not job.staging_dir:
                 raise ValueError("job has an output but the run has no part_name/staging_dir")
             part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+        if bad_rows:
+            ctx.reject(len(bad_rows), "csv: wrong number of fields")
+            if job.staging_dir and part_name and not job.return_part:
+                write_rejects(bad_rows, job.staging_dir, part_name)
         t3 = time.perf_counter()
         result: dict[str, Any] = {
             "type": "result",
             "task": task,
             "token": token,
             "ok": True,
-            "rows_in": table.num_rows,
+            "rows_in": table.num_rows + len(bad_rows),  # records read, rejected ones too
             "rows_out": out.num_rows if out is not None else 0,
             "rows_rejected": ctx.rows_rejected,
             "bytes_out": part.bytes if part is not None else 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,14 @@ def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> di
         "params": spec.params,
         "input": {
             "format": spec.input.format,
-            "csv": {
-                "delimiter": spec.input.csv.delimiter,
-                "header": spec.input.csv.header,
-                "quote_char": spec.input.csv.quote_char,
-                "encoding": spec.input.csv.encoding,
-            },
+            "csv": dataclasses.asdict(spec.input.csv),
         },
         "output": (
-            {"format": spec.output.format, "compression": spec.output.compression}
+            {
+                "format": spec.output.format,
+                "compression": spec.output.compression,
+                **({"schema": spec.output.schema} if spec.output.schema else {}),
+            }
             if spec.output
             else None
         ),

@@ -21,6 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.dispatch.reconcile import (
+    check_csv_rows,
+    check_schema,
+    describe_schema,
+    part_schema,
+)
 from orchestrator.dispatch.staging import (
     final_part_name,
     is_nonempty_dir,
@@ -29,13 +35,15 @@ from orchestrator.dispatch.staging import (
     staging_root,
 )
 from orchestrator.errors import JobctlError, OutputExists
-from orchestrator.io.parts import fsync_dir, write_bytes_atomic
+from orchestrator.io.parts import fsync_dir, rejects_path, write_bytes_atomic
 from orchestrator.io.renames import exchange
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
 from orchestrator.store.base import JobRecord, Store
 
 MANIFEST_NAME = "_SUCCESS"
+#: Where the output keeps the CSV rows rejected under ``input.csv.bad_rows: reject``
+REJECTS_DIR = "_rejects"
 
 
 class PublishError(JobctlError):
@@ -62,19 +70,29 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             # published by an earlier attempt that may have died before tidying up
             _remove_leftovers(record.output_path, job_id)
             return dict(existing)
+    chunks = store.list_chunks(job_id, [ChunkState.SUCCEEDED])
+    inputs = store.job_inputs(job_id)
+    check_csv_rows(chunks, inputs, spec.input.csv)
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
+    rejects = []
     rows_total = 0
-    for chunk in store.list_chunks(job_id, [ChunkState.SUCCEEDED]):
+    schema = None
+    for chunk in chunks:
         final_name = final_part_name(chunk.seq, spec.output.format)
         target = ready / final_name
         if chunk.part_file is None:
             continue  # the processor produced no output for this chunk
+        source = Path(chunk.part_file)
         if not target.exists():
-            source = Path(chunk.part_file)
             if not source.exists():
                 raise PublishError(f"committed part of chunk {chunk.seq} is missing: {source}")
+            schema = check_schema(schema, part_schema(source, spec.output.format), final_name)
             os.replace(source, target)
+        else:
+            schema = check_schema(schema, part_schema(target, spec.output.format), final_name)
+        if chunk.rows_rejected and _publish_rejects(source, ready, chunk.seq):
+            rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
         parts.append(
             {
                 "file": final_name,
@@ -90,9 +108,11 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "spec_hash": record.spec_hash,
         "format": spec.output.format,
         "compression": spec.output.compression,
-        "inputs": [item.to_dict() for item in store.job_inputs(job_id)],
+        "inputs": [item.to_dict() for item in inputs],
         "parts": parts,
         "rows": rows_total,
+        "schema": describe_schema(schema),
+        "rejects": rejects,
         "published_at": datetime.now(UTC).isoformat(),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True)
@@ -100,6 +120,20 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
     return manifest
+
+
+def _publish_rejects(part_file: Path, ready: Path, seq: int) -> bool:
+    """Move the CSV rows a committed attempt rejected (io/parts.py) into the
+    output's :data:`REJECTS_DIR`; False if that attempt left none."""
+    source = Path(rejects_path(str(part_file)))
+    target = ready / REJECTS_DIR / f"{seq:05d}.csv"
+    if target.exists():
+        return True
+    if not source.exists():
+        return False
+    target.parent.mkdir(exist_ok=True)
+    os.replace(source, target)
+    return True
 
 
 def _job_identity(record: JobRecord) -> dict[str, Any]:

@@ -23,13 +23,14 @@ import ctypes
 import hashlib
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.formats import output_problem
 from orchestrator.io.libc import linux_function
 
@@ -98,15 +99,31 @@ def _encode(table: pa.Table, sink: pa.NativeFile, fmt: str, compression: str) ->
     if fmt == "parquet":
         pq.write_table(table, sink, compression=codec or "none")
     elif fmt == "csv":
+        options = csv_write_options(table)
         if codec is None:
-            pa_csv.write_csv(table, sink)
+            pa_csv.write_csv(table, sink, options)
         else:
             with pa.CompressedOutputStream(sink, codec) as stream:
-                pa_csv.write_csv(table, stream)
+                pa_csv.write_csv(table, stream, options)
     else:
         options = pa.ipc.IpcWriteOptions(compression=codec)
         with pa.ipc.new_file(sink, table.schema, options=options) as writer:
             writer.write_table(table)
+
+
+#: What a null is written as in a one-column CSV part (see :func:`csv_write_options`).
+CSV_NULL_MARKER = "NULL"
+
+
+def csv_write_options(table: pa.Table) -> pa_csv.WriteOptions:
+    """Arrow's defaults, except that a one-column table writes nulls as
+    :data:`CSV_NULL_MARKER`: Arrow writes a null as an empty field, which in a
+    one-column file is a blank line, and CSV readers (Arrow's included) skip
+    blank lines - the row would be lost on the way back. Arrow's reader takes
+    ``NULL`` for a null by default."""
+    if table.num_columns == 1:
+        return pa_csv.WriteOptions(null_string=CSV_NULL_MARKER)
+    return pa_csv.WriteOptions()
 
 
 class _HashingSink:
@@ -171,6 +188,35 @@ def _write_atomic(directory: str, name: str, fill: Callable[[int], None]) -> str
         raise
     fsync_dir(directory)
     return final
+
+
+REJECTS_SUFFIX = ".rejects.csv"
+
+
+def rejects_path(part_file: str) -> str:
+    """Where the CSV rows an attempt rejected are, beside its part file."""
+    for ext in (".csv.gz", ".parquet", ".csv", ".arrow"):
+        if part_file.endswith(ext):
+            return part_file[: -len(ext)] + REJECTS_SUFFIX
+    return part_file + REJECTS_SUFFIX
+
+
+def write_rejects(rows: Sequence[BadRow], staging_dir: str, part_name: str) -> str:
+    """Write an attempt's rejected CSV rows (file, line, fields expected and found,
+    the raw text) as ``{part_name}.rejects.csv``, atomically like its part."""
+    table = pa.table(
+        {
+            "file": [r.file for r in rows],
+            "line": pa.array([r.line for r in rows], pa.int64()),
+            "expected_fields": pa.array([r.expected for r in rows], pa.int32()),
+            "found_fields": pa.array([r.found for r in rows], pa.int32()),
+            "text": [r.text for r in rows],
+        }
+    )
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink)
+    name = part_name + REJECTS_SUFFIX
+    return write_bytes_atomic(os.path.abspath(staging_dir), name, sink.getvalue().to_pybytes())
 
 
 def file_checksum(path: str) -> str:

@@ -26,6 +26,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from orchestrator.errors import PlanningError
+from orchestrator.io.csv_errors import BadRow
+from orchestrator.io.csv_errors import CsvErrors as _CsvErrors
 from orchestrator.planning.input_files import open_binary, resolve
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.model import CsvOptions
@@ -44,17 +46,20 @@ def read_chunk(
     csv: CsvOptions | None = None,
     columns: list[str] | None = None,
     schema: pa.Schema | None = None,
+    rejected: list[BadRow] | None = None,
 ) -> pa.Table:
     """The rows of one chunk as a table (only ``columns``, when given).
 
     ``csv`` gives the parse options of a CSV input (defaults when None);
     ``schema`` forces CSV column types (see the module docstring) and is
     ignored for Parquet and Arrow inputs, which carry their own types. A
-    ``sequence`` chunk has no data: the result is an empty table.
+    ``sequence`` chunk has no data: the result is an empty table. CSV rows
+    left out under ``bad_rows: reject`` are appended to ``rejected`` (when
+    None, a bad row fails the read whatever the policy).
     """
     try:
         if desc.kind == "csv":
-            return _read_csv(desc, csv or CsvOptions(), columns, schema)
+            return _read_csv(desc, csv or CsvOptions(), columns, schema, rejected)
         if desc.kind == "parquet":
             return _read_parquet(desc, columns)
         if desc.kind == "arrow":
@@ -120,30 +125,49 @@ def _read_slice(desc: ChunkDescriptor, prefix: bytes) -> pa.Buffer:
     return data
 
 
-def sample_csv_schema(desc: ChunkDescriptor, csv: CsvOptions, sample_bytes: int) -> pa.Schema:
-    """The column types Arrow infers from the first ``sample_bytes`` of a CSV
-    chunk (whole records: the streaming reader parses one block and stops)."""
+def read_csv_piece(desc: ChunkDescriptor, csv: CsvOptions) -> pa.Table:
+    """A CSV range parsed as one Arrow block, types inferred from every row of it
+    (the planner's type inference; rows ``bad_rows: reject`` would reject are left out)."""
     header = desc.header.encode(csv.encoding) if desc.header is not None else b""
+    ignored: list[BadRow] | None = [] if csv.bad_rows == "reject" else None
     data = _read_slice(desc, header)
+    return read_csv_bytes(desc, csv, data, len(header), rejected=ignored)
+
+
+def read_csv_bytes(
+    desc: ChunkDescriptor,
+    csv: CsvOptions,
+    data: pa.Buffer,
+    header_len: int,
+    *,
+    columns: list[str] | None = None,
+    schema: pa.Schema | None = None,
+    rejected: list[BadRow] | None = None,
+    block_size: int | None = None,
+) -> pa.Table:
+    """Parse ``data`` (the header's ``header_len`` bytes, then the chunk's records).
+
+    Without ``block_size`` it is one block, so that types are inferred from
+    every row (Arrow infers from the first block and then only converts).
+
+    Bad rows (wrong field count) fail with one line naming file and line, or,
+    with ``bad_rows: reject``, are left out and appended to ``rejected``.
+    """
+    block = block_size or max(CSV_MIN_BLOCK, len(data) + 1)
     read_options = pacsv.ReadOptions(
         encoding=csv.encoding,
         autogenerate_column_names=desc.header is None,
-        block_size=max(CSV_MIN_BLOCK, min(len(data) + 1, sample_bytes)),
-        use_threads=False,
+        block_size=block,
     )
-    parse_options = pacsv.ParseOptions(
-        delimiter=csv.delimiter,
-        quote_char=csv.quote_char or False,
-        newlines_in_values=True,
-    )
-    try:
-        with pacsv.open_csv(
-            pa.BufferReader(data), read_options=read_options, parse_options=parse_options
-        ) as reader:
-            return reader.schema
-    except pa.ArrowException as exc:
-        exc.add_note(f"while reading {desc.describe()}")
-        raise
+    convert_options = pacsv.ConvertOptions(column_types=schema, include_columns=columns)
+    with _CsvErrors(desc, csv, data, header_len, rejected) as errors:
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=read_options,
+            parse_options=errors.parse_options(),
+            convert_options=convert_options,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover (the context re-raises)
 
 
 def _read_csv(
@@ -151,29 +175,19 @@ def _read_csv(
     csv: CsvOptions,
     columns: list[str] | None,
     schema: pa.Schema | None,
+    rejected: list[BadRow] | None = None,
 ) -> pa.Table:
     header = desc.header.encode(csv.encoding) if desc.header is not None else b""
     data = _read_slice(desc, header)
-    block = max(CSV_MIN_BLOCK, min(len(data) + 1, CSV_MAX_BLOCK))
-    read_options = pacsv.ReadOptions(
-        encoding=csv.encoding,
-        autogenerate_column_names=desc.header is None,
-        block_size=block,
-    )
-    parse_options = pacsv.ParseOptions(
-        delimiter=csv.delimiter,
-        quote_char=csv.quote_char or False,
-        newlines_in_values=True,
-    )
-    convert_options = pacsv.ConvertOptions(
-        column_types=schema,
-        include_columns=columns,
-    )
-    return pacsv.read_csv(
-        pa.BufferReader(data),
-        read_options=read_options,
-        parse_options=parse_options,
-        convert_options=convert_options,
+    return read_csv_bytes(
+        desc,
+        csv,
+        data,
+        len(header),
+        columns=columns,
+        schema=schema,
+        rejected=rejected,
+        block_size=max(CSV_MIN_BLOCK, min(len(data) + 1, CSV_MAX_BLOCK)),
     )
 
 
@@ -216,14 +230,28 @@ def _read_parquet(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
 def _parquet_batches(
     desc: ChunkDescriptor, columns: list[str] | None, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
-    """The chunk's rows, one decoded batch at a time."""
+    """The chunk's rows, one decoded batch at a time.
+
+    The rows decoded are checked against the rows the footer declares: Arrow's
+    batch reader yields nothing, without an error, for a row group whose column
+    chunks hold fewer values than the group claims (a damaged file), and that
+    chunk would otherwise succeed with rows missing.
+    """
     if not desc.row_groups:
         return
     with _parquet_file(desc) as pf:
         pos = _group_offset(pf, desc.row_groups[0])
-        for batch in pf.iter_batches(
+        batches = pf.iter_batches(
             batch_size=batch_size, row_groups=list(desc.row_groups), columns=columns
-        ):
+        )
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:  # a bad page, a truncated file
+                group = _group_at(pf, desc, pos)
+                raise DamagedInput(f"{desc.path}: row group {group}: {exc}") from None
+            if batch is None:
+                break
             lo = max(desc.start - pos, 0)
             hi = min(desc.stop - pos, batch.num_rows)
             if hi > lo:
@@ -231,6 +259,36 @@ def _parquet_batches(
             pos += batch.num_rows
             if pos >= desc.stop:
                 return
+        raise DamagedInput(f"{desc.path}: {_short_of(pf, desc, pos)}")
+
+
+class DamagedInput(PlanningError):
+    """An input's data disagrees with its own metadata; nothing of it may be published."""
+
+
+def _group_at(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> int:
+    """The row group of the chunk that holds global row ``pos`` (its last if none)."""
+    first = _group_offset(pf, desc.row_groups[0])
+    for group in desc.row_groups:
+        first += pf.metadata.row_group(group).num_rows
+        if pos < first:
+            return group
+    return desc.row_groups[-1]
+
+
+def _short_of(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> str:
+    """Which row group came up short, for the error: the one holding row ``pos``."""
+    meta = pf.metadata
+    first = _group_offset(pf, desc.row_groups[0])
+    for group in desc.row_groups:
+        rows = meta.row_group(group).num_rows
+        if pos < first + rows:
+            return (
+                f"row group {group} declares {rows} rows but only {pos - first} could be "
+                "decoded (damaged file)"
+            )
+        first += rows
+    return f"row groups {list(desc.row_groups)} decoded {pos} rows, expected up to {desc.stop}"
 
 
 def _read_arrow(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
@@ -241,3 +299,72 @@ def _read_arrow(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
             [reader.get_batch(i) for i in range(desc.start, desc.stop)], schema=reader.schema
         )
     return table.select(columns) if columns is not None else table
+
+
+def count_csv_records(path: str, csv: CsvOptions, size: int) -> int:
+    """Records (bad rows included) in the first ``size`` bytes of a CSV file, by
+    one streaming Arrow parse with every column read as text: the count that
+    the rows the chunks read must add up to (dispatch/reconcile.py). Memory
+    is a few blocks, whatever the file's size."""
+    options = pacsv.ReadOptions(encoding=csv.encoding, autogenerate_column_names=not csv.header)
+    bad = 0
+
+    def count_bad(_row: pacsv.InvalidRow) -> str:
+        nonlocal bad
+        bad += 1
+        return "skip"
+
+    parse = pacsv.ParseOptions(
+        delimiter=csv.delimiter,
+        quote_char=csv.quote_char or False,
+        newlines_in_values=True,
+        invalid_row_handler=count_bad,
+    )
+    with open_binary(path) as raw:
+        head = cast(io.BufferedIOBase, raw).read(min(size, 1 << 16))
+    if not head.strip(b"\xef\xbb\xbf\r\n"):
+        return 0
+    names: list[str] = []
+    for first_pass in (True, False):
+        convert = None
+        if not first_pass:  # every value read as text: counting must not fail on types
+            convert = pacsv.ConvertOptions(
+                include_columns=names[:1], column_types={names[0]: pa.string()}
+            )
+        rows = bad = 0
+        with open_binary(path) as raw:
+            stream = pa.PythonFile(_Limited(cast(io.BufferedIOBase, raw), size), mode="r")
+            try:
+                opened = pacsv.open_csv(
+                    stream, read_options=options, parse_options=parse, convert_options=convert
+                )
+            except pa.ArrowInvalid as exc:
+                if "Empty CSV file" in str(exc):  # a header without a line end: no record
+                    return 0
+                raise
+            with opened as reader:
+                if first_pass:
+                    names = reader.schema.names
+                    continue
+                for batch in reader:
+                    rows += batch.num_rows
+    return rows + bad
+
+
+class _Limited(io.RawIOBase):
+    """The first ``size`` bytes of a binary stream (bytes appended later are not planned)."""
+
+    def __init__(self, raw: io.BufferedIOBase, size: int) -> None:
+        self._raw = raw
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        n = self._raw.readinto(view) or 0
+        self._left -= n
+        return n

@@ -4,7 +4,8 @@ Why byte ranges: a worker seeks to ``start`` and reads ``stop - start`` bytes,
 so its memory is bounded by the chunk, never by the file, and nothing is
 copied at plan time.
 
-How record starts are found: a newline ends a record only outside a quoted
+How record starts are found: a line terminator (``\\n``, ``\\r\\n`` or a lone
+``\\r``, the three Arrow's CSV reader accepts) ends a record only outside a quoted
 field. With RFC 4180 quoting (a quote inside a quoted field is doubled), "inside
 a quoted field" is exactly "after an odd number of quote characters since the
 start of the data", so the planner only needs the *parity* of the quote count
@@ -39,8 +40,6 @@ Limits (documented, not detected):
 * a quote character inside an *unquoted* field (``ab"c``) breaks the parity
   rule; RFC 4180 does not allow it, Arrow reads it as a literal quote, and the
   planner may then cut inside a record;
-* only ``\\n`` and ``\\r\\n`` end records for cutting purposes; a file that uses a
-  lone ``\\r`` as line terminator is still read correctly but is not split;
 * the encoding must be ASCII-compatible for ``\\r``, ``\\n`` and the quote
   character (UTF-8, Latin-1, cp1252... - not UTF-16/32): a PlanningError says so.
 """
@@ -72,6 +71,10 @@ SAMPLE_BYTES = 1024 * 1024
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
+MAX_HEADER_BYTES = 1024 * 1024
+"""A "header" longer than this with no line end after it is refused, not planned as an
+empty file: non-empty bytes in which no record is found must never be an empty success."""
+
 PARALLEL_PIECE = 8 * 1024 * 1024
 """Smallest range of bytes one thread counts quotes in; a larger range is shared out."""
 
@@ -81,15 +84,16 @@ PLAN_THREADS = min(4, os.cpu_count() or 1)
 _NON_BLANK = re.compile(rb"[^\r\n]")
 _SMALL_RANGE = 64 * 1024
 _NEWLINE = ord("\n")
+_CR = ord("\r")
 
 
 def _unquoted_run(quote: bytes | None) -> re.Pattern[bytes]:
     """Matches, from a position outside quotes, everything up to the next newline
     outside quotes or the next quote whose field is not closed in the data seen."""
     if quote is None:
-        return re.compile(rb"[^\n]*")
+        return re.compile(rb"[^\r\n]*")
     q = re.escape(quote)
-    return re.compile(rb"(?:[^\n" + q + rb"]+|" + q + rb"[^" + q + rb"]*" + q + rb")*")
+    return re.compile(rb"(?:[^\r\n" + q + rb"]+|" + q + rb"[^" + q + rb"]*" + q + rb")*")
 
 
 class _Scanner:
@@ -209,7 +213,7 @@ class _Scanner:
             self._release_behind()
 
     def seek_record_end(self) -> bool:
-        """Move just past the next newline outside quotes; False if the data ends first."""
+        """Move just past the next line terminator outside quotes; False if the data ends first."""
         while self._ensure():
             at = self.pos - self._base
             if self.in_quotes:
@@ -225,8 +229,10 @@ class _Scanner:
             at = stop.end() if stop is not None else at
             if at >= self._len:
                 self.pos = self._end
-            elif self._buf[at] == _NEWLINE:
-                self.pos = self._base + at + 1
+            elif self._buf[at] in (_NEWLINE, _CR):
+                # \r\n is one terminator; a \n in the next block is skipped as blank
+                crlf = at + 1 < self._len and self._buf[at] == _CR and self._buf[at + 1] == _NEWLINE
+                self.pos = self._base + at + (2 if crlf else 1)
                 return True
             else:  # a quote whose field does not close within this buffer
                 self.in_quotes = True
@@ -340,6 +346,11 @@ def _find_header(
             return scanner.pos, None
         header_start = scanner.pos
         if not scanner.seek_record_end():
+            if size - header_start > MAX_HEADER_BYTES:
+                raise PlanningError(
+                    f"{path}: no line terminator (\\n, \\r\\n or \\r) outside quotes in "
+                    f"{size - header_start} bytes; not a CSV file, or an unclosed quote"
+                )
             return size, None  # a header and no record: nothing to plan
         header_stop = scanner.pos
         scanner.skip_blank()
@@ -416,3 +427,21 @@ def _cut(
             bounds.append((start, scanner.pos))
             start = scanner.pos
     return bounds
+
+
+def record_end_after(path: str, csv: CsvOptions, start: int, stop: int, length: int) -> int:
+    """The first record end at or after ``start + length``, within [start, stop].
+
+    ``start`` must be a record start (a chunk's start): the planner reads a
+    prefix of whole records of a chunk to infer types from (planning/schema.py).
+    """
+    if start + length >= stop:
+        return stop
+    quote = _check_encoding(path, csv)
+    with open_binary(path) as stream, _maybe_map(path, stream, True) as mapped:
+        data: BinaryIO | mmap.mmap = mapped if mapped is not None else stream
+        with _Scanner(data, start, stop, quote, SAMPLE_BYTES) as scanner:
+            scanner.advance_to(start + length - 1)
+            if not scanner.seek_record_end():
+                return stop
+            return min(scanner.pos, stop)

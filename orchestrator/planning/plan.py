@@ -62,9 +62,9 @@ def plan_job(spec: JobSpec) -> Plan:
         inputs.append(info)
         chunks.extend(_chunk_file(spec, info, seq_start=len(chunks)))
     csv_schema = None
-    first_csv = next((c for c in chunks if c.kind == "csv"), None)
-    if first_csv is not None:
-        csv_schema = infer_csv_schema(first_csv, spec.input.csv)
+    csv_chunks = [c for c in chunks if c.kind == "csv"]
+    if csv_chunks:
+        csv_schema = infer_csv_schema(csv_chunks, spec.input.csv)
     return Plan(inputs=tuple(inputs), chunks=tuple(chunks), csv_schema=csv_schema)
 
 

@@ -18,6 +18,8 @@ from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
     CONCURRENCY_POLICIES,
+    CSV_BAD_ROWS,
+    CSV_TYPES,
     INPUT_FORMATS,
     JOB_TYPES,
     OUTPUT_FORMATS,
@@ -219,8 +221,25 @@ class JobReader:
         mapping = c.mapping(node, path)
         if mapping is None:
             return CsvOptions()
-        c.keys(mapping, path, ("delimiter", "header", "quote_char", "encoding"))
+        c.keys(
+            mapping,
+            path,
+            (
+                "delimiter",
+                "header",
+                "quote_char",
+                "encoding",
+                "bad_rows",
+                "types",
+                "column_types",
+            ),
+        )
         options: dict[str, Any] = {}
+        for key, allowed in (("bad_rows", CSV_BAD_ROWS), ("types", CSV_TYPES)):
+            if (value := mapping.get(key)) is not None:
+                options[key] = c.choice(value, f"{path}.{key}", allowed)
+        if (types := mapping.get("column_types")) is not None:
+            options["column_types"] = self._column_types(types, f"{path}.column_types")
         for key in ("delimiter", "quote_char"):
             if (value := mapping.get(key)) is not None:
                 options[key] = self._char(value, f"{path}.{key}")
@@ -245,6 +264,27 @@ class JobReader:
                             "(use e.g. utf-8, latin-1, cp1252)",
                         )
         return CsvOptions(**{k: v for k, v in options.items() if v is not None})
+
+    def _column_types(self, node: YNode, path: str) -> dict[str, str] | None:
+        """``{column: arrow type name}``; a name Arrow does not know is an error here."""
+        import pyarrow as pa
+
+        c = self.c
+        mapping = c.mapping(node, path)
+        if mapping is None:
+            return None
+        out: dict[str, str] = {}
+        for name, (_key, value) in mapping.entries.items():
+            type_name = c.string(value, f"{path}.{name}")
+            if type_name is None:
+                continue
+            try:
+                pa.type_for_alias(type_name)
+            except ValueError:
+                c.add(value, f"{path}.{name}", f"unknown column type {c.shown(value)}")
+                continue
+            out[str(name)] = type_name
+        return out
 
     def _input(self, node: YNode, p: str) -> InputSpec:
         c = self.c
@@ -301,7 +341,7 @@ class JobReader:
         mapping = c.mapping(node, p)
         if mapping is None:
             return None
-        c.keys(mapping, p, ("path", "format", "compression", "mode"), required=("path",))
+        c.keys(mapping, p, ("path", "format", "compression", "mode", "schema"), required=("path",))
         path_node = mapping.get("path")
         raw = c.string(path_node, f"{p}.path") if path_node else None
         if raw is not None and path_node is not None and (refusal := output_path_refusal(raw)):
@@ -323,7 +363,12 @@ class JobReader:
             options["compression"] = default_compression(fmt)
         elif (problem := output_problem(fmt, compression)) is not None:
             c.add(compression_node, f"{p}.compression", problem)
-        return OutputSpec(path=path, **{k: v for k, v in options.items() if v is not None})
+        schema = None
+        if (schema_node := mapping.get("schema")) is not None:
+            schema = self._column_types(schema_node, f"{p}.schema")
+        return OutputSpec(
+            path=path, schema=schema, **{k: v for k, v in options.items() if v is not None}
+        )
 
     # -- where and how it runs ------------------------------------------------
 

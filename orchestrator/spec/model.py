@@ -57,12 +57,28 @@ class RetryPolicy:
     jitter: bool = True
 
 
+CSV_BAD_ROWS = ("fail", "reject")
+CSV_TYPES = ("infer", "widen", "strict")
+
+
 @dataclass(frozen=True)
 class CsvOptions:
+    """How CSV input is parsed and typed (README, "CSV input")."""
+
     delimiter: str = ","
     header: bool = True
     quote_char: str = '"'
     encoding: str = "utf-8"
+    #: a row with the wrong number of fields: ``fail`` its chunk, or ``reject`` it
+    #: (counted, and written with its file and line beside the part)
+    bad_rows: str = "fail"
+    #: how column types are chosen: ``infer`` (from all of a small input, a sample
+    #: spread across a large one), ``widen`` (from every value: one more read at
+    #: plan time) or ``strict`` (only ``column_types``; other columns are strings)
+    types: str = "infer"
+    #: declared types by column name (Arrow type names: int64, float64, string,
+    #: bool, date32, timestamp[s]...), over whatever the policy infers
+    column_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,9 @@ class OutputSpec:
     format: str = "parquet"
     compression: str = "zstd"  # the loader fills in the format's own default
     mode: str = "error_if_exists"
+    #: the output's declared schema, ``{column: arrow type name}`` in column order:
+    #: every part is cast to it (safely) or its chunk fails naming column and types
+    schema: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, str | None, list[str], list[tuple
     rows = draw(
         st.lists(st.tuples(*[values] * ncols), min_size=1, max_size=25),
     )
-    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     header = draw(st.booleans())
     fancy_header = draw(st.booleans())
     names = [f"c{i}" for i in range(ncols)] if header else [f"f{i}" for i in range(ncols)]
@@ -323,3 +323,23 @@ def test_a_50_mb_file_round_trips(tmp_path: Path) -> None:
     )
     assert got.num_rows == whole.num_rows == 3 * 470_000 + 2
     assert got.equals(whole)
+
+
+def test_cr_only_file_across_many_chunks_equals_one_pyarrow_read(tmp_path: Path) -> None:
+    """Classic Mac / Excel exports end lines with a lone \\r: they are cut, not planned empty."""
+    rows = [f'{i},"line {i}\rstill {i}"' if i % 7 == 0 else f"{i},t{i}" for i in range(500)]
+    lines = ["id,text", *rows]
+    path = tmp_path / "mac.csv"
+    path.write_bytes(("\r".join(lines) + "\r").encode())
+    chunks = plan_csv_chunks(str(path), DEFAULT_CSV, by_bytes(300))
+    assert len(chunks) > 10
+    assert_well_formed(chunks, path.stat().st_size)
+    assert read_chunks(chunks, ["id", "text"]) == read_whole(path, ["id", "text"])
+    assert len(read_whole(path, ["id", "text"])) == 500
+
+
+def test_bytes_without_any_line_end_are_refused_not_planned_empty(tmp_path: Path) -> None:
+    path = tmp_path / "one-line.csv"
+    path.write_bytes(b"a\x1eb\x1e" * (csv_chunker.MAX_HEADER_BYTES // 2))
+    with pytest.raises(PlanningError, match="no line terminator"):
+        plan_csv_chunks(str(path), DEFAULT_CSV, by_bytes(1000))
