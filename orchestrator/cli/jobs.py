@@ -11,6 +11,7 @@ from orchestrator.cli.common import (
     AcceptNewHostKeys,
     DbOption,
     JsonOption,
+    MaxFailures,
     cli_store,
     console,
     err_console,
@@ -111,6 +112,7 @@ def run(
         ),
     ] = False,
     accept_new_host_keys: AcceptNewHostKeys = False,
+    max_failures: MaxFailures = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -145,6 +147,7 @@ def run(
                 resume=bool(checks),
                 accept_new_host_keys=accept_new_host_keys,
                 prestarted=prestarted,
+                max_failures=max_failures,
             )
     finally:
         stop_unused(prestarted)  # the run stopped the workers it took; these are gone
@@ -155,6 +158,7 @@ def resume(
     workers: Workers = None,
     replan: Replan = False,
     accept_new_host_keys: AcceptNewHostKeys = False,
+    max_failures: MaxFailures = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -177,6 +181,7 @@ def resume(
                 resume=True,
                 accept_new_host_keys=accept_new_host_keys,
                 prestarted=prestarted,
+                max_failures=max_failures,
             )
         finally:
             stop_unused(prestarted)
@@ -202,6 +207,7 @@ def _dispatch(
     resume: bool = False,
     accept_new_host_keys: bool = False,
     prestarted: tuple[Slot, ...] = (),
+    max_failures: int | None = None,
 ) -> None:
     from orchestrator import api
     from orchestrator.api.runs import exit_code_for, run_jobs  # pyarrow etc.: only to run
@@ -217,6 +223,7 @@ def _dispatch(
             accept_new_host_keys=accept_new_host_keys,
             prestarted=prestarted,
             observer=reporter.update,
+            max_failures=max_failures,
         )
     statuses = [api.job_status(store, api.get_job(store, job_id)) for job_id in job_ids]
     if json_output:

@@ -43,6 +43,7 @@ from orchestrator.states import (
     job_sources,
 )
 from orchestrator.store import redact_url, rows
+from orchestrator.store.attempt_logs import KEEP_PER_CHUNK, READ_LIMIT, AttemptLog, attempt_log
 from orchestrator.store.base import (
     Actor,
     ChunkOutcome,
@@ -817,6 +818,33 @@ class PostgresStore(Store):
 
     def listen(self) -> PgJobListener:
         return PgJobListener(self._conninfo, self._connect_kwargs, self.display_url)
+
+    # -- attempt logs --------------------------------------------------------------------
+
+    def save_attempt_logs(self, logs: Sequence[AttemptLog]) -> None:
+        if not logs:
+            return
+        job_ids = sorted({log.job_id for log in logs})
+        with self._tx() as cur:
+            cur.executemany(_Q["insert_attempt_log"], [log.params() for log in logs])
+            cur.execute(_Q["prune_attempt_logs"], {"job_ids": job_ids, "keep": KEEP_PER_CHUNK})
+
+    def attempt_logs(
+        self,
+        job_id: int,
+        seq: int | None = None,
+        attempt: int | None = None,
+        after_id: int = 0,
+        limit: int = READ_LIMIT,
+    ) -> list[AttemptLog]:
+        params = {
+            "job_id": job_id,
+            "seq": seq,
+            "attempt": attempt,
+            "after_id": after_id,
+            "limit": limit,
+        }
+        return [attempt_log(r) for r in self._all("attempt_logs", params)]
 
 
 class PgJobListener:

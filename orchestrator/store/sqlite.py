@@ -36,6 +36,7 @@ from orchestrator.states import (
     job_sources,
 )
 from orchestrator.store import rows
+from orchestrator.store.attempt_logs import KEEP_PER_CHUNK, READ_LIMIT, AttemptLog, attempt_log
 from orchestrator.store.base import (
     Actor,
     ChunkOutcome,
@@ -813,3 +814,32 @@ class SqliteStore(Store):
             return []
         found = self._read("get_jobs", {"job_ids": _ids([int(i) for i in job_ids])})
         return [rows.job_record(r, rows.sqlite_json) for r in found]
+
+    # -- attempt logs --------------------------------------------------------------------
+
+    def save_attempt_logs(self, logs: Sequence[AttemptLog]) -> None:
+        if not logs:
+            return
+        job_ids = _ids(sorted({log.job_id for log in logs}))
+        with self._tx() as (conn, now):
+            conn.executemany(
+                _Q["insert_attempt_log"], [{**log.params(), "now": now} for log in logs]
+            )
+            conn.execute(_Q["prune_attempt_logs"], {"job_ids": job_ids, "keep": KEEP_PER_CHUNK})
+
+    def attempt_logs(
+        self,
+        job_id: int,
+        seq: int | None = None,
+        attempt: int | None = None,
+        after_id: int = 0,
+        limit: int = READ_LIMIT,
+    ) -> list[AttemptLog]:
+        params = {
+            "job_id": job_id,
+            "seq": seq,
+            "attempt": attempt,
+            "after_id": after_id,
+            "limit": limit,
+        }
+        return [attempt_log(r) for r in self._read("attempt_logs", params)]
