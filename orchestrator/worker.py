@@ -12,7 +12,9 @@ Guarantees that the coordinator relies on:
 - fd 1 carries frames and nothing else. At startup the protocol descriptors are
   duplicated away, fd 1 is pointed at stderr (so ``print`` in user code, C
   libraries and child processes cannot corrupt frames) and fd 0 at /dev/null
-  (so a child process cannot eat protocol bytes).
+  (so a child process cannot eat protocol bytes). Then fds 1 and 2 go to a
+  pipe that ``processors/capture.py`` drains into stderr and, during a chunk,
+  into that attempt's ``output`` (sent with its result: ``jobctl logs``).
 - Exactly one ``result`` per ``run``, in order.
 - End of stdin -> exit 0 after the current chunk; the reader of stdout gone ->
   exit 0 at once, even mid-chunk (the part writer's atomic rename means a
@@ -33,6 +35,7 @@ and results of pipelined runs are flushed in batches.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -64,7 +67,13 @@ from orchestrator.processors.base import (
     Processor,
     load_processor,
 )
-from orchestrator.processors.capture import OutputCapture, clip_traceback, log_line
+from orchestrator.processors.capture import (
+    OutputCapture,
+    StdioCapture,
+    clip_traceback,
+    install,
+    log_line,
+)
 from orchestrator.protocol import (
     HEARTBEAT_ENV,
     PROTOCOL_VERSION,
@@ -139,19 +148,19 @@ class Worker:
     ``emit`` carries ``checkpoint`` and ``log`` messages while a chunk runs; the
     result is returned, not emitted, so the caller decides when to flush.
     Whatever the chunk printed or logged comes back in the result's
-    ``output`` (``processors/capture.py``): with ``capture_fds`` (the worker
-    process) fds 1 and 2 are captured, otherwise only logger records.
+    ``output`` (``processors/capture.py``): with ``stdio`` (the worker
+    process's capture of fds 1 and 2) all of it, otherwise logger records.
     """
 
     def __init__(
         self,
         emit: Emit | None = None,
         cache_size: int = JOB_CACHE_SIZE,
-        capture_fds: bool = False,
+        stdio: StdioCapture | None = None,
     ) -> None:
         self.emit = emit
         self.cache_size = cache_size
-        self.capture_fds = capture_fds
+        self.stdio = stdio
         self._jobs: OrderedDict[str, LoadedJob] = OrderedDict()
         #: the chunk being run that writes a part into a staging directory
         #: here: (staging_dir, part_name, task, token, chunk_id); None otherwise
@@ -174,7 +183,7 @@ class Worker:
     ) -> tuple[dict[str, Any], bytes | None]:
         """Run one chunk from a ``run`` frame (``data``: pushed rows, if any); the
         result header and, for a ``return_part`` job, the part's bytes."""
-        capture = OutputCapture(self.capture_fds, _label(msg))
+        capture = OutputCapture(self.stdio, _label(msg))
         with capture:
             LOG_HANDLER.bind(self._log_sink(capture), str(msg.get("task", "")))
             try:
@@ -608,7 +617,9 @@ def main() -> int:
     use_worker_memory_pool()
     in_fd, out_fd = _claim_stdio()
     out = open(out_fd, "wb", buffering=256 * 1024)  # noqa: SIM115 - lives as long as the process
-    worker = Worker(capture_fds=True)
+    stdio = install()
+    atexit.register(stdio.flush)
+    worker = Worker(stdio=stdio)
     watch = threading.Thread(
         target=_watch_reader, args=(out_fd, worker), name="reader-watch", daemon=True
     )

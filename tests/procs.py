@@ -190,7 +190,8 @@ def permanent_failure(table: pa.Table, ctx: ChunkContext) -> pa.Table:
 
 
 def always_fail(table: pa.Table, ctx: ChunkContext) -> pa.Table:
-    """Every chunk raises the same transient-looking error."""
+    """Every chunk raises the same transient-looking error (after ``params.seconds``)."""
+    time.sleep(float(ctx.params.get("seconds", 0)))
     raise RuntimeError("the same error on every chunk")
 
 

@@ -49,6 +49,7 @@ def list_dead(
                     "infra_attempts": item.chunk.infra_attempts,
                     "error": item.chunk.error,
                     "updated_at": item.chunk.updated_at,
+                    "see": api.logs_hint(item.job.id, item.chunk.seq),
                 }
                 for item in dead
             ]

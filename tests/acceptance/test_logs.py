@@ -90,6 +90,7 @@ def test_max_failures_stops_a_failing_job_early(tmp_path: Path, env: dict[str, s
         """\
         - name: doomed
           python: tests.procs:always_fail
+          params: {seconds: 0.05}
           input: {sequence: 60}
           retries: {max_attempts: 1}
           executor: {local: {workers: 1}}
