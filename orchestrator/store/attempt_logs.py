@@ -46,6 +46,13 @@ class AttemptLog:
         return doc
 
 
+def read_params(
+    job_id: int, seq: int | None, attempt: int | None, after_id: int, limit: int
+) -> dict[str, Any]:
+    """The parameters of query ``attempt_logs`` (both dialects)."""
+    return {"job_id": job_id, "seq": seq, "attempt": attempt, "after_id": after_id, "limit": limit}
+
+
 def attempt_log(row: Any) -> AttemptLog:
     """A row of ``attempt_logs`` (either backend) as a record."""
     return AttemptLog(

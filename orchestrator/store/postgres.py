@@ -43,7 +43,13 @@ from orchestrator.states import (
     job_sources,
 )
 from orchestrator.store import redact_url, rows
-from orchestrator.store.attempt_logs import KEEP_PER_CHUNK, READ_LIMIT, AttemptLog, attempt_log
+from orchestrator.store.attempt_logs import (
+    KEEP_PER_CHUNK,
+    READ_LIMIT,
+    AttemptLog,
+    attempt_log,
+    read_params,
+)
 from orchestrator.store.base import (
     Actor,
     ChunkOutcome,
@@ -837,13 +843,7 @@ class PostgresStore(Store):
         after_id: int = 0,
         limit: int = READ_LIMIT,
     ) -> list[AttemptLog]:
-        params = {
-            "job_id": job_id,
-            "seq": seq,
-            "attempt": attempt,
-            "after_id": after_id,
-            "limit": limit,
-        }
+        params = read_params(job_id, seq, attempt, after_id, limit)
         return [attempt_log(r) for r in self._all("attempt_logs", params)]
 
 

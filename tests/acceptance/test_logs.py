@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 from tests.acceptance.cli import jobctl
-
-
-def write_spec(tmp_path: Path, body: str) -> Path:
-    spec = tmp_path / "jobs.yaml"
-    spec.write_text("version: 1\njobs:\n" + textwrap.indent(textwrap.dedent(body), "  "))
-    return spec
+from tests.acceptance.test_run_limits import write_spec
 
 
 def test_logs_show_each_attempts_print_logger_line_and_traceback(
