@@ -94,6 +94,12 @@ class ProcessorError(JobctlError):
     """A processor cannot be loaded (bad import path, missing program...)."""
 
 
+class PermanentError(JobctlError):
+    """Raise from a processor when retrying the chunk cannot help (bad data,
+    a broken contract): the chunk goes dead at once, without spending its
+    other attempts. Exported as ``orchestrator.PermanentError``."""
+
+
 class OutputExists(JobctlError):
     """``output.mode: error_if_exists`` and the output location is not empty."""
 

@@ -39,7 +39,13 @@ Messages (``type`` field)
          ["reject_reasons": {reason: n}]}
         {"type": "result", "task", "token", "ok": false,
          "error": "ExceptionType: message", "traceback": str (last ~30 lines),
+         "traceback_full": str (capped), "error_types": [qualified class names],
          "error_class": "processor" | "infrastructure", ["unknown_job": true]}
+
+    Either kind may carry ``"output": str, "output_bytes": n``: what the
+    attempt printed on fds 1/2 and logged (head and tail, capped), for
+    ``jobctl logs``; ``error_types`` lets the coordinator classify an error
+    as deterministic (not retried) without importing the processor.
 
     ``unknown_job: true`` (class ``infrastructure``) means the worker had no
     cached payload for a key-only ``job``: resend the run with the full job.

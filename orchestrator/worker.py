@@ -12,7 +12,9 @@ Guarantees that the coordinator relies on:
 - fd 1 carries frames and nothing else. At startup the protocol descriptors are
   duplicated away, fd 1 is pointed at stderr (so ``print`` in user code, C
   libraries and child processes cannot corrupt frames) and fd 0 at /dev/null
-  (so a child process cannot eat protocol bytes).
+  (so a child process cannot eat protocol bytes). Then fds 1 and 2 go to a
+  pipe that ``processors/capture.py`` drains into stderr and, during a chunk,
+  into that attempt's ``output`` (sent with its result: ``jobctl logs``).
 - Exactly one ``result`` per ``run``, in order.
 - End of stdin -> exit 0 after the current chunk; the reader of stdout gone ->
   exit 0 at once, even mid-chunk (the part writer's atomic rename means a
@@ -33,6 +35,7 @@ and results of pipelined runs are flushed in batches.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import logging
@@ -66,6 +69,13 @@ from orchestrator.processors.base import (
     Processor,
 )
 from orchestrator.processors.loader import load_processor
+from orchestrator.processors.capture import (
+    OutputCapture,
+    StdioCapture,
+    clip_traceback,
+    install,
+    log_line,
+)
 from orchestrator.protocol import (
     HEARTBEAT_ENV,
     PROTOCOL_VERSION,
@@ -148,11 +158,20 @@ class Worker:
 
     ``emit`` carries ``checkpoint`` and ``log`` messages while a chunk runs; the
     result is returned, not emitted, so the caller decides when to flush.
+    Whatever the chunk printed or logged comes back in the result's
+    ``output`` (``processors/capture.py``): with ``stdio`` (the worker
+    process's capture of fds 1 and 2) all of it, otherwise logger records.
     """
 
-    def __init__(self, emit: Emit | None = None, cache_size: int = JOB_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        emit: Emit | None = None,
+        cache_size: int = JOB_CACHE_SIZE,
+        stdio: StdioCapture | None = None,
+    ) -> None:
         self.emit = emit
         self.cache_size = cache_size
+        self.stdio = stdio
         self._jobs: OrderedDict[str, LoadedJob] = OrderedDict()
         #: the chunk being run that writes a part into a staging directory
         #: here: (staging_dir, part_name, task, token, chunk_id); None otherwise
@@ -175,6 +194,33 @@ class Worker:
     ) -> tuple[dict[str, Any], bytes | None]:
         """Run one chunk from a ``run`` frame (``data``: pushed rows, if any); the
         result header and, for a ``return_part`` job, the part's bytes."""
+        capture = OutputCapture(self.stdio, _label(msg))
+        with capture:
+            LOG_HANDLER.bind(self._log_sink(capture), str(msg.get("task", "")))
+            try:
+                result, part = self._run_frame(msg, data)
+            finally:
+                LOG_HANDLER.bind(None, "")
+        output = capture.text()
+        if output:
+            result["output"] = output
+            result["output_bytes"] = capture.buffer.total
+        return result, part
+
+    def _log_sink(self, capture: OutputCapture) -> Emit:
+        """Processor logger records: into the attempt's output, and sent on."""
+        emit = self.emit
+
+        def sink(message: dict[str, Any]) -> None:
+            capture.write(log_line(message))
+            if emit is not None:
+                emit(message)
+
+        return sink
+
+    def _run_frame(
+        self, msg: Mapping[str, Any], data: bytes | None
+    ) -> tuple[dict[str, Any], bytes | None]:
         task = msg.get("task", "")
         token = msg.get("token")
         try:
@@ -297,11 +343,7 @@ class Worker:
             emit=self.emit,
             state=state,
         )
-        LOG_HANDLER.bind(self.emit, task)
-        try:
-            out = processor(table, ctx)
-        finally:
-            LOG_HANDLER.bind(None, "")
+        out = processor(table, ctx)
         t2 = time.perf_counter()
         if out is not None and not isinstance(out, pa.Table):
             if isinstance(out, pa.RecordBatch):
@@ -358,8 +400,30 @@ class Worker:
         return result, returned
 
 
+def _label(msg: Mapping[str, Any]) -> str:
+    """Names the chunk's output in the slot's log file."""
+    job = msg.get("job") or {}
+    chunk = msg.get("chunk") or {}
+    return (
+        f"job {job.get('key', '?')} chunk {chunk.get('seq', '?')} "
+        f"attempt {msg.get('attempt', '?')} task {msg.get('task', '')}"
+    )
+
+
+def error_types(exc: BaseException) -> list[str]:
+    """The qualified names of the exception's classes, most specific first: the
+    coordinator's retry policy (``dispatch/retry.py``) classifies an error by
+    them without importing the processor's modules."""
+    return [
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in type(exc).__mro__
+        if cls not in (BaseException, Exception, object)
+    ]
+
+
 def _failure(task: str, token: Any, exc: BaseException, error_class: str) -> dict[str, Any]:
-    lines = "".join(traceback.format_exception(exc)).splitlines()
+    text = "".join(traceback.format_exception(exc))
+    lines = text.splitlines()
     return {
         "type": "result",
         "task": task,
@@ -367,6 +431,8 @@ def _failure(task: str, token: Any, exc: BaseException, error_class: str) -> dic
         "ok": False,
         "error": f"{type(exc).__name__}: {exc}",
         "traceback": "\n".join(lines[-TRACEBACK_LINES:]),
+        "traceback_full": clip_traceback(text.rstrip("\n")),
+        "error_types": error_types(exc),
         "error_class": error_class,
     }
 
@@ -582,7 +648,9 @@ def main() -> int:
     use_worker_memory_pool()
     in_fd, out_fd = _claim_stdio()
     out = open(out_fd, "wb", buffering=256 * 1024)  # noqa: SIM115 - lives as long as the process
-    worker = Worker()
+    stdio = install()
+    atexit.register(stdio.flush)
+    worker = Worker(stdio=stdio)
     watch = threading.Thread(
         target=_watch_reader, args=(out_fd, worker), name="reader-watch", daemon=True
     )

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestrator import PermanentError
 from orchestrator.processors.base import ChunkContext
 
 
@@ -245,3 +246,45 @@ def label_step(table: pa.Table, ctx: ChunkContext) -> pa.Table:
 def until_labels_stable(inp: Any) -> Any:
     """A custom planner: another round of ``label_step`` while a label changed."""
     return inp.chunks_from_parts() if any(v["changed"] for v in inp.values()) else None
+
+
+def flaky_chatter(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """On chunk ``params.seq``: attempt 1 prints, logs and raises; later attempts
+    print and log something else and succeed (other chunks: identity, silent)."""
+    if ctx.chunk.seq != ctx.params.get("seq"):
+        return table
+    print(f"print of attempt {ctx.attempt}")
+    sys.stderr.write(f"stderr of attempt {ctx.attempt}\n")
+    ctx.logger.warning("logger line of attempt %d", ctx.attempt)
+    if ctx.attempt == 1:
+        _deep_failure(ctx.attempt)
+    return table
+
+
+def _deep_failure(attempt: int) -> None:
+    raise RuntimeError(f"flaky failure on attempt {attempt}")
+
+
+def permanent_failure(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Every chunk raises ``orchestrator.PermanentError`` (or, with
+    ``params.how: missing_column``, a ``KeyError`` from a missing column)."""
+    if ctx.params.get("how") == "missing_column":
+        table.column("no_such_column")
+    raise PermanentError(f"chunk {ctx.chunk.seq} can never work")
+
+
+def always_fail(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Every chunk raises the same transient-looking error (after ``params.seconds``)."""
+    time.sleep(float(ctx.params.get("seconds", 0)))
+    raise RuntimeError("the same error on every chunk")
+
+
+def floods_output(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Print ``params.bytes`` bytes (a first and a last line that name themselves)."""
+    total = int(ctx.params.get("bytes", 1 << 20))
+    sys.stdout.write("FIRST LINE\n")
+    line = "x" * 1023 + "\n"
+    for _ in range(total // 1024):
+        sys.stdout.write(line)
+    sys.stdout.write("LAST LINE\n")
+    return table

@@ -31,6 +31,15 @@ from orchestrator.api.jobs import (
     rows_per_second,
     set_priority,
 )
+from orchestrator.api.logs import (
+    ErrorGroup,
+    attempt_logs,
+    first_failure,
+    follow_logs,
+    group_errors,
+    last_frames,
+    logs_hint,
+)
 from orchestrator.api.queues import (
     list_queues,
     pause_queue,
@@ -61,6 +70,7 @@ from orchestrator.api.submit import (
     submit_scheduled,
     submit_spec,
 )
+from orchestrator.store.attempt_logs import AttemptLog
 from orchestrator.store.base import (
     ChunkRecord,
     EventRecord,
@@ -72,8 +82,10 @@ from orchestrator.store.base import (
 )
 
 __all__ = [
+    "AttemptLog",
     "ChunkRecord",
     "DeadChunk",
+    "ErrorGroup",
     "EventRecord",
     "JobEvent",
     "JobProgress",
@@ -86,6 +98,7 @@ __all__ = [
     "Store",
     "StoreChoice",
     "SubmitResult",
+    "attempt_logs",
     "cancel_job",
     "check_output_free",
     "check_spec",
@@ -93,15 +106,20 @@ __all__ = [
     "dlq_list",
     "dlq_purge",
     "dlq_retry",
+    "first_failure",
+    "follow_logs",
     "get_job",
+    "group_errors",
     "in_dependency_order",
     "input_changes",
     "job_elapsed",
     "job_events",
     "job_status",
+    "last_frames",
     "list_jobs",
     "list_queues",
     "load_spec",
+    "logs_hint",
     "new_run_key",
     "open_store",
     "pause_queue",

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from orchestrator.api.logs import first_failure
 from orchestrator.errors import NotFound
 from orchestrator.states import ChunkState, JobState, Priority
+from orchestrator.store.attempt_logs import AttemptLog
 from orchestrator.store.base import ChunkRecord, EventRecord, JobProgress, JobRecord, Store
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ class JobStatus:
     retries: int = 0
     #: seconds from the job's start to its end or now (None: not started)
     elapsed: float | None = None
+    #: the failed attempt that made the first dead chunk dead, when it left a log
+    first_error: AttemptLog | None = None
 
     @property
     def rows_per_second(self) -> float | None:
@@ -95,19 +99,22 @@ def job_events(store: Store, job: JobRecord, limit: int | None = None) -> list[J
     return [JobEvent(row, None if row.chunk_id is None else seqs.get(row.chunk_id)) for row in rows]
 
 
-def job_status(store: Store, job: JobRecord, problem_limit: int = 50) -> JobStatus:
+def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobStatus:
     """Progress plus the chunks that failed (dead) or carry an error."""
     progress = store.job_progress(job.id)
     problems: list[ChunkRecord] = []
     dead = progress.chunks.get(ChunkState.DEAD, 0)
+    first_error = None
     if dead:
         problems = store.list_chunks(job.id, [ChunkState.DEAD], limit=problem_limit)
+        first_error = first_failure(store, job, min(chunk.seq for chunk in problems))
     return JobStatus(
         job=job,
         progress=progress,
         problems=problems,
         retries=retries_of(progress),
         elapsed=job_elapsed(job),
+        first_error=first_error,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from orchestrator.api.jobs import job_elapsed, retries_of
+from orchestrator.api.logs import logs_hint
 from orchestrator.dispatch.views import JobView, Observer, RunSnapshot, SlotView
 from orchestrator.states import JOB_TERMINAL, ChunkState
 from orchestrator.store.base import Store
@@ -66,7 +67,8 @@ class StoreWatch:
         if dead:
             first_dead = self.store.list_chunks(self.job_id, [ChunkState.DEAD], limit=1)
             if first_dead and first_dead[0].error:
-                error = f"chunk {first_dead[0].seq}: {first_dead[0].error}"
+                seq = first_dead[0].seq
+                error = f"chunk {seq}: {first_dead[0].error}; see: {logs_hint(self.job_id, seq)}"
         view = JobView(
             id=self.job_id,
             name=record.name,

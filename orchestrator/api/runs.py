@@ -50,13 +50,16 @@ def run_jobs(
     accept_new_host_keys: bool = False,
     prestarted: tuple[Slot, ...] = (),
     observer: Observer | None = None,
+    max_failures: int | None = None,
 ) -> dict[int, JobState]:
-    """Dispatch ``job_ids`` until each ends (or a stop is asked); their final states."""
+    """Dispatch ``job_ids`` until each ends (or a stop is asked); their final
+    states. ``max_failures``: a job stops once that many of its chunks are dead."""
     options = RunOptions(
         workers=workers,
         resume=resume,
         accept_new_host_keys=accept_new_host_keys,
         prestarted=prestarted,
+        max_failures=max_failures,
     )
     return _run_jobs(store, job_ids, options, observer=observer)
 
@@ -70,9 +73,12 @@ def serve(
     use_registered_hosts: bool = True,
     accept_new_host_keys: bool = False,
     observer: Observer | None = None,
+    max_failures: int | None = None,
 ) -> dict[int, JobState]:
     """Serve queued jobs until stopped, on ``workers`` local slots and SSH hosts."""
-    options = RunOptions(workers=workers, accept_new_host_keys=accept_new_host_keys)
+    options = RunOptions(
+        workers=workers, accept_new_host_keys=accept_new_host_keys, max_failures=max_failures
+    )
     files = [str(path.resolve()) for path in hosts_files]
     return serve_with_hosts(
         store, queues, options, observer, files, use_registered_hosts=use_registered_hosts

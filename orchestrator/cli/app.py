@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("jobs", "list_jobs"),
     "cancel": ("jobs", "cancel"),
     "events": ("jobs", "events"),
+    "logs": ("logs", "logs"),
     "rollback": ("jobs", "rollback"),
     "serve": ("scheduling", "serve"),
     "update": ("scheduling", "update"),

@@ -34,6 +34,17 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+MaxFailures = Annotated[
+    int | None,
+    typer.Option(
+        "--max-failures",
+        min=1,
+        metavar="N",
+        help="Stop a job (failed) once N of its chunks are dead; chunks not yet run "
+        "stay pending for `jobctl resume`. Spec: retries.fail_fast: true means 1.",
+        show_default=False,
+    ),
+]
 AcceptNewHostKeys = Annotated[
     bool,
     typer.Option(

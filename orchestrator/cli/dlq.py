@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.cli.common import DbOption, JsonOption, cli_store, console, print_json
+from orchestrator.cli.render import error_group_lines
+
+if TYPE_CHECKING:
+    from orchestrator import api
 
 dlq_app = typer.Typer(
     help="Dead chunks: list them, put them back in the queue, or give up on them.",
@@ -45,6 +49,7 @@ def list_dead(
                     "infra_attempts": item.chunk.infra_attempts,
                     "error": item.chunk.error,
                     "updated_at": item.chunk.updated_at,
+                    "see": api.logs_hint(item.job.id, item.chunk.seq),
                 }
                 for item in dead
             ]
@@ -52,13 +57,17 @@ def list_dead(
         return
     if not dead:
         console.print("no dead chunks", markup=False)
+    by_job: dict[int, list[api.DeadChunk]] = {}
     for item in dead:
+        by_job.setdefault(item.job.id, []).append(item)
+    for items in by_job.values():
+        job_record = items[0].job
         console.print(
-            f"job {item.job.id} {item.job.name} chunk {item.chunk.seq}: "
-            f"{item.chunk.descriptor.describe()}: after {item.chunk.attempts} attempt(s), "
-            f"{item.chunk.infra_attempts} infrastructure loss(es): {item.chunk.error}",
-            markup=False,
+            f"job {job_record.id} {job_record.name}: {len(items)} dead chunk(s)", markup=False
         )
+        groups = api.group_errors([item.chunk for item in items])
+        for line in error_group_lines(groups, job_record.id):
+            console.print(line, markup=False, soft_wrap=True)
 
 
 @dlq_app.command()

@@ -11,6 +11,7 @@ from orchestrator.cli.common import (
     AcceptNewHostKeys,
     DbOption,
     JsonOption,
+    MaxFailures,
     cli_store,
     console,
     err_console,
@@ -112,6 +113,7 @@ def run(
         ),
     ] = False,
     accept_new_host_keys: AcceptNewHostKeys = False,
+    max_failures: MaxFailures = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -147,6 +149,7 @@ def run(
                 resume=bool(checks),
                 accept_new_host_keys=accept_new_host_keys,
                 prestarted=prestarted,
+                max_failures=max_failures,
             )
     finally:
         stop_unused(prestarted)  # the run stopped the workers it took; these are gone
@@ -157,6 +160,7 @@ def resume(
     workers: Workers = None,
     replan: Replan = False,
     accept_new_host_keys: AcceptNewHostKeys = False,
+    max_failures: MaxFailures = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -179,6 +183,7 @@ def resume(
                 resume=True,
                 accept_new_host_keys=accept_new_host_keys,
                 prestarted=prestarted,
+                max_failures=max_failures,
             )
         finally:
             stop_unused(prestarted)
@@ -204,6 +209,7 @@ def _dispatch(
     resume: bool = False,
     accept_new_host_keys: bool = False,
     prestarted: tuple[Slot, ...] = (),
+    max_failures: int | None = None,
 ) -> None:
     from orchestrator import api
     from orchestrator.api.runs import exit_code_for, run_jobs  # pyarrow etc.: only to run
@@ -219,6 +225,7 @@ def _dispatch(
             accept_new_host_keys=accept_new_host_keys,
             prestarted=prestarted,
             observer=reporter.update,
+            max_failures=max_failures,
         )
     statuses = [api.job_status(store, api.get_job(store, job_id)) for job_id in job_ids]
     if json_output:

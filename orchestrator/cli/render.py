@@ -8,6 +8,7 @@ from orchestrator.cli.common import console, fmt_time, is_terminal
 from orchestrator.states import ChunkState
 
 if TYPE_CHECKING:
+    from orchestrator import api
     from orchestrator.api import JobEvent, JobRecord, JobStatus
 
 
@@ -66,7 +67,53 @@ def status_document(status: JobStatus) -> dict[str, Any]:
             }
             for chunk in status.problems
         ],
+        "error_groups": [
+            {"error": group.error, "count": group.count, "chunks": group.seqs}
+            for group in _groups(status)
+        ],
+        "first_error": _first_error(status),
     }
+
+
+def _groups(status: JobStatus) -> list[api.ErrorGroup]:
+    from orchestrator import api
+
+    return api.group_errors(status.problems)
+
+
+def _first_error(status: JobStatus) -> dict[str, Any] | None:
+    log = status.first_error
+    if log is None:
+        return None
+    from orchestrator import api
+
+    return {
+        "chunk": log.seq,
+        "attempt": log.attempt,
+        "error": log.error,
+        "last_frames": api.last_frames(log.traceback),
+        "see": api.logs_hint(log.job_id, log.seq),
+    }
+
+
+def seq_list(seqs: list[int], shown: int = 10) -> str:
+    """Chunk numbers as people read them: ``3, 5, 8 and 42 more``."""
+    head = ", ".join(str(seq) for seq in seqs[:shown])
+    return head + (f" and {len(seqs) - shown} more" if len(seqs) > shown else "")
+
+
+def error_group_lines(groups: list[api.ErrorGroup], job_id: int, indent: str = "  ") -> list[str]:
+    """One line per distinct error with its count and chunks, and where to look."""
+    from orchestrator import api
+
+    lines = []
+    for group in groups:
+        chunks = "chunk" if group.count == 1 else "chunks"
+        lines.append(
+            f"{indent}{group.count} x {group.error} ({chunks} {seq_list(group.seqs)}; "
+            f"see: {api.logs_hint(job_id, group.seqs[0])})"
+        )
+    return lines
 
 
 def job_row(job: JobRecord) -> dict[str, Any]:
@@ -101,11 +148,14 @@ def print_status(status: JobStatus) -> None:
         lines.append(f"  output: {doc['output']}")
     if doc["error"]:
         lines.append(f"  error: {doc['error']}")
-    for chunk in doc["failed_chunks"]:
-        lines.append(
-            f"  chunk {chunk['seq']} {chunk['state']} after {chunk['attempts']} attempt(s): "
-            f"{chunk['where']}: {chunk['error']}"
-        )
+    if status.problems:
+        lines.append(f"  dead chunks by error ({len(status.problems)}):")
+        lines += error_group_lines(_groups(status), doc["id"], indent="    ")
+    first = doc["first_error"]
+    if first is not None:
+        lines.append(f"  first error: chunk {first['chunk']} attempt {first['attempt']}:")
+        lines += [f"    {frame}" for frame in first["last_frames"] or [first["error"]]]
+        lines.append(f"    see: {first['see']}")
     for line in lines:
         console.print(line, markup=False)
 

@@ -12,6 +12,7 @@ from orchestrator.cli.common import (
     AcceptNewHostKeys,
     DbOption,
     JsonOption,
+    MaxFailures,
     cli_store,
     console,
     is_terminal,
@@ -55,6 +56,7 @@ def serve(
     hosts: HostsFiles = None,
     local_only: LocalOnly = False,
     accept_new_host_keys: AcceptNewHostKeys = False,
+    max_failures: MaxFailures = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -85,6 +87,7 @@ def serve(
                 use_registered_hosts=not local_only,
                 accept_new_host_keys=accept_new_host_keys,
                 observer=reporter.update,
+                max_failures=max_failures,
             )
     if json_output:
         print_json({str(job_id): state.value for job_id, state in sorted(final.items())})

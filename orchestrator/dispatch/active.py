@@ -61,6 +61,8 @@ class ActiveJob:
     state: JobState = JobState.RUNNING
     final_state: JobState | None = None
     rates: list[tuple[float, int]] = field(default_factory=list)
+    #: the first failed attempt's error in this run, with where to read its log
+    first_error: str | None = None
 
     @classmethod
     def create(cls, record: JobRecord) -> ActiveJob:

@@ -11,6 +11,13 @@ here, in one place:
 - it never ran (queued behind a dead worker, a stop, a cache miss): released,
   nothing spent.
 
+A result's log (what the attempt printed and logged, its traceback) is kept
+as an :class:`AttemptLog` and saved with the batch that commits its outcome,
+best effort: a log is not worth an outcome. A job whose dead chunks reach
+its failure limit (``--max-failures``, ``retries.fail_fast``:
+:func:`retry.failure_limit`) is handed to the coordinator to stop
+(:meth:`Ledger.take_over_limit`).
+
 Outcomes are committed in batches (:meth:`Ledger.flush`); a batch whose commit
 status is unknown (the store failed mid-call) is kept and marked uncertain,
 so a later rejection never deletes a file that an earlier, unseen commit made
@@ -24,6 +31,7 @@ before its last commit did.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 from collections import deque
@@ -34,9 +42,14 @@ from typing import Any
 
 from orchestrator.dispatch import retry
 from orchestrator.dispatch.active import ActiveJob
-from orchestrator.errors import StoreUnavailable
+from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.executors.base import Slot
+from orchestrator.store.attempt_logs import AttemptLog
 from orchestrator.store.base import ChunkOutcome, Lease, OutcomeKind, Store
+
+_log = logging.getLogger("orchestrator.dispatch")
+#: appended to the error of a chunk that went dead without a retry
+NOT_RETRIED = " (deterministic error: not retried)"
 
 
 @dataclass(eq=False)
@@ -80,8 +93,19 @@ def discard_part(part_file: Any) -> None:
 class Ledger:
     """Live tasks, per-slot queues, outcomes to commit."""
 
-    def __init__(self, rng: random.Random, on_committed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        on_committed: Callable[[], None] | None = None,
+        max_failures: int | None = None,
+    ) -> None:
         self.rng = rng
+        #: ``--max-failures``: dead chunks after which a job stops (with the spec's fail_fast)
+        self.max_failures = max_failures
+        #: jobs that reached their failure limit, for the coordinator to stop
+        self.over_limit: list[ActiveJob] = []
+        #: attempt logs to save with the next commit
+        self.logs: list[AttemptLog] = []
         #: called (on the committer thread) when a background commit answered,
         #: so a loop waiting in select() takes the answer in at once
         self.on_committed = on_committed
@@ -89,7 +113,7 @@ class Ledger:
         self.queues: dict[int, deque[Task]] = {}
         self.pending: list[Pending] = []
         #: the batch being committed in the background, and its answer to come
-        self._commit: tuple[list[Pending], Future[list[bool]]] | None = None
+        self._commit: tuple[list[Pending], list[AttemptLog], Future[list[bool]]] | None = None
         self._committer: ThreadPoolExecutor | None = None
 
     # -- tasks in ------------------------------------------------------------------
@@ -169,12 +193,17 @@ class Ledger:
         )
         self.pending.append(Pending(outcome, task, not_before=not_before))
 
-    def fail(self, task: Task, error: str, duration: float = 0.0) -> None:
+    def fail(
+        self, task: Task, error: str, duration: float = 0.0, error_types: list[str] | None = None
+    ) -> None:
         """A processor error (or a timeout): an attempt spent, retried after the
-        policy's backoff or dead."""
+        policy's backoff or dead (at once when the error is deterministic)."""
         self.forget(task)
         lease = task.lease
-        decision = retry.after_processor_error(lease.attempts, task.job.spec.retries, self.rng)
+        policy = task.job.spec.retries
+        decision = retry.after_processor_error(lease.attempts, policy, self.rng, error_types or ())
+        if decision.deterministic and lease.attempts + 1 < policy.max_attempts:
+            error += NOT_RETRIED
         outcome = ChunkOutcome(
             chunk_id=lease.chunk_id,
             fencing_token=lease.fencing_token,
@@ -189,6 +218,8 @@ class Ledger:
 
     def result(self, task: Task, header: dict[str, Any], not_before: float = 0.0) -> None:
         """What a worker answered for ``task``."""
+        if not header.get("unknown_job"):
+            self._keep_log(task, header)
         if header.get("ok"):
             self.succeed(task, header, not_before)
         elif header.get("error_class") == "infrastructure":
@@ -198,7 +229,34 @@ class Ledger:
             else:
                 self.charge_loss(task, str(header.get("error") or "worker could not run it"))
         else:
-            self.fail(task, str(header.get("error") or "unknown error"), _duration(header))
+            error = str(header.get("error") or "unknown error")
+            self.fail(task, error, _duration(header), list(header.get("error_types") or ()))
+
+    def _keep_log(self, task: Task, header: dict[str, Any]) -> None:
+        """The attempt's log, when it failed or said something."""
+        ok = bool(header.get("ok"))
+        output = str(header.get("output") or "")
+        if ok and not output:
+            return
+        lease = task.lease
+        outcome = "succeeded" if ok else "failed"
+        if header.get("error_class") == "infrastructure":
+            outcome = "lost"
+        self.logs.append(
+            AttemptLog(
+                job_id=lease.job_id,
+                chunk_id=lease.chunk_id,
+                seq=lease.seq,
+                attempt=attempt_number(lease),
+                fencing_token=lease.fencing_token,
+                outcome=outcome,
+                worker=task.slot.name,
+                error=None if ok else str(header.get("error") or ""),
+                traceback=header.get("traceback_full") or header.get("traceback"),
+                output=output,
+                output_bytes=int(header.get("output_bytes") or len(output)),
+            )
+        )
 
     def charge_loss(self, task: Task, reason: str) -> None:
         """Its worker died while running it: an infrastructure attempt."""
@@ -308,20 +366,22 @@ class Ledger:
         if not ready:
             return
         outcomes = [p.outcome for p in ready]
+        logs, self.logs = self.logs, []
         if background:
             if self._committer is None:
                 self._committer = ThreadPoolExecutor(1, thread_name_prefix="jobctl-commit")
-            answer = self._committer.submit(store.complete_chunks, owner, outcomes)
+            answer = self._committer.submit(commit_batch, store, owner, outcomes, logs)
             if self.on_committed is not None:
                 callback = self.on_committed
                 answer.add_done_callback(lambda _answer: callback())
-            self._commit = (ready, answer)
+            self._commit = (ready, logs, answer)
             return
         try:
-            accepted = store.complete_chunks(owner, outcomes)
+            accepted = commit_batch(store, owner, outcomes, logs)
         except StoreUnavailable:
             for entry in ready:
                 entry.uncertain = True
+            self.logs[:0] = logs
             raise
         self._settled(ready, accepted)
 
@@ -331,7 +391,7 @@ class Ledger:
         batch kept and marked uncertain."""
         if self._commit is None:
             return
-        ready, answer = self._commit
+        ready, logs, answer = self._commit
         if not wait and not answer.done():
             return
         self._commit = None
@@ -340,6 +400,7 @@ class Ledger:
         except StoreUnavailable:
             for entry in ready:
                 entry.uncertain = True
+            self.logs[:0] = logs  # saved with the batch's next try
             raise
         self._settled(ready, accepted)
 
@@ -358,7 +419,46 @@ class Ledger:
                 if not entry.uncertain:  # certainly never committed: not the chunk's file
                     discard_part(entry.outcome.part_file)
             elif entry.task is not None:
-                _count(entry.task.job, entry.outcome)
+                job = entry.task.job
+                _count(job, entry.outcome)
+                if entry.outcome.kind == OutcomeKind.FAILED and job.first_error is None:
+                    seq = entry.task.lease.seq
+                    job.first_error = (
+                        f"chunk {seq}: {entry.outcome.error}; "
+                        f"see: jobctl logs {job.record.id} --chunk {seq}"
+                    )
+                if entry.outcome.dead and self._reached_limit(job):
+                    self.over_limit.append(job)
+
+    def _reached_limit(self, job: ActiveJob) -> bool:
+        if job.final_state is not None or any(j is job for j in self.over_limit):
+            return False
+        limit = retry.failure_limit(job.spec.retries, self.max_failures)
+        return retry.should_stop(job.dead, limit)
+
+    def take_over_limit(self) -> list[ActiveJob]:
+        """The jobs that reached their failure limit since the last call."""
+        jobs, self.over_limit = self.over_limit, []
+        return jobs
+
+
+def attempt_number(lease: Lease) -> int:
+    """The attempt a lease is (``ctx.attempt``): attempts of both kinds spent, plus one."""
+    return lease.attempts + lease.infra_attempts + 1
+
+
+def commit_batch(
+    store: Store, owner: str, outcomes: list[ChunkOutcome], logs: list[AttemptLog]
+) -> list[bool]:
+    """Commit outcomes, then save their attempts' logs (best effort: a store
+    error there loses the logs, never the outcomes)."""
+    accepted = store.complete_chunks(owner, outcomes)
+    if logs:
+        try:
+            store.save_attempt_logs(logs)
+        except StoreError as exc:
+            _log.warning("%d attempt log(s) not saved: %s", len(logs), exc)
+    return accepted
 
 
 def _duration(header: dict[str, Any]) -> float:

@@ -88,6 +88,9 @@ class RunOptions:
     #: local workers started ahead (:func:`orchestrator.dispatch.prestart.prestart_workers`)
     #: while the caller planned and submitted; the run adopts those it can use
     prestarted: tuple[Slot, ...] = ()
+    #: ``--max-failures``: a job stops (failed; chunks not run stay pending for
+    #: a resume) once this many of its chunks went dead in this run
+    max_failures: int | None = None
 
 
 def local_worker_count(

@@ -101,6 +101,7 @@ def job_view(job: ActiveJob, now: float, elapsed: float) -> JobView:
         rows_out=job.rows_out,
         rows_per_second=rows_per_s,
         eta_seconds=remaining / rate_chunks if rate_chunks > 0 else None,
+        error=job.first_error,
     )
 
 

@@ -47,6 +47,10 @@ class WorkerProcess:
         self._outbox = bytearray()
         #: started ahead by :meth:`prestart`; the next :meth:`start` keeps it
         self._prestarted = False
+        #: the worker's stderr: what it wrote outside chunks, and a copy of each
+        #: chunk's output under a line naming job, chunk and attempt (the store
+        #: keeps the same per attempt: ``jobctl logs``); removed when empty
+        self.log_path: Path | None = None
 
     @property
     def name(self) -> str:
@@ -73,7 +77,7 @@ class WorkerProcess:
             if self.alive():
                 return
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"worker-{os.getpid()}-{self.slot}.log"
+        log_path = self.log_path = self.log_dir / f"worker-{os.getpid()}-{self.slot}.log"
         with open(log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 WORKER_ARGV,
@@ -180,6 +184,10 @@ class WorkerProcess:
                     stream.close()
             except OSError:
                 pass
+        if self.log_path is not None:
+            with contextlib.suppress(OSError):
+                if self.log_path.stat().st_size == 0:
+                    self.log_path.unlink()
 
 
 def _grow_pipe(fd: int) -> None:

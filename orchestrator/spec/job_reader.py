@@ -442,12 +442,14 @@ class JobReader:
         mapping = c.mapping(node, p) if node is not None else None
         if mapping is None:
             return RetryPolicy()
-        c.keys(mapping, p, ("max_attempts", "backoff", "jitter"))
+        c.keys(mapping, p, ("max_attempts", "backoff", "jitter", "fail_fast"))
         policy: dict[str, Any] = {}
         if (attempts := mapping.get("max_attempts")) is not None:
             policy["max_attempts"] = c.integer(attempts, f"{p}.max_attempts", minimum=1)
         if (jitter := mapping.get("jitter")) is not None:
             policy["jitter"] = c.boolean(jitter, f"{p}.jitter")
+        if (fail_fast := mapping.get("fail_fast")) is not None:
+            policy["fail_fast"] = c.boolean(fail_fast, f"{p}.fail_fast")
         if (backoff := mapping.get("backoff")) is not None:
             backoff_map = c.mapping(backoff, f"{p}.backoff")
             if backoff_map is not None:

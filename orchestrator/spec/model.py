@@ -55,6 +55,8 @@ class RetryPolicy:
     backoff_base: float = 2.0  # seconds; attempt n waits base * 2**(n-1)
     backoff_max: float = 300.0
     jitter: bool = True
+    #: stop the job at its first dead chunk (``--max-failures 1``)
+    fail_fast: bool = False
 
 
 CSV_BAD_ROWS = ("fail", "reject")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orchestrator.store.attempt_logs import READ_LIMIT, AttemptLog
 from orchestrator.store.records import (
     Actor,
     ChunkOutcome,
@@ -401,6 +402,27 @@ class Store(abc.ABC):
         """A wake-up channel for submitted and changed jobs, or None when the
         backend has none (SQLite: dispatchers poll)."""
         return None
+
+
+    # -- attempt logs (store/attempt_logs.py) ---------------------------------------
+
+    @abc.abstractmethod
+    def save_attempt_logs(self, logs: Sequence[AttemptLog]) -> None:
+        """Keep these attempt logs (one per chunk and fencing token: a log
+        saved twice is kept once), then drop all but the newest
+        :data:`~orchestrator.store.attempt_logs.KEEP_PER_CHUNK` per chunk."""
+
+    @abc.abstractmethod
+    def attempt_logs(
+        self,
+        job_id: int,
+        seq: int | None = None,
+        attempt: int | None = None,
+        after_id: int = 0,
+        limit: int = READ_LIMIT,
+    ) -> list[AttemptLog]:
+        """A job's attempt logs, oldest first (only chunk ``seq`` / attempt
+        ``attempt`` when given; only those with an id above ``after_id``)."""
 
 
 class JobListener(Protocol):

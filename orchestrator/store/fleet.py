@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import IllegalTransition, NotFound
 from orchestrator.states import JobState, Priority
 from orchestrator.store import rows
+from orchestrator.store.attempt_logs import (
+    KEEP_PER_CHUNK,
+    READ_LIMIT,
+    AttemptLog,
+    attempt_log,
+    read_params,
+)
 from orchestrator.store.core import SqlCore, Tx
 from orchestrator.store.hosts import (
     HostEventKind,
@@ -230,3 +237,25 @@ class SqlStore(SqlCore):
             tx.events([(EventKind.JOB_PRIORITY, job_id, None, detail)])
             self._notify(tx, f"priority {job_id}")
         return rows.job_record(row, self._loads)
+
+    # -- attempt logs (store/attempt_logs.py) ----------------------------------------
+
+    def save_attempt_logs(self, logs: Sequence[AttemptLog]) -> None:
+        if not logs:
+            return
+        job_ids = self._array(sorted({log.job_id for log in logs}))
+        with self._tx() as tx:
+            for log in logs:  # few: only attempts that failed or printed something
+                tx.run("insert_attempt_log", log.params())
+            tx.run("prune_attempt_logs", {"job_ids": job_ids, "keep": KEEP_PER_CHUNK})
+
+    def attempt_logs(
+        self,
+        job_id: int,
+        seq: int | None = None,
+        attempt: int | None = None,
+        after_id: int = 0,
+        limit: int = READ_LIMIT,
+    ) -> list[AttemptLog]:
+        params = read_params(job_id, seq, attempt, after_id, limit)
+        return [attempt_log(r) for r in self._read("attempt_logs", params)]

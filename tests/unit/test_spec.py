@@ -866,3 +866,31 @@ def test_the_example_file_documents_every_key() -> None:
         "rows",
     ):
         assert f"{key}:" in text, key
+
+
+def test_retries_fail_fast(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        version: 1
+        jobs:
+          - {name: a, type: noop, input: {sequence: 1}, retries: {fail_fast: true}}
+          - {name: b, type: noop, input: {sequence: 1}}
+        """,
+    )
+    a, b = load_spec(path).jobs
+    assert a.retries.fail_fast is True and b.retries.fail_fast is False
+    assert JobSpec.from_dict(a.to_dict()).retries.fail_fast is True
+    issue = only_issue(
+        tmp_path,
+        """
+        version: 1
+        jobs:
+          - name: a
+            type: noop
+            input: {sequence: 1}
+            retries: {fail_fast: sometimes}
+        """,
+    )
+    assert (issue.line, issue.field) == (6, "jobs[0].retries.fail_fast"), str(issue)
+    assert "true or false" in issue.message

@@ -491,3 +491,50 @@ def test_worker_allocates_with_jemalloc_unless_the_user_chose(
         assert pa.default_memory_pool().backend_name in {"jemalloc", before.backend_name}
     finally:
         pa.set_memory_pool(before)
+
+
+def test_the_attempts_output_comes_back_with_its_result(worker: WorkerProc) -> None:
+    result = worker.run(job("chatty-out", python="tests.procs:chatty"), seq(7), attempt=2)
+    assert result["ok"] is True, result
+    output = result["output"]
+    for text in (
+        "hello from print()",
+        "sys.stdout.write",
+        "os.write to fd 1",
+        "from a child process",
+        "INFO chatty ran on chunk 7",
+    ):
+        assert text in output, output
+    # the slot's log file keeps a copy, under a line naming the chunk and attempt
+    deadline = time.monotonic() + 2
+    while "chatty ran on chunk 7" not in worker.stderr() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "--- job chatty-out chunk 7 attempt 2 task" in worker.stderr()
+
+
+def test_a_failed_attempt_carries_its_whole_traceback_and_error_types(
+    worker: WorkerProc,
+) -> None:
+    payload = job("flaky-out", python="tests.procs:flaky_chatter", params={"seq": 3})
+    failed = worker.run(payload, seq(3), attempt=1)
+    assert failed["ok"] is False
+    assert "print of attempt 1" in failed["output"]
+    assert "WARNING logger line of attempt 1" in failed["output"]
+    assert "in _deep_failure" in failed["traceback_full"]
+    assert failed["traceback_full"].endswith("RuntimeError: flaky failure on attempt 1")
+    assert failed["error_types"][0] == "builtins.RuntimeError"
+    quiet = worker.run({"key": "flaky-out"}, seq(4))
+    assert quiet["ok"] is True and "output" not in quiet
+
+
+def test_a_flood_of_output_is_kept_as_head_and_tail(worker: WorkerProc) -> None:
+    from orchestrator.processors.capture import HEAD_BYTES, TAIL_BYTES
+
+    payload = job("flood", python="tests.procs:floods_output", params={"bytes": 4 << 20})
+    result = worker.run(payload, SEQ0)
+    assert result["ok"] is True, result
+    output = result["output"]
+    assert output.startswith("FIRST LINE\n") and output.endswith("LAST LINE\n")
+    assert "bytes omitted" in output
+    assert len(output) < HEAD_BYTES + TAIL_BYTES + 100
+    assert result["output_bytes"] > 4 << 20

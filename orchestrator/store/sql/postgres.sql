@@ -587,3 +587,30 @@ SELECT pg_notify('jobctl_jobs', %(payload)s::text)
 -- name: listen_jobs
 -- A `serve` listens for submitted and changed jobs.
 LISTEN jobctl_jobs
+
+-- name: insert_attempt_log
+-- Keep what one attempt printed and logged (a batch sent again after an
+-- uncertain commit inserts nothing twice).
+INSERT INTO attempt_logs (job_id, chunk_id, seq, attempt, fencing_token, worker, outcome,
+                          error, traceback, output, output_bytes)
+VALUES (%(job_id)s, %(chunk_id)s, %(seq)s, %(attempt)s, %(fencing_token)s, %(worker)s,
+        %(outcome)s, %(error)s, %(traceback)s, %(output)s, %(output_bytes)s)
+ON CONFLICT (chunk_id, fencing_token) DO NOTHING
+
+-- name: prune_attempt_logs
+-- Drop all but the newest %(keep)s attempt logs of each chunk of a job.
+DELETE FROM attempt_logs WHERE id IN (
+    SELECT id FROM (
+        SELECT id, row_number() OVER (PARTITION BY chunk_id ORDER BY id DESC) AS n
+        FROM attempt_logs WHERE job_id = ANY(%(job_ids)s)
+    ) ranked WHERE n > %(keep)s)
+
+-- name: attempt_logs
+-- A job's attempt logs, oldest first; only chunk %(seq)s / attempt %(attempt)s
+-- when given; only those after id %(after_id)s (a follower's position).
+SELECT * FROM attempt_logs
+WHERE job_id = %(job_id)s AND id > %(after_id)s
+  AND (%(seq)s::integer IS NULL OR seq = %(seq)s)
+  AND (%(attempt)s::integer IS NULL OR attempt = %(attempt)s)
+ORDER BY id
+LIMIT %(limit)s

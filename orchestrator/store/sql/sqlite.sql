@@ -449,3 +449,30 @@ WHERE j.id = :job_id AND j.state = 'running' AND j.settler IS NOT NULL
 -- name: get_jobs
 -- Several jobs by id (JSON list; the dispatcher's periodic look at what it serves).
 SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(:job_ids)) ORDER BY id
+
+-- name: insert_attempt_log
+-- Keep what one attempt printed and logged (a batch sent again after an
+-- uncertain commit inserts nothing twice).
+INSERT INTO attempt_logs (job_id, chunk_id, seq, attempt, fencing_token, worker, outcome,
+                          error, traceback, output, output_bytes, created_at)
+VALUES (:job_id, :chunk_id, :seq, :attempt, :fencing_token, :worker, :outcome,
+        :error, :traceback, :output, :output_bytes, :now)
+ON CONFLICT (chunk_id, fencing_token) DO NOTHING
+
+-- name: prune_attempt_logs
+-- Drop all but the newest :keep attempt logs of each chunk of a job (JSON list).
+DELETE FROM attempt_logs WHERE id IN (
+    SELECT id FROM (
+        SELECT id, row_number() OVER (PARTITION BY chunk_id ORDER BY id DESC) AS n
+        FROM attempt_logs WHERE job_id IN (SELECT value FROM json_each(:job_ids))
+    ) WHERE n > :keep)
+
+-- name: attempt_logs
+-- A job's attempt logs, oldest first; only chunk :seq / attempt :attempt when
+-- given; only those after id :after_id (a follower's position).
+SELECT * FROM attempt_logs
+WHERE job_id = :job_id AND id > :after_id
+  AND (:seq IS NULL OR seq = :seq)
+  AND (:attempt IS NULL OR attempt = :attempt)
+ORDER BY id
+LIMIT :limit

@@ -247,3 +247,37 @@ def test_broken_host_and_drained_host_are_skipped(
     )
     assert h1_record.cpu is not None and h1_record.load is not None and h1_record.mem is not None
     assert not pids_in(h3.workdir)
+
+
+def test_an_ssh_workers_attempt_logs_reach_the_store(
+    ssh_cluster: SshCluster, lite: Store, tmp_path: Path
+) -> None:
+    import yaml
+
+    write_csvs(tmp_path / "data", files=1)
+    spec = write_spec(
+        tmp_path / "remote.yaml",
+        inputs=str(tmp_path / "data" / "*.csv"),
+        output=tmp_path / "out",
+        ssh=ssh_cluster.section(ssh_cluster.hosts[:1]),
+        local_workers=None,
+        python="tests.procs:flaky_chatter",
+        params={"seq": 1},
+    )
+    doc = yaml.safe_load(spec.read_text())
+    doc["jobs"][0]["retries"] = {"max_attempts": 3, "backoff": {"base": "0s"}}
+    spec.write_text(yaml.safe_dump(doc))
+    job_id, state = run_spec(lite, spec)
+    assert state == JobState.SUCCEEDED
+    first, second = lite.attempt_logs(job_id, seq=1)
+    assert (first.attempt, first.outcome, second.attempt, second.outcome) == (
+        1,
+        "failed",
+        2,
+        "succeeded",
+    )
+    assert "print of attempt 1" in first.output
+    assert "WARNING logger line of attempt 1" in first.output
+    assert first.traceback is not None and "in _deep_failure" in first.traceback
+    assert "print of attempt 2" in second.output
+    assert first.worker is not None and first.worker.startswith("h1")

@@ -14,11 +14,12 @@ from orchestrator.standardize import STEPS, StandardizeError, apply_step, apply_
 from orchestrator.standardize._arrow import map_distinct
 
 # Arrow applies Unicode's simple (one-to-one) case mapping, Python the full one
-# (İ → i̇, ŉ → ʼN): compare on characters where the two coincide.
+# (İ → i̇, ŉ → ʼN), and Arrow's Unicode tables may be newer than Python's (Unicode 16
+# gave ƛ an upper case): compare on Latin-1 and Latin Extended-A, where the two coincide.
 ALPHABET = st.characters(
     codec="utf-8",
     categories=("Lu", "Ll", "Nd", "Zs", "Po", "Pd"),
-    max_codepoint=0x024F,
+    max_codepoint=0x017F,
 ).filter(lambda c: len(c.lower()) == 1 and len(c.upper()) == 1) | st.sampled_from(
     ["\t", "\n", " ", "Ω", "ж", "Ж", "σ", "\u00a0", "\u2003"]
 )
