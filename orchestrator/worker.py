@@ -68,7 +68,6 @@ from orchestrator.processors.base import (
     ChunkContext,
     Processor,
 )
-from orchestrator.processors.loader import load_processor
 from orchestrator.processors.capture import (
     OutputCapture,
     StdioCapture,
@@ -76,6 +75,7 @@ from orchestrator.processors.capture import (
     install,
     log_line,
 )
+from orchestrator.processors.loader import load_processor
 from orchestrator.protocol import (
     HEARTBEAT_ENV,
     PROTOCOL_VERSION,

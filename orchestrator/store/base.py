@@ -403,7 +403,6 @@ class Store(abc.ABC):
         backend has none (SQLite: dispatchers poll)."""
         return None
 
-
     # -- attempt logs (store/attempt_logs.py) ---------------------------------------
 
     @abc.abstractmethod
