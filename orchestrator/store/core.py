@@ -382,7 +382,8 @@ class SqlCore(Store):
     ) -> bool:
         with self._tx() as tx:
             self._lock_job(tx, job_id)  # serializes two planners of one job
-            if tx.one("chunks_from_phase", {"job_id": job_id, "phase": phase})["n"]:
+            found = tx.one("chunks_from_phase", {"job_id": job_id, "phase": phase})
+            if found is not None and found["n"]:
                 return False
             if chunks:
                 self._insert_chunks(tx, job_id, chunks)
