@@ -12,6 +12,8 @@ from orchestrator.spec.local_paths import python_path
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import JobState
 from orchestrator.store.base import JobProgress, JobRecord
+from orchestrator.strategies import strategy_for
+from orchestrator.strategies.base import PhaseSpec, Strategy
 
 
 def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> dict[str, Any]:
@@ -63,16 +65,58 @@ class ActiveJob:
     rates: list[tuple[float, int]] = field(default_factory=list)
     #: the first failed attempt's error in this run, with where to read its log
     first_error: str | None = None
+    #: the planner of the job's phases (``strategies/``)
+    strategy: Strategy | None = None
+    #: the phase whose chunks run now (the highest one planned)
+    phase: int = 0
+    #: worker payloads of phases after the first, built when first needed
+    phase_payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, record: JobRecord) -> ActiveJob:
         spec = JobSpec.from_dict(record.spec)
         staging = staging_dir(record.output_path, record.id) if record.output_path else None
-        return cls(record, spec, worker_payload(record, spec, staging), staging)
+        base = worker_payload(record, spec, staging)
+        job = cls(record, spec, base, staging, strategy=strategy_for(spec.strategy_spec()))
+        if spec.strategy != "parallel_chunks":
+            job.payload = job.payload_for(0)
+        return job
 
     @property
     def key(self) -> str:
         return str(self.payload["key"])
+
+    @property
+    def planned(self) -> dict[str, Any]:
+        """Facts the strategy fixed at submit (the partition count)."""
+        return dict((self.record.spec.get("planned") or {}).get("strategy") or {})
+
+    def phase_spec(self, index: int) -> PhaseSpec | None:
+        assert self.strategy is not None
+        return self.strategy.phase(index, self.planned)
+
+    def payload_for(self, phase: int) -> dict[str, Any]:
+        """The worker payload of a phase's chunks: the job's, with the phase's
+        processor and shuffle settings, under a key of its own (workers cache
+        the loaded processor by key)."""
+        if phase == 0 and self.spec.strategy == "parallel_chunks":
+            return self.payload
+        if phase == 0 and self.payload.get("phase") == 0:
+            return self.payload
+        if phase not in self.phase_payloads:
+            spec = self.phase_spec(phase)
+            extra = spec.payload() if spec is not None else {}
+            base = worker_payload(self.record, self.spec, self.staging)
+            key = str(base["key"]) if phase == 0 else f"{base['key']}/p{phase}"
+            self.phase_payloads[phase] = {**base, **extra, "key": key}
+        return self.phase_payloads[phase]
+
+    def phase_label(self) -> str | None:
+        """``phase 2/2 reduce`` for a job of several phases, else None."""
+        if self.spec.strategy == "parallel_chunks":
+            return None
+        spec = self.phase_spec(self.phase)
+        return spec.label() if spec is not None else None
 
     def load_progress(self, progress: JobProgress) -> None:
         self.total = progress.total

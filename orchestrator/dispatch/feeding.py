@@ -170,11 +170,13 @@ class Feeder:
 def run_message(task: Task) -> dict[str, Any]:
     """The frame that makes a worker run ``task`` (the job's payload once per worker)."""
     job, lease, slot = task.job, task.lease, task.slot
-    if job.key in slot.known_jobs:
-        payload: dict[str, Any] = {"key": job.key}
+    full = job.payload_for(int(lease.descriptor_doc.get("phase") or 0))
+    key = str(full["key"])
+    if key in slot.known_jobs:
+        payload: dict[str, Any] = {"key": key}
     else:
-        payload = job.payload
-        slot.known_jobs.add(job.key)
+        payload = full
+        slot.known_jobs.add(key)
     return {
         "type": "run",
         "task": task.task_id,

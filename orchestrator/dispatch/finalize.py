@@ -73,13 +73,18 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     chunks = store.list_chunks(job_id, [ChunkState.SUCCEEDED])
     inputs = store.job_inputs(job_id)
     check_csv_rows(chunks, inputs, spec.input.csv)
+    # only the last phase is the output (earlier ones are intermediate, in staging);
+    # its parts are numbered from 0, as a one-phase job's are
+    last = max((chunk.phase for chunk in chunks), default=0)
+    chunks = [chunk for chunk in chunks if chunk.phase == last]
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
     rejects = []
     rows_total = 0
     schema = None
+    first_seq = min((chunk.seq for chunk in chunks), default=0)
     for chunk in chunks:
-        final_name = final_part_name(chunk.seq, spec.output.format)
+        final_name = final_part_name(chunk.seq - first_seq, spec.output.format)
         target = ready / final_name
         if chunk.part_file is None:
             continue  # the processor produced no output for this chunk

@@ -224,7 +224,8 @@ class Ledger:
             self.succeed(task, header, not_before)
         elif header.get("error_class") == "infrastructure":
             if header.get("unknown_job"):  # a cache miss, not a loss: send it again
-                task.slot.known_jobs.discard(task.job.key)
+                phase = int(task.lease.descriptor_doc.get("phase") or 0)
+                task.slot.known_jobs.discard(str(task.job.payload_for(phase)["key"]))
                 self.release(task, "worker had to be sent the job again")
             else:
                 self.charge_loss(task, str(header.get("error") or "worker could not run it"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from orchestrator.dispatch.active import ActiveJob
 from orchestrator.dispatch.finalize import publish
+from orchestrator.dispatch.phases import advance, current_phase
 from orchestrator.errors import IllegalTransition, JobctlError, StoreUnavailable
 from orchestrator.processors.loader import check_processor
 from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
@@ -40,7 +41,8 @@ def open_job(store: Store, job_id: int, resume: bool) -> ActiveJob | JobState:
         return record.state
     job = ActiveJob.create(record)
     try:
-        check_processor(job.payload)
+        for payload in _phase_payloads(job):
+            check_processor(payload)
     except JobctlError as exc:
         if record.state == JobState.PENDING:
             store.set_job_state(job_id, JobState.RUNNING)
@@ -49,6 +51,8 @@ def open_job(store: Store, job_id: int, resume: bool) -> ActiveJob | JobState:
     if record.state == JobState.PENDING:
         job.record = store.set_job_state(job_id, JobState.RUNNING)
     job.load_progress(store.job_progress(job_id))
+    if job.spec.strategy != "parallel_chunks":
+        job.phase = current_phase(store.list_chunks(job_id))
     if job.staging is not None:
         job.staging.mkdir(parents=True, exist_ok=True)
     return job
@@ -72,12 +76,32 @@ def settle_job(store: Store, job: ActiveJob) -> JobState | None:
         reasons += [f"{cancelled} chunk(s) purged"] if cancelled else []
         return _end(store, job, JobState.FAILED, "; ".join(reasons))
     try:
+        if advance(store, job):
+            return None  # the next phase's chunks are pending now
+    except StoreUnavailable:
+        raise
+    except JobctlError as exc:
+        return _end(store, job, JobState.FAILED, f"planning phase {job.phase + 2}: {exc}")
+    try:
         publish(store, job.record.id)
     except StoreUnavailable:
         raise
     except (OSError, JobctlError) as exc:
         return _end(store, job, JobState.FAILED, f"publish: {exc}")
     return _end(store, job, JobState.SUCCEEDED, None)
+
+
+def _phase_payloads(job: ActiveJob) -> list[dict[str, object]]:
+    """The worker payload of every phase known in advance (a custom planner's
+    later phases run the job's own processor)."""
+    payloads = [job.payload]
+    index = 1
+    while index < 20 and job.spec.strategy != "parallel_chunks":
+        if job.phase_spec(index) is None:
+            break
+        payloads.append(job.payload_for(index))
+        index += 1
+    return payloads
 
 
 def _end(store: Store, job: ActiveJob, state: JobState, error: str | None) -> JobState:

@@ -21,10 +21,19 @@ DEFERRED = "deferred"
 def stored_spec(job: JobSpec, plan: Plan) -> dict[str, Any]:
     """The spec to store for a planned job."""
     stored = job.to_dict()
+    planned: dict[str, Any] = {}
     if plan.csv_schema is not None:
         from orchestrator.planning.schema import encode_schema
 
-        stored["planned"] = {"csv_schema": encode_schema(plan.csv_schema)}
+        planned["csv_schema"] = encode_schema(plan.csv_schema)
+    if job.strategy != "parallel_chunks":  # facts fixed once (the partition count)
+        from orchestrator.strategies import strategy_for
+        from orchestrator.strategies.map_reduce import estimate_arrow_bytes
+
+        est = estimate_arrow_bytes([(f.format, f.size) for f in plan.inputs])
+        planned["strategy"] = strategy_for(job.strategy_spec()).planned_facts(est)
+    if planned:
+        stored["planned"] = planned
     return stored
 
 

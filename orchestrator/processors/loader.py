@@ -21,6 +21,7 @@ from orchestrator.spec.model import JOB_TYPES
 #: Built-in job types that exist today: type name -> (module, function).
 BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "convert": ("orchestrator.processors.convert", "convert"),
+    "dedupe": ("orchestrator.processors.dedupe", "dedupe"),
     "noop": ("orchestrator.processors.noop", "noop"),
 }
 

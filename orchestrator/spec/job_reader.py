@@ -24,7 +24,6 @@ from orchestrator.spec.model import (
     JOB_TYPES,
     OUTPUT_FORMATS,
     OUTPUT_MODES,
-    STRATEGIES,
     ChunkingSpec,
     CsvOptions,
     ExecutorSpec,
@@ -38,6 +37,7 @@ from orchestrator.spec.model import (
 )
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec, read_ssh_section
+from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
@@ -106,7 +106,7 @@ class JobReader:
             params=self._params(get("params"), f"{p}.params"),
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
-            strategy=self._strategy(get("strategy"), f"{p}.strategy"),
+            **self._strategy(get("strategy"), f"{p}.strategy", type_, get("params")),
             input=self._input(input_node, f"{p}.input") if input_node else InputSpec(),
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
@@ -190,14 +190,22 @@ class JobReader:
             command = tuple(text for text, _ in items) if items else None
         return type_, python, command
 
-    def _strategy(self, node: YNode | None, path: str) -> str:
-        if node is None:
-            return "parallel_chunks"
-        strategy = self.c.choice(node, path, STRATEGIES)
-        if strategy is not None and (refusal := strategy_refusal(strategy)) is not None:
-            self.c.add(node, path, refusal)
-            return "parallel_chunks"
-        return strategy or "parallel_chunks"
+    def _strategy(
+        self, node: YNode | None, path: str, job_type: str | None, params_node: YNode | None
+    ) -> dict[str, Any]:
+        """``strategy`` and ``strategy_options`` of the JobSpec: the type, and
+        the whole StrategySpec when it is more than the type's defaults."""
+        params = to_plain(params_node) if isinstance(params_node, YMap) else None
+        errors = len(self.c.issues)
+        spec = read_strategy(
+            self.c, node, path, self._processor, job_type=job_type, job_params=params
+        )
+        if len(self.c.issues) == errors and (refusal := strategy_refusal(spec.type)) is not None:
+            self.c.add(node if node is not None else params_node, path, refusal)
+            return {"strategy": "parallel_chunks"}
+        if spec == StrategySpec(type=spec.type):
+            return {"strategy": spec.type}
+        return {"strategy": spec.type, "strategy_options": spec.to_dict()}
 
     def _params(self, node: YNode | None, path: str) -> dict[str, Any]:
         if node is None or (isinstance(node, YScalar) and node.value is None):

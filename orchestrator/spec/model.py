@@ -10,10 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.states import Priority
+
+if TYPE_CHECKING:
+    from orchestrator.spec.strategy import StrategySpec
 
 JOB_TYPES: tuple[str, ...] = (
     "convert",
@@ -159,7 +162,11 @@ class JobSpec:
     params: dict[str, Any] = field(default_factory=dict)
     priority: Priority = Priority.NORMAL
     queue: str = DEFAULT_QUEUE  # replaced by processor_queue (see __post_init__)
+    #: the strategy's type; its options (partition_by...) are in ``strategy_options``
     strategy: str = "parallel_chunks"
+    #: ``StrategySpec.to_dict()`` when it differs from the bare type's defaults
+    #: (None otherwise, so the spec hash of a job without options is unchanged)
+    strategy_options: dict[str, Any] | None = None
     input: InputSpec = field(default_factory=InputSpec)
     chunking: ChunkingSpec = field(default_factory=ChunkingSpec)
     output: OutputSpec | None = None
@@ -185,6 +192,12 @@ class JobSpec:
             return "command"
         return self.type or DEFAULT_QUEUE
 
+    def strategy_spec(self) -> StrategySpec:
+        """The job's strategy with its options (what the planners read)."""
+        from orchestrator.spec.strategy import StrategySpec
+
+        return StrategySpec.from_dict(self.strategy_options or self.strategy)
+
     @property
     def processor_ref(self) -> str:
         """A short human name of what runs on each chunk."""
@@ -202,6 +215,8 @@ class JobSpec:
         if self.command is not None:
             data["command"] = list(self.command)
         data["depends_on"] = list(self.depends_on)
+        if self.strategy_options is None:
+            data.pop("strategy_options")
         if self.executor.ssh is not None:
             data["executor"]["ssh"] = self.executor.ssh.to_dict()
         return data
@@ -223,6 +238,7 @@ class JobSpec:
             priority=Priority[d.get("priority", "NORMAL")],
             queue=d.get("queue", DEFAULT_QUEUE),
             strategy=d.get("strategy", "parallel_chunks"),
+            strategy_options=d.get("strategy_options"),
             input=InputSpec(**inp),
             chunking=ChunkingSpec(**(d.get("chunking") or {})),
             output=OutputSpec(**d["output"]) if d.get("output") else None,

@@ -16,12 +16,10 @@ from orchestrator.spec.model import JOB_TYPES, STRATEGIES
 
 #: Built-in job types that have no processor in this build.
 NOT_YET_TYPES: frozenset[str] = frozenset(
-    {"validate", "transform", "dedupe", "identity_match", "household", "report", "migrate", "sync"}
+    {"validate", "transform", "identity_match", "household", "report", "migrate", "sync"}
 )
-#: Strategies no planner implements yet: every job runs as ``parallel_chunks``.
-NOT_YET_STRATEGIES: frozenset[str] = frozenset(
-    {"sequential", "streaming", "map_reduce", "hybrid", "custom"}
-)
+#: Strategies whose phases the coordinator does not run yet.
+NOT_YET_STRATEGIES: frozenset[str] = frozenset({"sequential", "streaming", "hybrid", "custom"})
 #: ``scheme://`` in ``output.path``: the part writer writes local (or shared) folders only.
 OUTPUT_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 

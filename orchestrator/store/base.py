@@ -148,6 +148,15 @@ class Store(abc.ABC):
         """Add chunks to an existing job (later phases, new files). Returns count."""
 
     @abc.abstractmethod
+    def start_phase(
+        self, job_id: int, phase: int, chunks: Sequence[ChunkDescriptor], label: str
+    ) -> bool:
+        """Append phase ``phase``'s chunks with one ``phase_started`` event, in
+        one transaction, unless chunks of that phase (or a later one) exist:
+        a second planner of the same phase (another coordinator, a resume
+        after a crash) changes nothing. Returns whether this call added them."""
+
+    @abc.abstractmethod
     def list_chunks(
         self,
         job_id: int,

@@ -377,6 +377,22 @@ class SqlCore(Store):
             tx.events([(EventKind.CHUNKS_ADDED, job_id, None, detail)])
         return len(chunks)
 
+    def start_phase(
+        self, job_id: int, phase: int, chunks: Sequence[ChunkDescriptor], label: str
+    ) -> bool:
+        with self._tx() as tx:
+            self._lock_job(tx, job_id)  # serializes two planners of one job
+            found = tx.one("chunks_from_phase", {"job_id": job_id, "phase": phase})
+            if found is not None and found["n"]:
+                return False
+            if chunks:
+                self._insert_chunks(tx, job_id, chunks)
+            seqs = [c.seq for c in chunks]
+            detail = {"phase": phase, "label": label, "count": len(chunks)}
+            detail["first_seq"] = min(seqs, default=None)
+            tx.events([(EventKind.PHASE_STARTED, job_id, None, detail)])
+        return True
+
     def list_chunks(
         self,
         job_id: int,

@@ -60,6 +60,7 @@ class EventKind:
     CHUNK_COMMIT_REJECTED = "chunk_commit_rejected"
     CHUNK_PURGED = "chunk_purged"
     JOB_REPLANNED = "job_replanned"
+    PHASE_STARTED = "phase_started"
     QUEUE_PAUSED = "queue_paused"
     QUEUE_RESUMED = "queue_resumed"
     QUEUE_LIMIT = "queue_limit"

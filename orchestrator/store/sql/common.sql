@@ -45,6 +45,10 @@ SELECT state,
 FROM chunks WHERE job_id = :job_id
 GROUP BY state
 
+-- name: chunks_from_phase
+-- How many chunks a job has in phase :phase or later (has that phase been planned?).
+SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND phase >= :phase
+
 -- name: list_events
 -- Events of a job, oldest first; NULL limit = all.
 SELECT * FROM events WHERE job_id = :job_id ORDER BY id LIMIT :limit
