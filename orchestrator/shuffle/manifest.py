@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from orchestrator.errors import ProcessorError
 from orchestrator.io.parts import write_bytes_atomic
@@ -211,6 +210,8 @@ def read_partition(
     (default :func:`max_partition_bytes`): then :class:`PartitionTooLarge`
     names the most frequent key among the rows read and its count.
     """
+    import pyarrow.compute as pc  # here, not at import: planning a phase needs none of it
+
     limit = max_partition_bytes() if max_bytes is None else max_bytes
     schema: pa.Schema | None = None
     pieces: list[pa.Table] = []
@@ -244,6 +245,8 @@ def read_partition(
 def _too_large(
     manifest: Manifest, rng: ReduceRange, pieces: list[pa.Table], held: int, limit: int
 ) -> PartitionTooLarge:
+    import pyarrow.compute as pc
+
     keys = key_table(pa.concat_tables(pieces), manifest.keys, manifest.normalize)
     counts = keys.group_by(list(manifest.keys)).aggregate([([], "count_all")])
     top = counts.take(pc.sort_indices(counts, sort_keys=[("count_all", "descending")])[:1])

@@ -10,6 +10,7 @@ the caller carries on with a default and the loader raises one
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Sequence
 
 from orchestrator.errors import SpecIssue
@@ -17,6 +18,10 @@ from orchestrator.spec.units import parse_duration, parse_size
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, YSeq
 
 _MAX_SHOWN = 60
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+#: ``package.module:function``, as ``python:`` and custom planners name user code
+PYTHON_REF = re.compile(rf"{_IDENT}(?:\.{_IDENT})*:{_IDENT}(?:\.{_IDENT})*")
 
 
 def suggest(word: str, choices: Collection[str]) -> str:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from orchestrator.io.formats import default_compression, output_problem
-from orchestrator.spec.checks import Checker, one_of, suggest
+from orchestrator.spec.checks import PYTHON_REF, Checker, one_of, suggest
 from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
@@ -72,8 +72,6 @@ EXCLUSIVE_KEYS: dict[tuple[str, ...], list[frozenset[str]]] = {
 PRIORITIES: tuple[str, ...] = tuple(p.name for p in sorted(Priority, reverse=True))
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 NAME_MAX = 128
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-PYTHON_REF = re.compile(rf"{_IDENT}(?:\.{_IDENT})*:{_IDENT}(?:\.{_IDENT})*")
 
 
 class JobReader:

@@ -30,14 +30,6 @@ JOB_TYPES: tuple[str, ...] = (
     "migrate",
     "sync",
 )
-STRATEGIES: tuple[str, ...] = (
-    "sequential",
-    "parallel_chunks",
-    "streaming",
-    "map_reduce",
-    "hybrid",
-    "custom",
-)
 INPUT_FORMATS: tuple[str, ...] = ("auto", "csv", "parquet", "arrow")
 OUTPUT_FORMATS: tuple[str, ...] = ("parquet", "csv", "arrow")
 #: Every compression name; which format takes which is the writer's table

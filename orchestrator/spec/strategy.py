@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.spec.checks import Checker
-from orchestrator.spec.model import STRATEGIES
+from orchestrator.spec.checks import PYTHON_REF, Checker
+from orchestrator.spec.strategy_names import STRATEGIES
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, YSeq, to_plain
 
 #: Strategies a hybrid phase may use (a custom planner plans whole jobs).
@@ -251,7 +251,6 @@ def _phases(
 
 
 def _custom(c: Checker, m: YMap, path: str) -> StrategySpec:
-    from orchestrator.spec.job_reader import PYTHON_REF
 
     planner = None
     if (n := m.get("planner")) is None:

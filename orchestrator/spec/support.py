@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from orchestrator.spec.model import JOB_TYPES, STRATEGIES
+from orchestrator.spec.model import JOB_TYPES
+from orchestrator.spec.strategy_names import STRATEGIES
 
 #: Built-in job types that have no processor in this build.
 NOT_YET_TYPES: frozenset[str] = frozenset(

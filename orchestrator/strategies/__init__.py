@@ -45,27 +45,27 @@ tests that drive its phases in-process (``tests/unit/test_strategies.py``).
 
 from __future__ import annotations
 
+import importlib
+
 from orchestrator.errors import PlanningError
 from orchestrator.spec.strategy import StrategySpec
 from orchestrator.strategies.base import Strategy
-from orchestrator.strategies.custom import Custom
-from orchestrator.strategies.hybrid import Hybrid
-from orchestrator.strategies.map_reduce import MapReduce
-from orchestrator.strategies.parallel import ParallelChunks
-from orchestrator.strategies.sequential import Sequential
 
-STRATEGY_CLASSES: dict[str, type[Strategy]] = {
-    "parallel_chunks": ParallelChunks,
-    "sequential": Sequential,
-    "map_reduce": MapReduce,
-    "hybrid": Hybrid,
-    "custom": Custom,
+#: strategy name -> (module, class); imported when a job uses it, so a run of
+#: parallel_chunks jobs never loads the shuffle (polars, Arrow compute)
+STRATEGY_CLASSES: dict[str, tuple[str, str]] = {
+    "parallel_chunks": ("orchestrator.strategies.parallel", "ParallelChunks"),
+    "sequential": ("orchestrator.strategies.sequential", "Sequential"),
+    "map_reduce": ("orchestrator.strategies.map_reduce", "MapReduce"),
+    "hybrid": ("orchestrator.strategies.hybrid", "Hybrid"),
+    "custom": ("orchestrator.strategies.custom", "Custom"),
 }
 
 
 def strategy_for(spec: StrategySpec) -> Strategy:
     """The planner of a job's strategy; PlanningError for one this build cannot run."""
-    cls = STRATEGY_CLASSES.get(spec.type)
-    if cls is None:
+    where = STRATEGY_CLASSES.get(spec.type)
+    if where is None:
         raise PlanningError(f"strategy {spec.type!r} cannot run in this build")
+    cls: type[Strategy] = getattr(importlib.import_module(where[0]), where[1])
     return cls(spec)

@@ -11,7 +11,8 @@ from orchestrator.errors import SpecError, SpecIssue
 from orchestrator.io.formats import SUPPORTED_COMPRESSIONS
 from orchestrator.spec.loader import load_spec
 from orchestrator.spec.local_paths import python_path
-from orchestrator.spec.model import COMPRESSIONS, JOB_TYPES, OUTPUT_FORMATS, STRATEGIES
+from orchestrator.spec.model import COMPRESSIONS, JOB_TYPES, OUTPUT_FORMATS
+from orchestrator.spec.strategy_names import STRATEGIES
 from orchestrator.spec.support import NOT_YET_STRATEGIES, NOT_YET_TYPES
 
 
