@@ -48,11 +48,15 @@ def assert_refused(result: subprocess.CompletedProcess[str], where: str, *words:
 
 
 CASES = {
-    "job-type": ("  - {name: a, type: dedupe, input: {sequence: 1}}", 3, ["job type 'dedupe'"]),
-    "strategy": (
-        "  - {name: a, type: noop, input: {sequence: 1}, strategy: map_reduce}",
+    "job-type": (
+        "  - {name: a, type: identity_match, input: {sequence: 1}}",
         3,
-        ["strategy 'map_reduce'"],
+        ["job type 'identity_match'"],
+    ),
+    "strategy": (
+        "  - {name: a, type: noop, input: {sequence: 1}, strategy: hybrid}",
+        3,
+        ["strategy 'hybrid'"],
     ),
     "output-uri": (
         "  - {name: a, type: noop, input: {sequence: 1}, output: {path: 's3://bucket/out/'}}",
