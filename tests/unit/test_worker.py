@@ -266,7 +266,10 @@ def test_processor_error_is_reported_and_worker_keeps_serving(
         ({"python": "tests.procs:missing"}, "has no attribute 'missing'"),
         ({"python": "tests.procs:not_callable"}, "is not callable"),
         ({"python": "tests.procs"}, "must look like 'package.module:function'"),
-        ({"type": "dedupe"}, "ProcessorError: job type 'dedupe' is not available yet"),
+        (
+            {"type": "identity_match"},
+            "ProcessorError: job type 'identity_match' is not available yet",
+        ),
         ({"command": ["no-such-program-xyz"]}, "'no-such-program-xyz' was not found on PATH"),
     ],
 )
