@@ -32,7 +32,6 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from functools import partial
 from typing import Any, cast
 
 from orchestrator.dispatch.active import ActiveJob
@@ -42,6 +41,7 @@ from orchestrator.dispatch.duties import Duties, Duty, every
 from orchestrator.dispatch.feeding import Feeder
 from orchestrator.dispatch.hooks import TestHooks
 from orchestrator.dispatch.ledger import Ledger, discard_part
+from orchestrator.dispatch.limits import FailureLimit
 from orchestrator.dispatch.options import (
     FLUSH_BATCH,
     FLUSH_SECONDS,
@@ -141,6 +141,9 @@ class Coordinator:
             # it on every turn of the loop
             check_placement=lambda now: self.duties.run(now, LEASE),
             check_job_ends=self._check_job_ends,
+        )
+        self.limits = FailureLimit(
+            store, self.guard, self.ledger, self.tracker, self._event, self._drop_job, self._emit
         )
         self.duties = self._duties()
 
@@ -325,7 +328,7 @@ class Coordinator:
             self.supervisor.retry_due(now)
             if self.guard.ready():  # the store duties wait while the store is down
                 self.duties.run(now, STORE)
-                self._stop_over_limit()
+                self.limits.stop_over_limit()
             self.duties.run(now, VIEW)
         self._emit(time.monotonic())
 
@@ -478,28 +481,6 @@ class Coordinator:
         job.final_state = state
         self.supervisor.stop_job(job, f"its job {job.spec.name} ended ({state.value})")
         self.tracker.end(job, state)
-
-    def _stop_over_limit(self) -> None:
-        """Fail the jobs that reached their failure limit (``--max-failures``,
-        ``retries.fail_fast``): their chunks not yet done go back to pending,
-        nothing spent, so ``jobctl resume`` runs them; running ones are stopped."""
-        for job in self.ledger.take_over_limit():
-            if job.final_state is not None or job.record.id not in self.tracker.jobs:
-                continue
-            error = f"stopped early: {job.dead} chunk(s) dead (failure limit reached)"
-            ok, _ = self.guard.attempt(partial(self._fail_job, job.record.id, error))
-            if not ok:
-                self.ledger.over_limit.append(job)  # tried again after the outage
-                continue
-            reason = f"its job {job.spec.name} stopped early (failure limit)"
-            for task in [t for t in self.tasks.values() if t.job is job]:
-                self.ledger.release(task, reason)
-            self._event("job_stopped_early", job.record.id, None, {"dead": job.dead})
-            self._drop_job(job, JobState.FAILED)
-            self._emit(time.monotonic(), extra=job)
-
-    def _fail_job(self, job_id: int, error: str) -> None:
-        self.store.set_job_state(job_id, JobState.FAILED, error=error)
 
     def _check_job_ends(self) -> None:
         """Settle the jobs none of whose chunks is still ours."""

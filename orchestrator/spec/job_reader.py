@@ -36,7 +36,8 @@ from orchestrator.spec.model import (
     Timeouts,
 )
 from orchestrator.spec.schedule import cron_error
-from orchestrator.spec.ssh import SshExecutorSpec, read_ssh_section
+from orchestrator.spec.ssh import SshExecutorSpec
+from orchestrator.spec.ssh_section import read_ssh_section
 from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain

@@ -216,68 +216,11 @@ class SshExecutorSpec(Mapping[str, Any]):
         return len(self.data)
 
 
-# -- validation at spec load ---------------------------------------------------------
+# -- validation of host entries (a job section or a hosts file) --------------------
 
 
-def read_ssh_section(c: Checker, node: YMap, p: str, base_dir: str) -> dict[str, Any]:
-    """Validate ``executor.ssh``; return it as plain data with local paths resolved.
-
-    Every problem is recorded on ``c``; problems in a named hosts file are
-    reported at that file's lines.
-    """
-    from orchestrator.spec.yaml_nodes import YScalar
-
-    c.keys(node, p, (*SSH_KEYS, *JOB_SSH_KEYS))
-    out = _plain(node)
-    _check_host_fields(c, node, p, base_dir, out)
-    _check_requirements(c, node, p, out)
-    if (kh := node.get("known_hosts")) is not None and (raw := c.string(kh, f"{p}.known_hosts")):
-        out["known_hosts"] = resolve_path(raw, base_dir)
-    if (transfer := node.get("transfer")) is not None:
-        c.choice(transfer, f"{p}.transfer", TRANSFER_MODES)
-    if (timeout := node.get("connect_timeout")) is not None:
-        c.duration(timeout, f"{p}.connect_timeout")
-    hosts = node.get("hosts")
-    if hosts is None:
-        c.add(node, p, "missing required key 'hosts' (a list of hosts, or a hosts file name)")
-    elif isinstance(hosts, YScalar) and isinstance(hosts.value, str):
-        path = resolve_path(hosts.value, base_dir)
-        out["hosts"] = path
-        _, issues = read_hosts_file(path)
-        if issues and all(i.line is None for i in issues) and not os.path.exists(path):
-            c.add(hosts, f"{p}.hosts", f"hosts file {path} does not exist")
-        else:
-            c.issues.extend(issues)
-    else:
-        _check_host_list(c, hosts, f"{p}.hosts", base_dir, out, "hosts")
-    return out
-
-
-def _check_requirements(c: Checker, node: YMap, p: str, out: dict[str, Any]) -> None:
-    """``requires``, ``prefers`` and ``unreachable_timeout``; memory kept in bytes."""
-    if (requires := node.get("requires")) is not None:
-        mapping = c.mapping(requires, f"{p}.requires")
-        if mapping is not None:
-            c.keys(mapping, f"{p}.requires", REQUIRES_KEYS)
-            if (pool := mapping.get("pool")) is not None:
-                c.string(pool, f"{p}.requires.pool")
-            if (labels := mapping.get("labels")) is not None:
-                c.string_list(labels, f"{p}.requires.labels")
-            if (memory := mapping.get("memory")) is not None:
-                nbytes = c.size(memory, f"{p}.requires.memory")
-                if nbytes is not None:
-                    out["requires"]["memory"] = nbytes
-    if (prefers := node.get("prefers")) is not None:
-        mapping = c.mapping(prefers, f"{p}.prefers")
-        if mapping is not None:
-            c.keys(mapping, f"{p}.prefers", PREFERS_KEYS)
-            if (labels := mapping.get("labels")) is not None:
-                c.string_list(labels, f"{p}.prefers.labels")
-    if (wait := node.get("unreachable_timeout")) is not None:
-        c.duration(wait, f"{p}.unreachable_timeout")
-
-
-def _plain(node: YMap) -> dict[str, Any]:
+def plain_mapping(node: YMap) -> dict[str, Any]:
+    """A YAML mapping as plain data (what the store keeps)."""
     from orchestrator.spec.yaml_nodes import to_plain
 
     plain = to_plain(node)
@@ -285,7 +228,7 @@ def _plain(node: YMap) -> dict[str, Any]:
     return plain
 
 
-def _check_host_list(
+def check_host_list(
     c: Checker, node: YNode, p: str, base_dir: str, out: dict[str, Any], key: str
 ) -> None:
     from orchestrator.spec.yaml_nodes import YMap, YScalar, YSeq
@@ -304,7 +247,7 @@ def _check_host_list(
         if isinstance(item, YMap):
             c.keys(item, where, HOST_KEYS, required=("name",))
             entry = out[key][i]
-            _check_host_fields(c, item, where, base_dir, entry)
+            check_host_fields(c, item, where, base_dir, entry)
             if (name_node := item.get("name")) is not None:
                 name = _host_name(c, name_node, f"{where}.name")
             if (address := item.get("address")) is not None:
@@ -319,7 +262,7 @@ def _check_host_list(
             seen.add(name)
 
 
-def _check_host_fields(c: Checker, node: YMap, p: str, base_dir: str, out: dict[str, Any]) -> None:
+def check_host_fields(c: Checker, node: YMap, p: str, base_dir: str, out: dict[str, Any]) -> None:
     """The keys a host entry shares with the section's defaults."""
     from orchestrator.spec.yaml_nodes import YScalar
 
@@ -398,11 +341,11 @@ def read_hosts_file(path: str) -> tuple[dict[str, Any] | None, list[SpecIssue]]:
         c.add(hit.node, hit.path, hit.message)
     if isinstance(root, YSeq):
         out: dict[str, Any] = {"hosts": [to_plain(item) for item in root.items]}
-        _check_host_list(c, root, "hosts", base_dir, out, "hosts")
+        check_host_list(c, root, "hosts", base_dir, out, "hosts")
     elif isinstance(root, YMap):
-        out = _plain(root)
+        out = plain_mapping(root)
         c.keys(root, "", SSH_KEYS, required=("hosts",))
-        _check_host_fields(c, root, "", base_dir, out)
+        check_host_fields(c, root, "", base_dir, out)
         if (kh := root.get("known_hosts")) is not None and (raw := c.string(kh, "known_hosts")):
             out["known_hosts"] = resolve_path(raw, base_dir)
         if (transfer := root.get("transfer")) is not None:
@@ -410,7 +353,7 @@ def read_hosts_file(path: str) -> tuple[dict[str, Any] | None, list[SpecIssue]]:
         if (timeout := root.get("connect_timeout")) is not None:
             c.duration(timeout, "connect_timeout")
         if (hosts := root.get("hosts")) is not None:
-            _check_host_list(c, hosts, "hosts", base_dir, out, "hosts")
+            check_host_list(c, hosts, "hosts", base_dir, out, "hosts")
     else:
         c.expected(root, "", "a list of hosts or a mapping with 'hosts'")
         return None, c.sorted_issues()

@@ -25,7 +25,7 @@ from orchestrator.store.attempt_logs import (
     attempt_log,
     read_params,
 )
-from orchestrator.store.core import SqlCore, Tx
+from orchestrator.store.core import SqlCore
 from orchestrator.store.hosts import (
     HostEventKind,
     HostRecord,
@@ -35,6 +35,7 @@ from orchestrator.store.hosts import (
     host_record,
 )
 from orchestrator.store.rows import EventKind
+from orchestrator.store.tx import Tx
 
 if TYPE_CHECKING:  # spec.ssh is not needed to read a store
     from orchestrator.spec.ssh import HostSpec

@@ -30,10 +30,10 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from orchestrator import jsoncodec
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.store import redact_url, rows
-from orchestrator.store.core import ChunkMove, Event, Tx
 from orchestrator.store.fleet import SqlStore
 from orchestrator.store.queries import load_queries
 from orchestrator.store.records import Lease
+from orchestrator.store.tx import ChunkMove, Event, Tx
 
 if TYPE_CHECKING:
     from orchestrator.planning.model import ChunkDescriptor

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.store import rows
-from orchestrator.store.core import ChunkMove, Event, Tx
 from orchestrator.store.fleet import SqlStore
 from orchestrator.store.queries import load_queries, sqlite_statements
 from orchestrator.store.rows import EventKind
+from orchestrator.store.tx import ChunkMove, Event, Tx
 
 if TYPE_CHECKING:
     from orchestrator.planning.model import ChunkDescriptor

@@ -121,3 +121,18 @@ def test_the_cli_contract_forbids_every_other_room() -> None:
     }
     forbidden = {name.removeprefix("orchestrator.") for name in cli["forbidden_modules"]}
     assert rooms - CLI_MAY_IMPORT == forbidden
+
+
+#: "small modules with one job each (about 500 lines at most)"; a little slack
+#: so a docstring line does not fail the build, none for a module that grew a room
+MAX_MODULE_LINES = 520
+
+
+def test_no_module_is_over_about_500_lines() -> None:
+    package = Path(orchestrator.__file__).parent
+    sizes = {
+        str(path.relative_to(package.parent)): len(path.read_text().splitlines())
+        for path in package.rglob("*.py")
+    }
+    too_big = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not too_big, f"split these modules (over {MAX_MODULE_LINES} lines): {too_big}"

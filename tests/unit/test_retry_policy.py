@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from orchestrator.attempt import error_types
 from orchestrator.dispatch import retry
 from orchestrator.spec.model import RetryPolicy
-from orchestrator.worker import error_types
 
 
 def _types_of(exc: BaseException) -> list[str]:
