@@ -118,6 +118,13 @@ class ChunkContext:
     state: Any = None
     #: a small JSON-able value reported with the outcome (custom planners read it)
     result: Any = None
+    #: CSV records the reader left out (``input.csv.bad_rows: reject``: io/csv_errors.BadRow)
+    bad_rows: list[Any] = field(default_factory=list)
+    #: the input's CSV options (None: not CSV), to find a row's line
+    csv: Any = None
+    #: a data-quality report for the attempt to write beside the part
+    #: (``type: validate``: processors/validate_quarantine.Quality)
+    quality: Any = None
     #: what the processor module's ``setup(ctx)`` returned in this worker process
     resources: Any = None
 

@@ -35,6 +35,7 @@ from orchestrator.spec.model import (
     SourceLocation,
     Timeouts,
 )
+from orchestrator.spec.rules import read_validate
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
@@ -100,15 +101,20 @@ class JobReader:
         type_, python, command = self._processor(node, p)
         input_node, schedule_node = get("input"), get("schedule")
         inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
+        steps = read_steps(c, get("steps"), f"{p}.steps", inp)
+        params = self._params(get("params"), f"{p}.params")
+        strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"))
+        if type_ == "validate":  # rules checked here; a unique rule makes it a map_reduce
+            params, strategy = read_validate(c, node, p, self.base_dir, inp, steps, strategy)
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
             python=python,
             command=command,
-            params=self._params(get("params"), f"{p}.params"),
+            params=params,
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
-            **self._strategy(get("strategy"), f"{p}.strategy", type_, get("params")),
+            **strategy,
             input=inp,
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
@@ -118,7 +124,7 @@ class JobReader:
             schedule=self._schedule(schedule_node, f"{p}.schedule") if schedule_node else None,
             depends_on=self._depends_on(get("depends_on"), f"{p}.depends_on"),
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
-            steps=read_steps(c, get("steps"), f"{p}.steps", inp),
+            steps=steps,
             source=SourceLocation(self.source_file, node.line),
         )
         c.job_prefix = ""
