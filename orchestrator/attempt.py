@@ -68,6 +68,7 @@ class LoadedJob:
         "resources",
         "return_part",
         "staging_dir",
+        "steps",
     )
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
@@ -87,6 +88,8 @@ class LoadedJob:
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
         self.processor: Processor | None = None
         self.return_part = bool(payload.get("return_part"))
+        #: preprocessing ``steps:``, run on the input rows (the first phase) only
+        self.steps: list[dict[str, Any]] = list(payload.get("steps") or ())
         self.hooks: Hooks = NO_HOOKS
         self.ready = False  # setup has run in this process
         self.resources: Any = None
@@ -139,6 +142,10 @@ def run_attempt(
     else:
         table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
     t1 = time.perf_counter()
+    if job.steps and chunk.kind not in ("sequence", SHUFFLE_KIND) and not job.payload.get("phase"):
+        from orchestrator.standardize.pipeline import apply_pipeline
+
+        table = apply_pipeline(table, job.steps)
     ctx = ChunkContext(
         params=job.params,
         chunk=chunk,

@@ -38,6 +38,7 @@ from orchestrator.spec.model import (
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
+from orchestrator.spec.steps import read_steps
 from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
 from orchestrator.spec.transform_params import read_transform_params
@@ -62,6 +63,7 @@ JOB_KEYS: tuple[str, ...] = (
     "schedule",
     "depends_on",
     "concurrency",
+    "steps",
 )
 PROCESSOR_KEYS: tuple[str, ...] = ("type", "python", "command")
 # Keys that are one choice: a job setting one of them drops the defaults' others.
@@ -101,6 +103,7 @@ class JobReader:
         params = self._params(get("params"), f"{p}.params")
         if type_ == "transform":
             params = read_transform_params(c, get("params"), f"{p}.params", self.base_dir, params)
+        inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
@@ -110,7 +113,7 @@ class JobReader:
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
             **self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params),
-            input=self._input(input_node, f"{p}.input") if input_node else InputSpec(),
+            input=inp,
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
             executor=self._executor(get("executor"), f"{p}.executor"),
@@ -119,6 +122,7 @@ class JobReader:
             schedule=self._schedule(schedule_node, f"{p}.schedule") if schedule_node else None,
             depends_on=self._depends_on(get("depends_on"), f"{p}.depends_on"),
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
+            steps=read_steps(c, get("steps"), f"{p}.steps", inp),
             source=SourceLocation(self.source_file, node.line),
         )
         c.job_prefix = ""
