@@ -42,6 +42,7 @@ from orchestrator.spec.ssh_section import read_ssh_section
 from orchestrator.spec.steps import read_steps
 from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
+from orchestrator.spec.transform_params import read_transform_params
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -100,10 +101,12 @@ class JobReader:
 
         type_, python, command = self._processor(node, p)
         input_node, schedule_node = get("input"), get("schedule")
+        params = self._params(get("params"), f"{p}.params")
+        if type_ == "transform":
+            params = read_transform_params(c, get("params"), f"{p}.params", self.base_dir, params)
         inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
         steps = read_steps(c, get("steps"), f"{p}.steps", inp)
-        params = self._params(get("params"), f"{p}.params")
-        strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"))
+        strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params)
         if type_ == "validate":  # rules checked here; a unique rule makes it a map_reduce
             params, strategy = read_validate(c, node, p, self.base_dir, inp, steps, strategy)
         job = JobSpec(
@@ -200,11 +203,17 @@ class JobReader:
         return type_, python, command
 
     def _strategy(
-        self, node: YNode | None, path: str, job_type: str | None, params_node: YNode | None
+        self,
+        node: YNode | None,
+        path: str,
+        job_type: str | None,
+        params_node: YNode | None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``strategy`` and ``strategy_options`` of the JobSpec: the type, and
         the whole StrategySpec when it is more than the type's defaults."""
-        params = to_plain(params_node) if isinstance(params_node, YMap) else None
+        if params is None:
+            params = to_plain(params_node) if isinstance(params_node, YMap) else None
         errors = len(self.c.issues)
         spec = read_strategy(
             self.c, node, path, self._processor, job_type=job_type, job_params=params
