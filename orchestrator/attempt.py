@@ -118,6 +118,7 @@ def run_attempt(
         task=task,
         emit=emit,
         state=state,
+        staging_dir=job.staging_dir,
     )
     out = processor(table, ctx)
     t2 = time.perf_counter()

@@ -108,6 +108,9 @@ class ChunkContext:
     state: Any = None
     #: a small JSON-able value reported with the outcome (custom planners read it)
     result: Any = None
+    #: the job's staging area: where a multi-phase job type's planner left the
+    #: files its later phases read (``processors/identity/``)
+    staging_dir: str | None = None
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""

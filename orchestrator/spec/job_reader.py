@@ -117,6 +117,12 @@ class JobReader:
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
             source=SourceLocation(self.source_file, node.line),
         )
+        if type_ == "identity_match":
+            from orchestrator.spec.identity_params import check_identity_job
+
+            check_identity_job(
+                c, get("params"), f"{p}.params", get("strategy"), get("output"), node
+            )
         c.job_prefix = ""
         return job
 

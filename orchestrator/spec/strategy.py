@@ -269,7 +269,10 @@ def _custom(c: Checker, m: YMap, path: str) -> StrategySpec:
 def _implied(
     spec: StrategySpec, job_type: str | None, params: dict[str, Any] | None
 ) -> StrategySpec:
-    """``type: dedupe`` is a map_reduce partitioned by its normalized key."""
+    """``type: dedupe`` is a map_reduce partitioned by its normalized key;
+    ``type: identity_match`` plans its own phases (``strategies/identity_match.py``)."""
+    if job_type == "identity_match":
+        return StrategySpec(type="identity_match")
     if job_type != "dedupe" or spec.type not in ("parallel_chunks", "map_reduce"):
         return spec
     params = params or {}
