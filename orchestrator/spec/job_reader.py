@@ -9,6 +9,7 @@ if any were found, so a fallback value is never used for real.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from typing import Any
 
@@ -123,6 +124,10 @@ class JobReader:
             check_identity_job(
                 c, get("params"), f"{p}.params", get("strategy"), get("output"), node
             )
+            if isinstance(model := job.params.get("model"), str) and model:
+                # a saved model is read by the workers: resolved against the spec's folder
+                params = {**job.params, "model": resolve_path(model, self.base_dir)}
+                job = dataclasses.replace(job, params=params)
         c.job_prefix = ""
         return job
 

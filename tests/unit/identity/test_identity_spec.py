@@ -11,6 +11,9 @@ from orchestrator.errors import SpecError
 from orchestrator.spec.loader import load_spec_text
 from tests.acceptance.cli import cli_env, jobctl
 
+BLOCKING = (
+    "      blocking: [[last_name_soundex, dob_year], [email], [first_name, last_name: swapped]]\n"
+)
 GOOD_PARAMS = """\
     params:
       mode: dedupe
@@ -58,7 +61,7 @@ def test_a_good_spec_is_accepted_and_plans_its_own_phases() -> None:
          "unknown blocking term 'emial' (did you mean 'email'?)"),
         ("last_name_soundex,", "last_name_soundx,", 13, "blocking[0][0]",
          "unknown blocking term 'last_name_soundx'"),
-        ("      blocking: [[last_name_soundex, dob_year], [email], [first_name, last_name: swapped]]\n",
+        (BLOCKING,
          "      blocking: []\n", 13, "params.blocking", "needs at least one rule"),
         ("mode: dedupe", "mode: link", 6, "params.mode", "mode 'link' is not available"),
         ("threshold: auto", "threshold: 1.5", 14, "params.threshold", "a probability in (0, 1)"),
@@ -79,7 +82,7 @@ def test_bad_params_are_refused_at_their_line(
 
 def test_no_blocking_key_at_all_and_other_job_keys_are_refused() -> None:
     params = GOOD_PARAMS.replace(
-        "      blocking: [[last_name_soundex, dob_year], [email], [first_name, last_name: swapped]]\n",
+        BLOCKING,
         "",
     )
     found = issues(
