@@ -52,7 +52,7 @@ def test_what_runs_is_accepted(tmp_path: Path) -> None:
         load_job(tmp_path, "type: noop\ninput: {sequence: 1}\nstrategy: parallel_chunks")
     )
     assert spec.jobs[0].strategy == "parallel_chunks"
-    assert set(JOB_TYPES) - NOT_YET_TYPES == {"convert", "dedupe", "noop"}
+    assert set(JOB_TYPES) - NOT_YET_TYPES == {"convert", "dedupe", "identity_match", "noop"}
     assert set(STRATEGIES) - NOT_YET_STRATEGIES == {"parallel_chunks", "map_reduce"}
 
 
