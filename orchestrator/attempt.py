@@ -26,8 +26,9 @@ from orchestrator.io.parts import part_filename, serialize, write_part, write_re
 from orchestrator.io.readers import read_chunk
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
-from orchestrator.processors.base import ChunkContext, Processor
+from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
 from orchestrator.processors.capture import clip_traceback
+from orchestrator.processors.python_callable import NO_HOOKS, Hooks
 from orchestrator.shuffle.runtime import (
     SHUFFLE_KIND,
     phase_fields,
@@ -55,6 +56,7 @@ class LoadedJob:
         "compression",
         "csv",
         "csv_schema",
+        "hooks",
         "key",
         "name",
         "output_format",
@@ -62,8 +64,11 @@ class LoadedJob:
         "params",
         "payload",
         "processor",
+        "ready",
+        "resources",
         "return_part",
         "staging_dir",
+        "steps",
     )
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
@@ -83,6 +88,34 @@ class LoadedJob:
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
         self.processor: Processor | None = None
         self.return_part = bool(payload.get("return_part"))
+        #: preprocessing ``steps:``, run on the input rows (the first phase) only
+        self.steps: list[dict[str, Any]] = list(payload.get("steps") or ())
+        self.hooks: Hooks = NO_HOOKS
+        self.ready = False  # setup has run in this process
+        self.resources: Any = None
+
+    def set_up(self) -> None:
+        """Run the processor module's ``setup(ctx)`` once in this process; what
+        it returns is every chunk's ``ctx.resources``. Raising fails the chunk
+        and the next chunk of the job tries again."""
+        if self.ready:
+            return
+        if self.hooks.setup is not None:
+            self.resources = self.hooks.setup(SetupContext(dict(self.params), self.name))
+        self.ready = True
+
+    def close(self) -> None:
+        """Run ``teardown()`` if ``setup`` ran (the worker drops the job or exits);
+        an error in it is logged, never raised: the chunks are already done."""
+        if not self.ready:
+            return
+        self.ready = False
+        self.resources = None
+        if self.hooks.teardown is not None:
+            try:
+                self.hooks.teardown()
+            except Exception:
+                PROCESSOR_LOGGER.exception("teardown() of job %r failed", self.name)
 
 
 def run_attempt(
@@ -109,6 +142,10 @@ def run_attempt(
     else:
         table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
     t1 = time.perf_counter()
+    if job.steps and chunk.kind not in ("sequence", SHUFFLE_KIND) and not job.payload.get("phase"):
+        from orchestrator.standardize.pipeline import apply_pipeline
+
+        table = apply_pipeline(table, job.steps)
     ctx = ChunkContext(
         params=job.params,
         chunk=chunk,
@@ -119,6 +156,7 @@ def run_attempt(
         emit=emit,
         state=state,
         staging_dir=job.staging_dir,
+        resources=job.resources,
     )
     out = processor(table, ctx)
     t2 = time.perf_counter()

@@ -81,6 +81,16 @@ PROCESSOR_LOGGER.setLevel(logging.INFO)
 PROCESSOR_LOGGER.propagate = False
 
 
+@dataclass(frozen=True, slots=True)
+class SetupContext:
+    """What a processor module's ``setup(ctx)`` sees: once per worker process
+    per job, before its first chunk there (``processors/python_callable.py``)."""
+
+    params: dict[str, Any]
+    job_name: str
+    logger: logging.Logger = PROCESSOR_LOGGER
+
+
 @dataclass(slots=True, eq=False)
 class ChunkContext:
     """What a processor may know and do besides transforming its table.
@@ -111,6 +121,8 @@ class ChunkContext:
     #: the job's staging area: where a multi-phase job type's planner left the
     #: files its later phases read (``processors/identity/``)
     staging_dir: str | None = None
+    #: what the processor module's ``setup(ctx)`` returned in this worker process
+    resources: Any = None
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""

@@ -62,6 +62,13 @@ def check_identity_job(
             path.rsplit(".", 1)[0] + ".output.schema",
             "identity_match decides its output columns: leave output.schema out",
         )
+    if (steps := job.get("steps")) is not None:
+        c.add(
+            steps,
+            path.rsplit(".", 1)[0] + ".steps",
+            "identity_match standardizes each field with params.fields.<name>.standardize "
+            "(the same steps): leave 'steps' out",
+        )
     if params is None or (isinstance(params, YScalar) and params.value is None):
         c.add(job, path, "identity_match needs params: mode, id, fields, blocking (see README)")
         return

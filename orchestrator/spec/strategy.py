@@ -270,12 +270,17 @@ def _implied(
     spec: StrategySpec, job_type: str | None, params: dict[str, Any] | None
 ) -> StrategySpec:
     """``type: dedupe`` is a map_reduce partitioned by its normalized key;
+    ``type: transform`` with ``partition_by`` one partitioned by that key;
     ``type: identity_match`` plans its own phases (``strategies/identity_match.py``)."""
     if job_type == "identity_match":
         return StrategySpec(type="identity_match")
-    if job_type != "dedupe" or spec.type not in ("parallel_chunks", "map_reduce"):
+    if spec.type not in ("parallel_chunks", "map_reduce"):
         return spec
     params = params or {}
+    if job_type == "transform" and params.get("partition_by"):
+        return _keyed_transform(spec, params)
+    if job_type != "dedupe":
+        return spec
     key = params.get("key")
     keys = tuple([key] if isinstance(key, str) else key or ())
     normalize = params.get("normalize") or ()
@@ -286,6 +291,17 @@ def _implied(
         partition_by=spec.partition_by or tuple(str(k) for k in keys),
         normalize=spec.normalize or tuple(str(n) for n in normalize),
     )
+
+
+def _keyed_transform(spec: StrategySpec, params: dict[str, Any]) -> StrategySpec:
+    """Map: ``map_sql`` per chunk (or the rows as read); shuffle by
+    ``partition_by``; reduce: the job's own ``sql`` over each partition."""
+    key = params["partition_by"]
+    keys = tuple(str(k) for k in ([key] if isinstance(key, str) else key))
+    map_ref = spec.map
+    if map_ref is None and params.get("map_sql") is not None:
+        map_ref = ProcessorRef(type="transform", params={**params, "step": "map"})
+    return _replace(spec, type="map_reduce", partition_by=spec.partition_by or keys, map=map_ref)
 
 
 def _replace(spec: StrategySpec, **changes: Any) -> StrategySpec:
