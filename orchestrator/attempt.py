@@ -155,6 +155,7 @@ def run_attempt(
         task=task,
         emit=emit,
         state=state,
+        staging_dir=job.staging_dir,
         resources=job.resources,
         bad_rows=bad_rows,
         csv=job.csv,

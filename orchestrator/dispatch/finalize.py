@@ -72,7 +72,8 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             return dict(existing)
     chunks = store.list_chunks(job_id, [ChunkState.SUCCEEDED])
     inputs = store.job_inputs(job_id)
-    check_csv_rows(chunks, inputs, spec.input.csv)
+    # the input's records were read by phase 0 (a later phase may read them again)
+    check_csv_rows([c for c in chunks if c.phase == 0], inputs, spec.input.csv)
     validation = None
     if spec.type == "validate":  # per-rule counts; fails past max_reject_rate
         from orchestrator.processors.validate_report import validation_summary
@@ -118,6 +119,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         published = chunk.rows_rejected and chunk.part_file
         if published and _publish_rejects(Path(str(chunk.part_file)), ready, chunk.seq):
             rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
+    side, summary = _publish_side_outputs(staging, ready)
     manifest = {
         **_job_identity(record),
         "spec_hash": record.spec_hash,
@@ -128,6 +130,8 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "rows": rows_total,
         "schema": describe_schema(schema),
         "rejects": rejects,
+        **({"side_outputs": side} if side else {}),
+        **({"summary": summary} if summary else {}),
         "published_at": datetime.now(UTC).isoformat(),
         **({"validation": validation} if validation is not None else {}),
     }
@@ -136,6 +140,25 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
     return manifest
+
+
+def _publish_side_outputs(staging: Path, ready: Path) -> tuple[list[str], dict[str, Any]]:
+    """Files a job's strategy left in ``<staging>/side/`` and named in
+    ``<staging>/side.json`` (identity_match: ``edges/``, ``model.json``) move
+    into the output folder with the parts, so they are published exactly once
+    with it; the list's ``summary`` goes into ``_SUCCESS``. Idempotent."""
+    listing = staging / "side.json"
+    if not listing.exists():
+        return [], {}
+    doc = json.loads(listing.read_text())
+    names = [str(name) for name in doc.get("outputs") or ()]
+    for name in names:
+        source, target = staging / "side" / name, ready / name
+        if not target.exists():
+            if not source.exists():
+                raise PublishError(f"side output {name} of the job is missing: {source}")
+            os.replace(source, target)
+    return names, dict(doc.get("summary") or {})
 
 
 def _publish_rejects(part_file: Path, ready: Path, seq: int) -> bool:

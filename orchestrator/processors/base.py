@@ -118,6 +118,9 @@ class ChunkContext:
     state: Any = None
     #: a small JSON-able value reported with the outcome (custom planners read it)
     result: Any = None
+    #: the job's staging area: where a multi-phase job type's planner left the
+    #: files its later phases read (``processors/identity/``)
+    staging_dir: str | None = None
     #: CSV records the reader left out (``input.csv.bad_rows: reject``: io/csv_errors.BadRow)
     bad_rows: list[Any] = field(default_factory=list)
     #: the input's CSV options (None: not CSV), to find a row's line

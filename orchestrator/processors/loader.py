@@ -22,6 +22,7 @@ from orchestrator.spec.model import JOB_TYPES
 BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "convert": ("orchestrator.processors.convert", "convert"),
     "dedupe": ("orchestrator.processors.dedupe", "dedupe"),
+    "identity_match": ("orchestrator.processors.identity", "identity_match"),
     "noop": ("orchestrator.processors.noop", "noop"),
     "transform": ("orchestrator.processors.transform", "transform"),
     "validate": ("orchestrator.processors.validate", "validate"),

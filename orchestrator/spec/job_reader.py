@@ -9,6 +9,7 @@ if any were found, so a fallback value is never used for real.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from typing import Any
 
@@ -35,14 +36,12 @@ from orchestrator.spec.model import (
     SourceLocation,
     Timeouts,
 )
-from orchestrator.spec.rules import read_validate
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
-from orchestrator.spec.steps import read_steps
 from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
-from orchestrator.spec.transform_params import read_transform_params
+from orchestrator.spec.type_sections import TypedSections
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -101,14 +100,11 @@ class JobReader:
 
         type_, python, command = self._processor(node, p)
         input_node, schedule_node = get("input"), get("schedule")
-        params = self._params(get("params"), f"{p}.params")
-        if type_ == "transform":
-            params = read_transform_params(c, get("params"), f"{p}.params", self.base_dir, params)
+        typed = TypedSections(c, node, p, self.base_dir, type_)
+        params = typed.params(self._params(get("params"), f"{p}.params"))
         inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
-        steps = read_steps(c, get("steps"), f"{p}.steps", inp)
         strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params)
-        if type_ == "validate":  # rules checked here; a unique rule makes it a map_reduce
-            params, strategy = read_validate(c, node, p, self.base_dir, inp, steps, strategy)
+        params, strategy, steps = typed.after_strategy(inp, params, strategy)
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
@@ -130,6 +126,16 @@ class JobReader:
             steps=steps,
             source=SourceLocation(self.source_file, node.line),
         )
+        if type_ == "identity_match":
+            from orchestrator.spec.identity_params import check_identity_job
+
+            check_identity_job(
+                c, get("params"), f"{p}.params", get("strategy"), get("output"), node
+            )
+            if isinstance(model := job.params.get("model"), str) and model:
+                # a saved model is read by the workers: resolved against the spec's folder
+                params = {**job.params, "model": resolve_path(model, self.base_dir)}
+                job = dataclasses.replace(job, params=params)
         c.job_prefix = ""
         return job
 
