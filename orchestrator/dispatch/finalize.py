@@ -37,6 +37,7 @@ from orchestrator.dispatch.staging import (
 from orchestrator.errors import JobctlError, OutputExists
 from orchestrator.io.parts import fsync_dir, rejects_path, write_bytes_atomic
 from orchestrator.io.renames import exchange
+from orchestrator.io.sidecars import publish_sidecars
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
 from orchestrator.store.base import JobRecord, Store
@@ -80,6 +81,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
     rejects = []
+    files: dict[str, dict[str, Any]] = {}
     rows_total = 0
     schema = None
     first_seq = min((chunk.seq for chunk in chunks), default=0)
@@ -96,6 +98,10 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             os.replace(source, target)
         else:
             schema = check_schema(schema, part_schema(target, spec.output.format), final_name)
+        for name in publish_sidecars(chunk.part_file, str(ready)):
+            if name in files:
+                raise PublishError(f"two chunks wrote the file {name} beside their parts")
+            files[name] = _file_entry(ready / name, chunk.seq)
         if chunk.rows_rejected and _publish_rejects(source, ready, chunk.seq):
             rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
         parts.append(
@@ -118,6 +124,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "rows": rows_total,
         "schema": describe_schema(schema),
         "rejects": rejects,
+        "files": [files[name] for name in sorted(files)],
         "published_at": datetime.now(UTC).isoformat(),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True)
@@ -125,6 +132,18 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
     return manifest
+
+
+def _file_entry(path: Path, seq: int) -> dict[str, Any]:
+    """A published sidecar file (``io/sidecars.py``) as the manifest lists it."""
+    data = path.read_bytes()
+    return {"file": path.name, "seq": seq, "bytes": len(data), "checksum": _sha256(data)}
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _publish_rejects(part_file: Path, ready: Path, seq: int) -> bool:

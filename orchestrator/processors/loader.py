@@ -23,6 +23,7 @@ BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "convert": ("orchestrator.processors.convert", "convert"),
     "dedupe": ("orchestrator.processors.dedupe", "dedupe"),
     "noop": ("orchestrator.processors.noop", "noop"),
+    "report": ("orchestrator.processors.report.processor", "report"),
     "transform": ("orchestrator.processors.transform", "transform"),
 }
 
