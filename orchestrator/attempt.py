@@ -156,6 +156,7 @@ def run_attempt(
         task=task,
         emit=emit,
         state=state,
+        staging_dir=job.staging_dir,
         resources=job.resources,
     )
     out = processor(table, ctx)

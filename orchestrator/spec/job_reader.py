@@ -9,6 +9,7 @@ if any were found, so a fallback value is never used for real.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from typing import Any
 
@@ -125,6 +126,16 @@ class JobReader:
             steps=read_steps(c, get("steps"), f"{p}.steps", inp),
             source=SourceLocation(self.source_file, node.line),
         )
+        if type_ == "identity_match":
+            from orchestrator.spec.identity_params import check_identity_job
+
+            check_identity_job(
+                c, get("params"), f"{p}.params", get("strategy"), get("output"), node
+            )
+            if isinstance(model := job.params.get("model"), str) and model:
+                # a saved model is read by the workers: resolved against the spec's folder
+                params = {**job.params, "model": resolve_path(model, self.base_dir)}
+                job = dataclasses.replace(job, params=params)
         c.job_prefix = ""
         return job
 

@@ -270,7 +270,10 @@ def _implied(
     spec: StrategySpec, job_type: str | None, params: dict[str, Any] | None
 ) -> StrategySpec:
     """``type: dedupe`` is a map_reduce partitioned by its normalized key;
-    ``type: transform`` with ``partition_by`` one partitioned by that key."""
+    ``type: transform`` with ``partition_by`` one partitioned by that key;
+    ``type: identity_match`` plans its own phases (``strategies/identity_match.py``)."""
+    if job_type == "identity_match":
+        return StrategySpec(type="identity_match")
     if spec.type not in ("parallel_chunks", "map_reduce"):
         return spec
     params = params or {}
