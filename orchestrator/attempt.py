@@ -24,6 +24,7 @@ from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.output_schema import cast_to, declared_schema
 from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
+from orchestrator.io.sidecars import write_sidecars
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
 from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
@@ -186,6 +187,13 @@ def run_attempt(
         if not part_name or not job.staging_dir:
             raise ValueError("job has an output but the run has no part_name/staging_dir")
         part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+    if ctx.files:
+        if part is None:
+            raise ValueError(
+                "the processor wrote files beside its output (ctx.files): they need an output "
+                "folder this worker writes (shared storage), not push transfer or no output"
+            )
+        write_sidecars(part.path, ctx.files)
     if bad_rows:
         ctx.reject(len(bad_rows), "csv: wrong number of fields")
     anchor = part.path if part is not None else (shuffled or {}).get("part_file")

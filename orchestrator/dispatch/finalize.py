@@ -37,6 +37,7 @@ from orchestrator.dispatch.staging import (
 from orchestrator.errors import JobctlError, OutputExists
 from orchestrator.io.parts import fsync_dir, rejects_path, write_bytes_atomic
 from orchestrator.io.renames import exchange
+from orchestrator.io.sidecars import publish_sidecars
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
 from orchestrator.store.base import JobRecord, Store
@@ -87,6 +88,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
     rejects = []
+    files: dict[str, dict[str, Any]] = {}
     rows_total = 0
     schema = None
     first_seq = min((chunk.seq for chunk in chunks), default=0)
@@ -103,6 +105,10 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             os.replace(source, target)
         else:
             schema = check_schema(schema, part_schema(target, spec.output.format), final_name)
+        for name in publish_sidecars(chunk.part_file, str(ready)):
+            if name in files:
+                raise PublishError(f"two chunks wrote the file {name} beside their parts")
+            files[name] = _file_entry(ready / name, chunk.seq)
         if chunk.rows_rejected and _publish_rejects(source, ready, chunk.seq):
             rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
         parts.append(
@@ -130,6 +136,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "rows": rows_total,
         "schema": describe_schema(schema),
         "rejects": rejects,
+        **({"files": [files[name] for name in sorted(files)]} if files else {}),
         **({"side_outputs": side} if side else {}),
         **({"summary": summary} if summary else {}),
         "published_at": datetime.now(UTC).isoformat(),
@@ -140,6 +147,18 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
     return manifest
+
+
+def _file_entry(path: Path, seq: int) -> dict[str, Any]:
+    """A published sidecar file (``io/sidecars.py``) as the manifest lists it."""
+    data = path.read_bytes()
+    return {"file": path.name, "seq": seq, "bytes": len(data), "checksum": _sha256(data)}
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _publish_side_outputs(staging: Path, ready: Path) -> tuple[list[str], dict[str, Any]]:

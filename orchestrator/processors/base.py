@@ -130,6 +130,8 @@ class ChunkContext:
     quality: Any = None
     #: what the processor module's ``setup(ctx)`` returned in this worker process
     resources: Any = None
+    #: ``{name: bytes}`` published beside the chunk's part (``io/sidecars.py``)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""
