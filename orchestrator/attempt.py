@@ -24,6 +24,7 @@ from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.output_schema import cast_to, declared_schema
 from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
+from orchestrator.io.sidecars import write_sidecars
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
 from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
@@ -68,6 +69,7 @@ class LoadedJob:
         "resources",
         "return_part",
         "staging_dir",
+        "steps",
     )
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
@@ -87,6 +89,8 @@ class LoadedJob:
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
         self.processor: Processor | None = None
         self.return_part = bool(payload.get("return_part"))
+        #: preprocessing ``steps:``, run on the input rows (the first phase) only
+        self.steps: list[dict[str, Any]] = list(payload.get("steps") or ())
         self.hooks: Hooks = NO_HOOKS
         self.ready = False  # setup has run in this process
         self.resources: Any = None
@@ -139,6 +143,10 @@ def run_attempt(
     else:
         table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
     t1 = time.perf_counter()
+    if job.steps and chunk.kind not in ("sequence", SHUFFLE_KIND) and not job.payload.get("phase"):
+        from orchestrator.standardize.pipeline import apply_pipeline
+
+        table = apply_pipeline(table, job.steps)
     ctx = ChunkContext(
         params=job.params,
         chunk=chunk,
@@ -148,6 +156,7 @@ def run_attempt(
         task=task,
         emit=emit,
         state=state,
+        staging_dir=job.staging_dir,
         resources=job.resources,
     )
     out = processor(table, ctx)
@@ -176,6 +185,13 @@ def run_attempt(
         if not part_name or not job.staging_dir:
             raise ValueError("job has an output but the run has no part_name/staging_dir")
         part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+    if ctx.files:
+        if part is None:
+            raise ValueError(
+                "the processor wrote files beside its output (ctx.files): they need an output "
+                "folder this worker writes (shared storage), not push transfer or no output"
+            )
+        write_sidecars(part.path, ctx.files)
     if bad_rows:
         ctx.reject(len(bad_rows), "csv: wrong number of fields")
         if job.staging_dir and part_name and not job.return_part:

@@ -118,8 +118,13 @@ class ChunkContext:
     state: Any = None
     #: a small JSON-able value reported with the outcome (custom planners read it)
     result: Any = None
+    #: the job's staging area: where a multi-phase job type's planner left the
+    #: files its later phases read (``processors/identity/``)
+    staging_dir: str | None = None
     #: what the processor module's ``setup(ctx)`` returned in this worker process
     resources: Any = None
+    #: ``{name: bytes}`` published beside the chunk's part (``io/sidecars.py``)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""

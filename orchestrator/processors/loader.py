@@ -22,7 +22,10 @@ from orchestrator.spec.model import JOB_TYPES
 BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "convert": ("orchestrator.processors.convert", "convert"),
     "dedupe": ("orchestrator.processors.dedupe", "dedupe"),
+    "identity_match": ("orchestrator.processors.identity", "identity_match"),
     "noop": ("orchestrator.processors.noop", "noop"),
+    "report": ("orchestrator.processors.report.processor", "report"),
+    "transform": ("orchestrator.processors.transform", "transform"),
 }
 
 
