@@ -158,6 +158,8 @@ def run_attempt(
         state=state,
         staging_dir=job.staging_dir,
         resources=job.resources,
+        bad_rows=bad_rows,
+        csv=job.csv,
     )
     out = processor(table, ctx)
     t2 = time.perf_counter()
@@ -194,8 +196,11 @@ def run_attempt(
         write_sidecars(part.path, ctx.files)
     if bad_rows:
         ctx.reject(len(bad_rows), "csv: wrong number of fields")
-        if job.staging_dir and part_name and not job.return_part:
-            write_rejects(bad_rows, job.staging_dir, part_name)
+    anchor = part.path if part is not None else (shuffled or {}).get("part_file")
+    if ctx.quality is not None and anchor:  # validate: quarantine and counts beside the part
+        ctx.quality.write(anchor)
+    elif bad_rows and job.staging_dir and part_name and not job.return_part:
+        write_rejects(bad_rows, job.staging_dir, part_name)
     t3 = time.perf_counter()
     result: dict[str, Any] = {
         "type": "result",

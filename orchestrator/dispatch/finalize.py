@@ -75,9 +75,15 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     inputs = store.job_inputs(job_id)
     # the input's records were read by phase 0 (a later phase may read them again)
     check_csv_rows([c for c in chunks if c.phase == 0], inputs, spec.input.csv)
+    validation = None
+    if spec.type == "validate":  # per-rule counts; fails past max_reject_rate
+        from orchestrator.processors.validate_report import validation_summary
+
+        validation = validation_summary(spec.params, [(c.phase, c.part_file) for c in chunks])
     # only the last phase is the output (earlier ones are intermediate, in staging);
     # its parts are numbered from 0, as a one-phase job's are
     last = max((chunk.phase for chunk in chunks), default=0)
+    earlier = [chunk for chunk in chunks if chunk.phase != last]
     chunks = [chunk for chunk in chunks if chunk.phase == last]
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
@@ -115,6 +121,10 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             }
         )
         rows_total += chunk.rows_out or 0
+    for chunk in earlier:  # rows an earlier phase rejected (a validate job's map phase)
+        published = chunk.rows_rejected and chunk.part_file
+        if published and _publish_rejects(Path(str(chunk.part_file)), ready, chunk.seq):
+            rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
     side, summary = _publish_side_outputs(staging, ready)
     manifest = {
         **_job_identity(record),
@@ -130,6 +140,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         **({"side_outputs": side} if side else {}),
         **({"summary": summary} if summary else {}),
         "published_at": datetime.now(UTC).isoformat(),
+        **({"validation": validation} if validation is not None else {}),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True)
     write_bytes_atomic(str(ready), MANIFEST_NAME, text.encode())

@@ -26,6 +26,7 @@ BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "noop": ("orchestrator.processors.noop", "noop"),
     "report": ("orchestrator.processors.report.processor", "report"),
     "transform": ("orchestrator.processors.transform", "transform"),
+    "validate": ("orchestrator.processors.validate", "validate"),
 }
 
 

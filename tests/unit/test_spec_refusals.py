@@ -55,6 +55,7 @@ def test_what_runs_is_accepted(tmp_path: Path) -> None:
     assert spec.jobs[0].strategy == "parallel_chunks"
     runnable = set(JOB_TYPES) - NOT_YET_TYPES
     assert {"convert", "dedupe", "identity_match", "noop", "report", "transform"} <= runnable
+    assert "validate" in runnable
     assert set(STRATEGIES) - NOT_YET_STRATEGIES == {"parallel_chunks", "map_reduce"}
 
 
