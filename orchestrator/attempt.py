@@ -24,6 +24,7 @@ from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.output_schema import cast_to, declared_schema
 from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
+from orchestrator.io.sidecars import write_sidecars
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
 from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
@@ -157,6 +158,8 @@ def run_attempt(
         state=state,
         staging_dir=job.staging_dir,
         resources=job.resources,
+        bad_rows=bad_rows,
+        csv=job.csv,
     )
     out = processor(table, ctx)
     t2 = time.perf_counter()
@@ -184,10 +187,20 @@ def run_attempt(
         if not part_name or not job.staging_dir:
             raise ValueError("job has an output but the run has no part_name/staging_dir")
         part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+    if ctx.files:
+        if part is None:
+            raise ValueError(
+                "the processor wrote files beside its output (ctx.files): they need an output "
+                "folder this worker writes (shared storage), not push transfer or no output"
+            )
+        write_sidecars(part.path, ctx.files)
     if bad_rows:
         ctx.reject(len(bad_rows), "csv: wrong number of fields")
-        if job.staging_dir and part_name and not job.return_part:
-            write_rejects(bad_rows, job.staging_dir, part_name)
+    anchor = part.path if part is not None else (shuffled or {}).get("part_file")
+    if ctx.quality is not None and anchor:  # validate: quarantine and counts beside the part
+        ctx.quality.write(anchor)
+    elif bad_rows and job.staging_dir and part_name and not job.return_part:
+        write_rejects(bad_rows, job.staging_dir, part_name)
     t3 = time.perf_counter()
     result: dict[str, Any] = {
         "type": "result",

@@ -121,8 +121,17 @@ class ChunkContext:
     #: the job's staging area: where a multi-phase job type's planner left the
     #: files its later phases read (``processors/identity/``)
     staging_dir: str | None = None
+    #: CSV records the reader left out (``input.csv.bad_rows: reject``: io/csv_errors.BadRow)
+    bad_rows: list[Any] = field(default_factory=list)
+    #: the input's CSV options (None: not CSV), to find a row's line
+    csv: Any = None
+    #: a data-quality report for the attempt to write beside the part
+    #: (``type: validate``: processors/validate_quarantine.Quality)
+    quality: Any = None
     #: what the processor module's ``setup(ctx)`` returned in this worker process
     resources: Any = None
+    #: ``{name: bytes}`` published beside the chunk's part (``io/sidecars.py``)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""

@@ -24,7 +24,9 @@ BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "dedupe": ("orchestrator.processors.dedupe", "dedupe"),
     "identity_match": ("orchestrator.processors.identity", "identity_match"),
     "noop": ("orchestrator.processors.noop", "noop"),
+    "report": ("orchestrator.processors.report.processor", "report"),
     "transform": ("orchestrator.processors.transform", "transform"),
+    "validate": ("orchestrator.processors.validate", "validate"),
 }
 
 

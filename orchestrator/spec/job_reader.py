@@ -39,10 +39,9 @@ from orchestrator.spec.model import (
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
-from orchestrator.spec.steps import read_steps
 from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
-from orchestrator.spec.transform_params import read_transform_params
+from orchestrator.spec.type_sections import TypedSections
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -101,10 +100,11 @@ class JobReader:
 
         type_, python, command = self._processor(node, p)
         input_node, schedule_node = get("input"), get("schedule")
-        params = self._params(get("params"), f"{p}.params")
-        if type_ == "transform":
-            params = read_transform_params(c, get("params"), f"{p}.params", self.base_dir, params)
+        typed = TypedSections(c, node, p, self.base_dir, type_)
+        params = typed.params(self._params(get("params"), f"{p}.params"))
         inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
+        strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params)
+        params, strategy, steps = typed.after_strategy(inp, params, strategy)
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
@@ -113,7 +113,7 @@ class JobReader:
             params=params,
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
-            **self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params),
+            **strategy,
             input=inp,
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
@@ -123,7 +123,7 @@ class JobReader:
             schedule=self._schedule(schedule_node, f"{p}.schedule") if schedule_node else None,
             depends_on=self._depends_on(get("depends_on"), f"{p}.depends_on"),
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
-            steps=read_steps(c, get("steps"), f"{p}.steps", inp),
+            steps=steps,
             source=SourceLocation(self.source_file, node.line),
         )
         if type_ == "identity_match":

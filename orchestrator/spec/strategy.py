@@ -279,6 +279,8 @@ def _implied(
     params = params or {}
     if job_type == "transform" and params.get("partition_by"):
         return _keyed_transform(spec, params)
+    if job_type == "report":
+        return _report(spec, params)
     if job_type != "dedupe":
         return spec
     key = params.get("key")
@@ -302,6 +304,24 @@ def _keyed_transform(spec: StrategySpec, params: dict[str, Any]) -> StrategySpec
     if map_ref is None and params.get("map_sql") is not None:
         map_ref = ProcessorRef(type="transform", params={**params, "step": "map"})
     return _replace(spec, type="map_reduce", partition_by=spec.partition_by or keys, map=map_ref)
+
+
+#: The constant shuffle key of a report's summaries (processors/report/processor.py).
+REPORT_KEY = "_report"
+#: A report's summaries meet in one reduce chunk, never split by size.
+REPORT_PARTITION_SIZE = 1 << 50
+
+
+def _report(spec: StrategySpec, params: dict[str, Any]) -> StrategySpec:
+    """Map: one summary row per chunk; one partition: the merge and the report."""
+    return _replace(
+        spec,
+        type="map_reduce",
+        partition_by=(REPORT_KEY,),
+        partitions=1,
+        partition_size=REPORT_PARTITION_SIZE,
+        map=ProcessorRef(type="report", params={**params, "step": "map"}),
+    )
 
 
 def _replace(spec: StrategySpec, **changes: Any) -> StrategySpec:
