@@ -64,3 +64,16 @@ def test_the_spec_and_the_processor_agree_on_the_shuffle_key() -> None:
 def test_sidecar_names_cannot_escape_or_collide(name: str) -> None:
     with pytest.raises(ValueError, match="plain file name"):
         check_name(name)
+
+
+def test_top_values_of_a_wide_chunk_are_fed_in_part_and_not_called_exact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestrator.processors.report import sketch
+
+    monkeypatch.setattr(sketch, "TOP_FEED", 3)
+    column = pa.chunked_array([["a"] * 5 + ["b"] * 4 + ["c"] * 3 + ["d"] * 2 + ["e"]])
+    s = ColumnSummary.of("v", column)
+    assert s.top_slack == 2  # "d" was the first value left out
+    assert [(v, n) for v, n, _ in s.top_values()] == [("a", 5), ("b", 4), ("c", 3)]
+    assert not any(exact for _, _, exact in s.top_values())

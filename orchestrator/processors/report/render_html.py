@@ -126,6 +126,11 @@ def _column(c: dict[str, Any], rows: int) -> str:
         charts.append(f"<h4>Histogram{mark}</h4>{_histogram(c['histogram'])}")
     if c.get("top_values"):
         charts.append(f"<h4>Most frequent values</h4>{_bars(c['top_values'], rows)}")
+    elif c["rows"] > c["nulls"]:
+        charts.append(
+            '<h4>Most frequent values</h4><p class="sub">No value repeats often enough to '
+            "stand out from the sketch's error (too many distinct values).</p>"
+        )
     if c.get("patterns"):
         charts.append(
             f"<h4>Patterns (A letter, a lower case, 9 digit)</h4>{_bars(c['patterns'], rows)}"
@@ -215,6 +220,8 @@ def _pct(x: float) -> str:
 def _num(v: Any) -> str:
     if v is None:
         return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
     if isinstance(v, float):
         if math.isnan(v) or math.isinf(v):
             return str(v)
@@ -229,7 +236,7 @@ def _num(v: Any) -> str:
 
 
 def _short(v: Any, n: int = 28, html: bool = True) -> str:
-    text = _num(v) if isinstance(v, int | float) else ("" if v is None else str(v))
+    text = _num(v) if isinstance(v, bool | int | float) else ("" if v is None else str(v))
     if len(text) > n:
         text = text[: n - 1] + "…"
     return escape(text) if html else text

@@ -10,7 +10,8 @@ chunks with known error bounds:
 - quantiles and histogram bins of numbers: a KLL sketch (k :data:`KLL_K`,
   exact while it holds every value, ~1.3% normalized rank error beyond);
 - top values and string patterns: frequent-items sketches (exact counts while
-  fewer than ~0.75 * 2**:data:`FREQ_LG` distinct items were seen; bounds beyond).
+  fewer than ~0.75 * 2**:data:`FREQ_LG` distinct items were seen; bounds
+  beyond), fed a chunk's :data:`TOP_FEED` most frequent values.
 
 Serialized as JSON with the sketches' own byte formats in base64: data, never
 pickled objects.
@@ -33,10 +34,16 @@ EXACT_DISTINCT = 4096
 HLL_LG_K = 12
 KLL_K = 200
 FREQ_LG = 10
+#: Most frequent values of a chunk fed to its top-values sketch (a column of
+#: unique ids would otherwise cost one sketch update per row); the count of
+#: the first value left out bounds how much any value's count may be short.
+TOP_FEED = 4096
 #: Characters of a value's pattern kept ("Aa-99" for "Ab-12").
 PATTERN_CHARS = 24
 
-_FREQ = ds.frequent_items_error_type.NO_FALSE_NEGATIVES
+#: Report only items certainly above the sketch's error: in a column of unique
+#: ids no value is "frequent", rather than every one an upper-bound guess.
+_FREQ = ds.frequent_items_error_type.NO_FALSE_POSITIVES
 
 
 def kind_of(t: pa.DataType) -> str:
@@ -71,6 +78,8 @@ class ColumnSummary:
     exact: set[int] | None = field(default_factory=set)
     hll: Any = field(default_factory=lambda: ds.hll_sketch(HLL_LG_K))
     top: Any = field(default_factory=lambda: ds.frequent_strings_sketch(FREQ_LG))
+    #: most a value's count may be short by: what chunks left out of ``top``
+    top_slack: int = 0
     min: Any = None
     max: Any = None
     total: float | int = 0
@@ -98,6 +107,10 @@ class ColumnSummary:
         else:
             s.exact = None
         counts = pc.value_counts(values)
+        if len(counts) > TOP_FEED:  # feed the most frequent; the rest bound the undercount
+            order = pc.array_sort_indices(counts.field("counts"), order="descending")
+            s.top_slack = int(counts.field("counts")[order[TOP_FEED].as_py()].as_py())
+            counts = counts.take(order[:TOP_FEED])
         for value, n in zip(
             counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
         ):
@@ -146,6 +159,7 @@ class ColumnSummary:
         union.update(other.hll)
         self.hll = union.get_result()
         self.top.merge(other.top)
+        self.top_slack += other.top_slack
         if other.min is not None:
             self.min = other.min if self.min is None else min(self.min, other.min)
             self.max = other.max if self.max is None else max(self.max, other.max)
@@ -177,7 +191,7 @@ class ColumnSummary:
         return round(self.hll.get_estimate()), False
 
     def top_values(self, n: int = 10) -> list[tuple[str, int, bool]]:
-        return _top(self.top, n)
+        return [(v, c, exact and not self.top_slack) for v, c, exact in _top(self.top, n)]
 
     def top_patterns(self, n: int = 8) -> list[tuple[str, int, bool]]:
         return _top(self.patterns, n) if self.patterns is not None else []
@@ -217,6 +231,7 @@ class ColumnSummary:
             "exact": sorted(self.exact) if self.exact is not None else None,
             "hll": _b64(self.hll.serialize_compact()),
             "top": _b64(self.top.serialize()),
+            "top_slack": self.top_slack,
             "min": self.min,
             "max": self.max,
             "total": self.total,
@@ -231,6 +246,7 @@ class ColumnSummary:
         s.exact = set(d["exact"]) if d["exact"] is not None else None
         s.hll = ds.hll_sketch.deserialize(_unb64(d["hll"]))
         s.top = ds.frequent_strings_sketch.deserialize(_unb64(d["top"]))
+        s.top_slack = int(d["top_slack"])
         s.min, s.max, s.total = d["min"], d["max"], d["total"]
         if d["kll"] is not None:
             s.kll = ds.kll_doubles_sketch.deserialize(_unb64(d["kll"]))
@@ -251,6 +267,8 @@ def pattern_of(values: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(_plain(value))
 
 
