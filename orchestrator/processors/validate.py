@@ -40,11 +40,11 @@ from orchestrator.processors.base import ChunkContext
 from orchestrator.processors.validate_quarantine import (
     PARSE_RULE,
     Quality,
-    merge_rule_counts,
     parse_rejects,
     quarantine_rows,
     row_locations,
 )
+from orchestrator.processors.validate_report import merge_rule_counts
 from orchestrator.processors.validate_rules import reasons, shown_values, violations
 from orchestrator.processors.validate_schema import cast_column
 
