@@ -839,7 +839,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
     parser.add_argument(
-        "--only", default="", help="comma list: dispatch,parquet,csv,resume,state,ssh"
+        "--only",
+        default="",
+        help="comma list: dispatch,parquet,csv,resume,state,ssh (and, opt-in, transform,report)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -891,6 +893,16 @@ def main() -> None:
     if "ssh" in only:
         print("ssh: 2 loopback sshd hosts", flush=True)
         results["ssh"] = scenario_ssh(rounds, tasks, 50 if args.quick else 200)
+    if only & {"transform", "report"}:  # opt-in (bench/analytics.py): one run each
+        from bench import analytics
+
+        for key, run in (
+            ("transform", analytics.scenario_transform),
+            ("report", analytics.scenario_report),
+        ):
+            if key in only:
+                print(f"{key}: {rows:,} rows, jobctl beside DuckDB alone", flush=True)
+                results[key] = run(rows)
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
@@ -898,6 +910,10 @@ def main() -> None:
         stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
+    if only & {"transform", "report"}:
+        from bench import analytics
+
+        table += "\n".join(analytics.markdown(results))
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
     if full and not args.no_readme:
         update_readme(table)
