@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from orchestrator.io.csv_errors import BadRow, count_line_ends
 from orchestrator.io.parts import rejects_path, write_bytes_atomic
 from orchestrator.planning.input_files import open_binary
 from orchestrator.planning.model import ChunkDescriptor
+from orchestrator.processors.validate_report import checks_path
 from orchestrator.spec.model import CsvOptions
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -44,13 +45,7 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 #: The rule name of a CSV record that could not be parsed.
 PARSE_RULE = "csv_parse"
-CHECKS_SUFFIX = ".checks.json"
 _BLOCK = 1 << 22
-
-
-def checks_path(part_file: str) -> str:
-    """The per-rule counts of an attempt, beside its part (or shuffle directory)."""
-    return rejects_path(part_file)[: -len(".rejects.csv")] + CHECKS_SUFFIX
 
 
 @dataclass
@@ -179,14 +174,3 @@ def csv_record_lines(
     if skip:
         lines = lines[~np.isin(lines, np.fromiter(skip, dtype=np.int64))]
     return lines.astype(np.int64)
-
-
-def merge_rule_counts(
-    total: dict[str, dict[str, Any]], rules: Mapping[str, Mapping[str, Any]]
-) -> None:
-    for name, counts in rules.items():
-        into = total.setdefault(
-            name, {"on_violation": counts.get("on_violation"), "violations": 0, "rejected": 0}
-        )
-        into["violations"] += int(counts.get("violations") or 0)
-        into["rejected"] += int(counts.get("rejected") or 0)

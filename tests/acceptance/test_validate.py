@@ -108,6 +108,11 @@ def test_validate_quarantines_each_rule_with_exact_lines(
     assert rules["unique:id"]["rejected"] == 2
     assert rules["csv_parse"]["rejected"] == 1
     assert sum(c["rejected"] for c in rules.values()) == summary["rows_rejected"]
+    status = jobctl("status", "orders", "--json", env=env, cwd=tmp_path)
+    assert json.loads(status.stdout)["validation"] == summary
+    text = jobctl("status", "orders", env=env, cwd=tmp_path).stdout
+    assert f"validation: in 41 = valid {len(valid)} + rejected {len(expected)}" in text
+    assert "unique:id (reject): 2 violation(s), 2 rejected" in text
 
 
 def test_max_reject_rate_fails_the_job_and_publishes_nothing(
@@ -119,3 +124,5 @@ def test_max_reject_rate_fails_the_job_and_publishes_nothing(
     assert result.returncode == 1, result.stderr
     assert "above max_reject_rate 1.00%" in result.stdout + result.stderr
     assert not (tmp_path / "out" / "_SUCCESS").exists()
+    status = json.loads(jobctl("status", "orders", "--json", env=env, cwd=tmp_path).stdout)
+    assert status["state"] == "failed" and "max_reject_rate" in status["error"]
