@@ -109,6 +109,7 @@ def test_identity_match_finds_the_generated_people(tmp_path: Path, env: dict[str
     total = prior + sum(edges[f"{f}_weight"].to_numpy() for f in fields)
     assert np.allclose(total, edges["match_weight"].to_numpy())
     assert (edges["match_weight"].to_numpy() >= model["threshold"]["weight"]).all()
+    assert model["threshold"]["probability"] >= 0.95  # auto never cuts lower (train.py)
 
 
 def test_a_saved_model_scores_a_later_run_without_training(tmp_path: Path, sqlite_url: str) -> None:

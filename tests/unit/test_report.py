@@ -52,8 +52,10 @@ def test_duplicates_fall_back_to_an_estimate_past_the_exact_limit(
 
 
 def test_string_patterns() -> None:
-    values = pa.chunked_array([["Ab-12", "zz  9", "Émile"]])
-    assert pattern_of(values).to_pylist() == ["Aa-99", "aa 9", "Aaaaa"]
+    values = pa.chunked_array([["Ab-12", "zz \t9", None], ["Émile", "x1"]])
+    assert pattern_of(values).to_pylist() == ["Aa-99", "aa  9", None, "Aaaaa", "a9"]
+    long = pa.chunked_array([["a" * 30 + "Z"]], pa.large_string())
+    assert pattern_of(long).to_pylist() == ["a" * 24]
 
 
 def test_the_spec_and_the_processor_agree_on_the_shuffle_key() -> None:
