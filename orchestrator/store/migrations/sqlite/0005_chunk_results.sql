@@ -1,3 +1,0 @@
--- 0005: the small result a committed chunk reports with its outcome
--- (SQLite dialect of migrations/postgres/0005).
-ALTER TABLE chunks ADD COLUMN result TEXT;
