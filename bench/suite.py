@@ -839,7 +839,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
     parser.add_argument(
-        "--only", default="", help="comma list: dispatch,parquet,csv,resume,state,ssh"
+        "--only",
+        default="",
+        help="comma list: dispatch,parquet,csv,resume,state,ssh (and, opt-in, transform,report,validate)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -891,6 +893,21 @@ def main() -> None:
     if "ssh" in only:
         print("ssh: 2 loopback sshd hosts", flush=True)
         results["ssh"] = scenario_ssh(rounds, tasks, 50 if args.quick else 200)
+    if only & {"transform", "report"}:  # opt-in (bench/analytics.py): one run each
+        from bench import analytics
+
+        for key, run in (
+            ("transform", analytics.scenario_transform),
+            ("report", analytics.scenario_report),
+        ):
+            if key in only:
+                print(f"{key}: {rows:,} rows, jobctl beside DuckDB alone", flush=True)
+                results[key] = run(rows)
+    if "validate" in only:  # opt-in (bench/validate_bench.py)
+        from bench.validate_bench import scenario_validate
+
+        print(f"validate: 6 rules over {rows:,} rows, jobctl vs pandera", flush=True)
+        results["validate"] = scenario_validate(data_rounds, rows)
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
@@ -898,6 +915,14 @@ def main() -> None:
         stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
+    if only & {"transform", "report"}:
+        from bench import analytics
+
+        table += "\n".join(analytics.markdown(results))
+    if "validate" in results:
+        from bench.validate_bench import markdown_lines
+
+        table += "\n" + "\n".join(markdown_lines(results["validate"], data_rounds))
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
     if full and not args.no_readme:
         update_readme(table)

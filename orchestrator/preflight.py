@@ -60,6 +60,12 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
         if job.python and search and "No module named" in str(exc):
             hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
         found.append(issue(field, f"{exc}{hint}"))
+    if job.type == "transform" and not found:
+        from orchestrator.processors.transform_check import bind_problems, input_schema
+
+        schema = input_schema(job.input)
+        for param, message in bind_problems(job.params, schema) if schema is not None else ():
+            found.append(issue(f"params.{param}", message))
     if job.output is not None:
         problem = output_problem(job.output.path)
         if problem is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.api.logs import first_failure
 from orchestrator.errors import NotFound
@@ -35,6 +35,8 @@ class JobStatus:
     elapsed: float | None = None
     #: the failed attempt that made the first dead chunk dead, when it left a log
     first_error: AttemptLog | None = None
+    #: a ``type: validate`` job's per-rule counts (processors/validate_report.py)
+    validation: dict[str, Any] | None = None
 
     @property
     def rows_per_second(self) -> float | None:
@@ -115,7 +117,23 @@ def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobSt
         retries=retries_of(progress),
         elapsed=job_elapsed(job),
         first_error=first_error,
+        validation=_validation(store, job),
     )
+
+
+def _validation(store: Store, job: JobRecord) -> dict[str, Any] | None:
+    """Published counts from ``_SUCCESS``, else the committed chunks' so far."""
+    if (job.spec or {}).get("type") != "validate":
+        return None
+    from orchestrator.processors import validate_report
+
+    published = validate_report.published_validation(job.output_path, job.id)
+    if published is not None:
+        return published
+    chunks = store.list_chunks(job.id, [ChunkState.SUCCEEDED])
+    parts = [(c.phase, c.part_file) for c in chunks]
+    params = (job.spec or {}).get("params") or {}
+    return validate_report.validation_summary(params, parts, partial=True)
 
 
 def retries_of(progress: JobProgress) -> int:

@@ -72,6 +72,7 @@ def status_document(status: JobStatus) -> dict[str, Any]:
             for group in _groups(status)
         ],
         "first_error": _first_error(status),
+        **({"validation": status.validation} if status.validation is not None else {}),
     }
 
 
@@ -129,6 +130,24 @@ def job_row(job: JobRecord) -> dict[str, Any]:
     }
 
 
+def validation_lines(summary: dict[str, Any] | None) -> list[str]:
+    """A validate job's reconciliation and one line per rule."""
+    if summary is None:
+        return []
+    so_far = " so far" if summary.get("partial") else ""
+    lines = [
+        f"  validation{so_far}: in {summary['rows_in']} = valid {summary['rows_valid']}"
+        f" + rejected {summary['rows_rejected']}"
+        + ("" if summary.get("reconciled") or so_far else "  (does NOT reconcile)")
+    ]
+    for name, counts in (summary.get("rules") or {}).items():
+        lines.append(
+            f"    {name} ({counts['on_violation']}): {counts['violations']} violation(s), "
+            f"{counts['rejected']} rejected"
+        )
+    return lines
+
+
 def print_status(status: JobStatus) -> None:
     doc = status_document(status)
     counts = ", ".join(f"{k} {v}" for k, v in doc["chunks"].items() if v)
@@ -151,6 +170,7 @@ def print_status(status: JobStatus) -> None:
     if status.problems:
         lines.append(f"  dead chunks by error ({len(status.problems)}):")
         lines += error_group_lines(_groups(status), doc["id"], indent="    ")
+    lines += validation_lines(status.validation)
     first = doc["first_error"]
     if first is not None:
         lines.append(f"  first error: chunk {first['chunk']} attempt {first['attempt']}:")

@@ -41,6 +41,7 @@ def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> di
         ),
         "staging_dir": str(staging) if staging else None,
         "csv_schema": (record.spec.get("planned") or {}).get("csv_schema"),
+        **({"steps": [dict(step) for step in spec.steps]} if spec.steps else {}),
     }
 
 

@@ -44,6 +44,7 @@ from orchestrator.dispatch import retry
 from orchestrator.dispatch.active import ActiveJob
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.executors.base import Slot
+from orchestrator.io.parts import sync_part_dirs
 from orchestrator.store.attempt_logs import AttemptLog
 from orchestrator.store.base import ChunkOutcome, Lease, OutcomeKind, Store
 
@@ -466,7 +467,13 @@ def commit_batch(
     store: Store, owner: str, outcomes: list[ChunkOutcome], logs: list[AttemptLog]
 ) -> list[bool]:
     """Commit outcomes, then save their attempts' logs (best effort: a store
-    error there loses the logs, never the outcomes)."""
+    error there loses the logs, never the outcomes).
+
+    First the directories of the batch's parts are fsynced, once each: local
+    workers leave that to this point (io/parts.py), so that no commit records
+    a part whose rename a crash could still undo. A part whose directory
+    cannot be synced is not committed: its chunk is lost (retried)."""
+    outcomes = durable_parts(outcomes)
     accepted = store.complete_chunks(owner, outcomes)
     if logs:
         try:
@@ -474,6 +481,24 @@ def commit_batch(
         except StoreError as exc:
             _log.warning("%d attempt log(s) not saved: %s", len(logs), exc)
     return accepted
+
+
+def durable_parts(outcomes: list[ChunkOutcome]) -> list[ChunkOutcome]:
+    """``outcomes`` with every succeeded part's rename made durable; a part
+    whose directory fsync failed turns its outcome into ``lost``."""
+    parts = [o.part_file for o in outcomes if o.kind == OutcomeKind.SUCCEEDED and o.part_file]
+    failed = dict(sync_part_dirs(parts))
+    if not failed:
+        return outcomes
+    out = []
+    for o in outcomes:
+        directory = os.path.dirname(os.path.abspath(o.part_file)) if o.part_file else None
+        if o.kind == OutcomeKind.SUCCEEDED and directory in failed:
+            error = f"part directory {directory} could not be synced: {failed[directory]}"
+            _log.warning("chunk %d: %s", o.chunk_id, error)
+            o = ChunkOutcome(o.chunk_id, o.fencing_token, OutcomeKind.LOST, error=error)
+        out.append(o)
+    return out
 
 
 def _duration(header: dict[str, Any]) -> float:

@@ -9,6 +9,7 @@ if any were found, so a fallback value is never used for real.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 from typing import Any
 
@@ -40,6 +41,7 @@ from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
 from orchestrator.spec.strategy import StrategySpec, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
+from orchestrator.spec.type_sections import TypedSections
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
@@ -61,6 +63,7 @@ JOB_KEYS: tuple[str, ...] = (
     "schedule",
     "depends_on",
     "concurrency",
+    "steps",
 )
 PROCESSOR_KEYS: tuple[str, ...] = ("type", "python", "command")
 # Keys that are one choice: a job setting one of them drops the defaults' others.
@@ -97,16 +100,21 @@ class JobReader:
 
         type_, python, command = self._processor(node, p)
         input_node, schedule_node = get("input"), get("schedule")
+        typed = TypedSections(c, node, p, self.base_dir, type_)
+        params = typed.params(self._params(get("params"), f"{p}.params"))
+        inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
+        strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params)
+        params, strategy, steps = typed.after_strategy(inp, params, strategy)
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
             python=python,
             command=command,
-            params=self._params(get("params"), f"{p}.params"),
+            params=params,
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
-            **self._strategy(get("strategy"), f"{p}.strategy", type_, get("params")),
-            input=self._input(input_node, f"{p}.input") if input_node else InputSpec(),
+            **strategy,
+            input=inp,
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
             executor=self._executor(get("executor"), f"{p}.executor"),
@@ -115,8 +123,19 @@ class JobReader:
             schedule=self._schedule(schedule_node, f"{p}.schedule") if schedule_node else None,
             depends_on=self._depends_on(get("depends_on"), f"{p}.depends_on"),
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
+            steps=steps,
             source=SourceLocation(self.source_file, node.line),
         )
+        if type_ == "identity_match":
+            from orchestrator.spec.identity_params import check_identity_job
+
+            check_identity_job(
+                c, get("params"), f"{p}.params", get("strategy"), get("output"), node
+            )
+            if isinstance(model := job.params.get("model"), str) and model:
+                # a saved model is read by the workers: resolved against the spec's folder
+                params = {**job.params, "model": resolve_path(model, self.base_dir)}
+                job = dataclasses.replace(job, params=params)
         c.job_prefix = ""
         return job
 
@@ -190,11 +209,17 @@ class JobReader:
         return type_, python, command
 
     def _strategy(
-        self, node: YNode | None, path: str, job_type: str | None, params_node: YNode | None
+        self,
+        node: YNode | None,
+        path: str,
+        job_type: str | None,
+        params_node: YNode | None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``strategy`` and ``strategy_options`` of the JobSpec: the type, and
         the whole StrategySpec when it is more than the type's defaults."""
-        params = to_plain(params_node) if isinstance(params_node, YMap) else None
+        if params is None:
+            params = to_plain(params_node) if isinstance(params_node, YMap) else None
         errors = len(self.c.issues)
         spec = read_strategy(
             self.c, node, path, self._processor, job_type=job_type, job_params=params

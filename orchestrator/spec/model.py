@@ -168,6 +168,8 @@ class JobSpec:
     schedule: str | None = None
     depends_on: tuple[str, ...] = ()
     concurrency: str = "allow"
+    #: preprocessing ``steps:`` in canonical form (``standardize/pipeline.py``)
+    steps: tuple[dict[str, Any], ...] = ()
     source: SourceLocation = field(default=SourceLocation("<memory>"), compare=False)
 
     def __post_init__(self) -> None:
@@ -209,6 +211,10 @@ class JobSpec:
         data["depends_on"] = list(self.depends_on)
         if self.strategy_options is None:
             data.pop("strategy_options")
+        if self.steps:  # absent when empty: the hash of a job without steps is unchanged
+            data["steps"] = [dict(step) for step in self.steps]
+        else:
+            data.pop("steps")
         if self.executor.ssh is not None:
             data["executor"]["ssh"] = self.executor.ssh.to_dict()
         return data
@@ -243,6 +249,7 @@ class JobSpec:
             schedule=d.get("schedule"),
             depends_on=tuple(d.get("depends_on") or ()),
             concurrency=d.get("concurrency", "allow"),
+            steps=tuple(dict(step) for step in d.get("steps") or ()),
         )
 
     def spec_hash(self) -> str:

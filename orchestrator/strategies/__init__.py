@@ -59,6 +59,8 @@ STRATEGY_CLASSES: dict[str, tuple[str, str]] = {
     "map_reduce": ("orchestrator.strategies.map_reduce", "MapReduce"),
     "hybrid": ("orchestrator.strategies.hybrid", "Hybrid"),
     "custom": ("orchestrator.strategies.custom", "Custom"),
+    # implied by ``type: identity_match`` (never written in a spec)
+    "identity_match": ("orchestrator.strategies.identity_match", "IdentityMatch"),
 }
 
 
