@@ -66,6 +66,8 @@ class Task:
     #: its lease was lost or given back: the worker may still run it, but its
     #: result is never committed
     dropped: bool = False
+    #: a serial phase's chunk: the state its committed predecessor left
+    carried: Any = None
 
     @property
     def seq(self) -> int:
@@ -194,6 +196,7 @@ class Ledger:
             part_file=header.get("part_file"),
             duration=_duration(header),
             worker=worker or task.slot.name,
+            result={k: header[k] for k in ("state", "value") if k in header} or None,
         )
         self.pending.append(Pending(outcome, task, not_before=not_before))
 
