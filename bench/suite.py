@@ -841,7 +841,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list: dispatch,parquet,csv,resume,state,ssh (and, opt-in, transform,report)",
+        help="comma list: dispatch,parquet,csv,resume,state,ssh (and, opt-in, transform,report,validate)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -903,6 +903,11 @@ def main() -> None:
             if key in only:
                 print(f"{key}: {rows:,} rows, jobctl beside DuckDB alone", flush=True)
                 results[key] = run(rows)
+    if "validate" in only:  # opt-in (bench/validate_bench.py)
+        from bench.validate_bench import scenario_validate
+
+        print(f"validate: 6 rules over {rows:,} rows, jobctl vs pandera", flush=True)
+        results["validate"] = scenario_validate(data_rounds, rows)
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
@@ -914,6 +919,10 @@ def main() -> None:
         from bench import analytics
 
         table += "\n".join(analytics.markdown(results))
+    if "validate" in results:
+        from bench.validate_bench import markdown_lines
+
+        table += "\n" + "\n".join(markdown_lines(results["validate"], data_rounds))
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
     if full and not args.no_readme:
         update_readme(table)
