@@ -82,6 +82,10 @@ def test_identity_match_finds_the_generated_people(tmp_path: Path, env: dict[str
     assert summary["edges"] == edges.num_rows > 0
     assert summary["pairs_compared"] == sum(summary["pairs_by_rule"].values())
     assert sum(count for _, count in summary["cluster_size_histogram"]) == summary["clusters"]
+    status = json.loads(jobctl("status", "people", "--json", env=env, cwd=tmp_path).stdout)
+    assert status["identity_match"] == summary
+    shown = jobctl("status", "people", env=env, cwd=tmp_path).stdout
+    assert f"{summary['edges']} edges, {summary['clusters']} clusters" in shown
     # every input column kept, each row once, with its entity
     assert set(truth.column_names) < set(entities.column_names)
     assert sorted(entities["person_id"].to_pylist()) == list(range(truth.num_rows))
