@@ -160,3 +160,13 @@ def test_unique_counts_rows_another_rule_rejected_but_quarantines_them_once(
         "rejected": 3,
     }
     assert valid.column_names == ["id", "email"]
+
+
+def test_a_validate_job_without_params_is_refused_at_its_type_line(tmp_path: Path) -> None:
+    (tmp_path / "jobs.yaml").write_text(
+        "version: 1\njobs:\n  - name: v\n    type: validate\n    input: {sequence: 1}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "jobs.yaml")
+    [issue] = info.value.issues
+    assert issue.line == 4 and "needs params with a schema or rules" in issue.message
