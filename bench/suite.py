@@ -903,6 +903,24 @@ def main() -> None:
             if key in only:
                 print(f"{key}: {rows:,} rows, jobctl beside DuckDB alone", flush=True)
                 results[key] = run(rows)
+    extra: list[str] = []
+    if "realpath" in only:
+        from bench.realpath import markdown as realpath_markdown
+        from bench.realpath import scenario_realpath
+
+        default = "1000" if args.quick else "1000,5000,20000"
+        sizes = tuple(int(x) for x in (args.sizes or default).split(","))
+        print(f"realpath: read + identity + part, 2 workers, N = {sizes}", flush=True)
+        results["realpath"] = scenario_realpath(sizes)
+        extra += realpath_markdown(results["realpath"])
+    if "scale" in only:
+        from bench.scale import markdown as scale_markdown
+        from bench.scale import scenario_scale
+
+        chunks = 100_000 if args.quick else 1_000_000
+        print(f"scale: a {chunks:,}-chunk no-op job on both backends", flush=True)
+        results["scale"] = scenario_scale(chunks)
+        extra += scale_markdown(results["scale"])
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
