@@ -841,7 +841,13 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list: dispatch,parquet,csv,resume,state,ssh (and, opt-in, transform,report)",
+        help="comma list: dispatch,parquet,csv,resume,state,ssh "
+        "(and, opt-in, transform,report,realpath,scale)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="realpath: comma list of chunk counts (default 1000,5000,20000; --quick: 1000)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
