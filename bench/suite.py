@@ -842,7 +842,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma list: dispatch,parquet,csv,resume,state,ssh "
-        "(and, opt-in, transform,report,realpath,scale)",
+        "(and, opt-in, transform,report,validate,realpath,scale)",
     )
     parser.add_argument(
         "--sizes",
@@ -909,6 +909,11 @@ def main() -> None:
             if key in only:
                 print(f"{key}: {rows:,} rows, jobctl beside DuckDB alone", flush=True)
                 results[key] = run(rows)
+    if "validate" in only:  # opt-in (bench/validate_bench.py)
+        from bench.validate_bench import scenario_validate
+
+        print(f"validate: 6 rules over {rows:,} rows, jobctl vs pandera", flush=True)
+        results["validate"] = scenario_validate(data_rounds, rows)
     extra: list[str] = []
     if "realpath" in only:
         from bench.realpath import markdown as realpath_markdown
@@ -938,6 +943,10 @@ def main() -> None:
         from bench import analytics
 
         table += "\n".join(analytics.markdown(results))
+    if "validate" in results:
+        from bench.validate_bench import markdown_lines
+
+        table += "\n" + "\n".join(markdown_lines(results["validate"], data_rounds))
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
     if full and not args.no_readme:
         update_readme(table)

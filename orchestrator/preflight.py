@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestrator.dispatch.staging import output_dir, staging_root
 from orchestrator.errors import JobctlError, SpecError, SpecIssue
@@ -52,14 +53,14 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
         "params": job.params,
         "python_path": search,
     }
-    try:
-        load_processor(payload)
-    except JobctlError as exc:
-        field = "python" if job.python else "command" if job.command else "type"
-        hint = ""
-        if job.python and search and "No module named" in str(exc):
-            hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
-        found.append(issue(field, f"{exc}{hint}"))
+    for field, loaded in _processors(job, payload):
+        try:
+            load_processor(loaded)
+        except JobctlError as exc:
+            hint = ""
+            if loaded.get("python") and search and "No module named" in str(exc):
+                hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
+            found.append(issue(field, f"{exc}{hint}"))
     if job.type == "transform" and not found:
         from orchestrator.processors.transform_check import bind_problems, input_schema
 
@@ -70,6 +71,22 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
         problem = output_problem(job.output.path)
         if problem is not None:
             found.append(issue("output.path", problem))
+    return found
+
+
+def _processors(job: JobSpec, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(field, payload) of every processor the job runs: its own, or each
+    phase's of a ``hybrid`` strategy (whose job names none)."""
+    field = "python" if job.python else "command" if job.command else "type"
+    strategy = job.strategy_spec()
+    if strategy.type != "hybrid" or job.type or job.python or job.command:
+        return [(field, payload)]
+    found: list[tuple[str, dict[str, Any]]] = []
+    for i, phase in enumerate(strategy.phases):
+        for key, ref in (("map", phase.map), ("", phase.processor)):
+            if ref is not None:
+                where = f"strategy.phases[{i}]" + (f".{key}" if key else "")
+                found.append((where, {**payload, **ref.payload(), "name": job.name}))
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from orchestrator.states import JobState
 from orchestrator.store.base import JobProgress, JobRecord
 from orchestrator.strategies import strategy_for
 from orchestrator.strategies.base import PhaseSpec, Strategy
+
+#: Phases looked at for static facts (a custom planner's may go on further:
+#: they are never serial)
+MAX_STATIC_PHASES = 20
 
 
 def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> dict[str, Any]:
@@ -111,6 +116,20 @@ class ActiveJob:
             key = str(base["key"]) if phase == 0 else f"{base['key']}/p{phase}"
             self.phase_payloads[phase] = {**base, **extra, "key": key}
         return self.phase_payloads[phase]
+
+    @functools.cached_property
+    def serial_phases(self) -> tuple[int, ...]:
+        """The phases whose chunks run one at a time in seq order (``sequential``)."""
+        if self.strategy is None or self.spec.strategy == "parallel_chunks":
+            return ()
+        serial: list[int] = []
+        for index in range(MAX_STATIC_PHASES):
+            spec = self.phase_spec(index)
+            if spec is None:
+                break
+            if spec.serial:
+                serial.append(index)
+        return tuple(serial)
 
     def phase_label(self) -> str | None:
         """``phase 2/2 reduce`` for a job of several phases, else None."""

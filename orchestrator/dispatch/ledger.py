@@ -66,6 +66,8 @@ class Task:
     #: its lease was lost or given back: the worker may still run it, but its
     #: result is never committed
     dropped: bool = False
+    #: a serial phase's chunk: the state its committed predecessor left
+    carried: Any = None
 
     @property
     def seq(self) -> int:
@@ -105,6 +107,9 @@ class Ledger:
         self.max_failures = max_failures
         #: jobs that reached their failure limit, for the coordinator to stop
         self.over_limit: list[ActiveJob] = []
+        #: jobs a chunk of which ended (succeeded, dead) in a commit since the
+        #: last :meth:`take_touched`: each may be finished now
+        self.touched: dict[int, ActiveJob] = {}
         #: attempt logs to save with the next commit
         self.logs: list[AttemptLog] = []
         #: called (on the committer thread) when a background commit answered,
@@ -191,6 +196,7 @@ class Ledger:
             part_file=header.get("part_file"),
             duration=_duration(header),
             worker=worker or task.slot.name,
+            result={k: header[k] for k in ("state", "value") if k in header} or None,
         )
         self.pending.append(Pending(outcome, task, not_before=not_before))
 
@@ -423,6 +429,8 @@ class Ledger:
             elif entry.task is not None:
                 job = entry.task.job
                 _count(job, entry.outcome)
+                if entry.outcome.kind == OutcomeKind.SUCCEEDED or entry.outcome.dead:
+                    self.touched[id(job)] = job
                 if entry.outcome.kind == OutcomeKind.FAILED and job.first_error is None:
                     seq = entry.task.lease.seq
                     job.first_error = (
@@ -437,6 +445,15 @@ class Ledger:
             return False
         limit = retry.failure_limit(job.spec.retries, self.max_failures)
         return retry.should_stop(job.dead, limit)
+
+    def take_touched(self) -> list[ActiveJob]:
+        """The jobs a chunk of which ended in a commit since the last call and
+        that have no live task nor outcome left to commit here."""
+        busy = {id(task.job) for task in self.tasks.values()}
+        busy.update(id(p.task.job) for p in self.pending if p.task is not None)
+        ready = [job for key, job in self.touched.items() if key not in busy]
+        self.touched = {key: job for key, job in self.touched.items() if key in busy}
+        return ready
 
     def take_over_limit(self) -> list[ActiveJob]:
         """The jobs that reached their failure limit since the last call."""

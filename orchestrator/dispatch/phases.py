@@ -41,7 +41,11 @@ def advance(store: Store, job: ActiveJob) -> bool:
         job.phase = last
         outcomes = [
             CommittedChunk(
-                c.seq, c.phase, (c.part_file,) if c.part_file else (), c.rows_out or 0, {}
+                c.seq,
+                c.phase,
+                (c.part_file,) if c.part_file else (),
+                c.rows_out or 0,
+                dict(c.result or {}),
             )
             for c in chunks
             if c.phase == last and c.state == ChunkState.SUCCEEDED

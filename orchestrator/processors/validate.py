@@ -22,8 +22,10 @@ writes beside the part; CSV records that did not parse
 (``input.csv.bad_rows: reject``) join the quarantine as ``csv_parse``.
 
 With a ``unique`` rule the job is a map_reduce partitioned by that column:
-this function is the map step (``validate_map``, rows go to the shuffle with
-their source file and line), and :func:`validate_unique` the reduce.
+``validate_map`` is the map step (every row goes to the shuffle with its
+source file and line and whether it was already rejected, so duplicates are
+counted over the whole dataset, as pandera's ``unique`` does), and
+:func:`validate_unique` the reduce.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ from orchestrator.processors.validate_schema import cast_column
 
 #: Columns a map chunk adds to the rows it sends to the unique check.
 SOURCE_FILE, SOURCE_WHERE = "_source_file", "_source_line_or_row"
+#: ... and whether the map already quarantined the row (it still counts for unique).
+ALREADY_REJECTED = "_rejected"
+_CARRIED = [SOURCE_FILE, SOURCE_WHERE, ALREADY_REJECTED]
 SCHEMA_RULE = "schema"
 
 
@@ -185,24 +190,28 @@ def _check_chunk(table: pa.Table, ctx: ChunkContext, *, for_unique: bool) -> pa.
         ctx.reject(n_rejected, "validate")
     quality.rows_valid = valid.num_rows
     quality.rows_rejected = n_rejected + len(ctx.bad_rows)
-    if for_unique:
-        valid = valid.append_column(SOURCE_FILE, pa.array([source] * valid.num_rows, pa.string()))
-        valid = valid.append_column(SOURCE_WHERE, locations().filter(keep))
     ctx.quality = quality
+    if for_unique:  # every row goes on: unique is over the whole dataset
+        typed = typed.append_column(SOURCE_FILE, pa.array([source] * typed.num_rows, pa.string()))
+        typed = typed.append_column(SOURCE_WHERE, locations())
+        return typed.append_column(ALREADY_REJECTED, pa.array(rejected))
     return valid
 
 
 def validate_unique(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     """The reduce of a validate job with ``unique`` rules: every row of a
-    duplicated key is rejected (the partition holds all rows of its keys)."""
+    duplicated key is rejected (the partition holds all rows of its keys);
+    rows the map quarantined count as occurrences but are not quarantined twice."""
     rules = [r for r in ctx.params.get("rules") or () if r["rule"] == "unique"]
     quality = Quality(rows_in=table.num_rows, phase=1)
+    already = table.column(ALREADY_REJECTED).to_numpy(zero_copy_only=False)
     rejected = np.zeros(table.num_rows, dtype=bool)
     for rule in rules:
         column = rule["column"]
         values = table.column(column).combine_chunks()
-        broken = _duplicated(values) & ~rejected
-        counts = {"on_violation": rule["on_violation"], "violations": int(broken.sum())}
+        duplicated = _duplicated(values)  # over every row, quarantined by the map or not
+        broken = duplicated & ~already & ~rejected
+        counts = {"on_violation": rule["on_violation"], "violations": int(duplicated.sum())}
         counts["rejected"] = 0
         if rule["on_violation"] == "fail" and broken.any():
             first = int(np.flatnonzero(broken)[0])
@@ -220,7 +229,7 @@ def validate_unique(table: pa.Table, ctx: ChunkContext) -> pa.Table:
         elif broken.any():
             ctx.logger.warning("rule %s (warn): %d row(s)", rule["name"], counts["violations"])
         merge_rule_counts(quality.rules, {rule["name"]: counts})
-    valid = table.filter(pa.array(~rejected)).drop_columns([SOURCE_FILE, SOURCE_WHERE])
+    valid = table.filter(pa.array(~rejected & ~already)).drop_columns(_CARRIED)
     if rejected.any():
         ctx.reject(int(rejected.sum()), "validate: unique")
     quality.rows_valid = valid.num_rows

@@ -352,6 +352,11 @@ class SqlCore(Store):
             tx.events([(EventKind.PHASE_STARTED, job_id, None, detail)])
         return True
 
+    def carried_state(self, job_id: int, phase: int, seq: int) -> Any:
+        found = self._read("carried_state", {"job_id": job_id, "phase": phase, "seq": seq})
+        result = self._loads(found[0]["result"]) if found else None
+        return result.get("state") if isinstance(result, dict) else None
+
     def list_chunks(
         self,
         job_id: int,

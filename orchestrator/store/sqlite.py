@@ -214,9 +214,13 @@ class SqliteStore(SqlStore):
         job_ids: Sequence[int],
         limit: int,
         lease_seconds: float,
+        serial: Sequence[tuple[int, int]] = (),
     ) -> list[Lease]:
         if limit <= 0 or not job_ids:
             return []
+        serial_phases: dict[int, list[int]] = {}
+        for job_id, phase in serial:
+            serial_phases.setdefault(job_id, []).append(phase)
         leased: list[sqlite3.Row] = []
         with self._transaction() as tx:
             conn, now = tx.conn, tx.now
@@ -236,6 +240,7 @@ class SqliteStore(SqlStore):
                         "now": now,
                         "lease_seconds": float(lease_seconds),
                         "limit": wanted,
+                        "serial": json.dumps(serial_phases.get(job["id"], [])),
                     },
                 ).fetchall()
                 if job["room"] is not None:
@@ -261,6 +266,7 @@ class SqliteStore(SqlStore):
             events: list[Event] = []
             for index in rows.unique_outcomes(outcomes):
                 params = {**rows.outcome_row(owner, outcomes[index]), "now": now}
+                params["result"] = rows.dump_json(params["result"])
                 done = conn.execute(_Q["complete_chunk"], params).fetchone()
                 if done is None:
                     fence = conn.execute(_Q["chunk_fence"], {"id": params["id"]}).fetchone()

@@ -236,3 +236,25 @@ def test_a_preempted_checkpointing_chunk_resumes_from_its_checkpoint(
     resumed = table.filter(table.column("resumed")).column("step").to_pylist()
     assert resumed and min(resumed) > 0  # the stopped chunks went on from their checkpoints
     assert len(table) < 2 * 12  # steps done before the preemption did not run again
+
+
+def test_a_short_job_is_published_while_a_long_one_still_runs(
+    tmp_path: Path, env: dict[str, str], db_url: str
+) -> None:
+    """A served job is settled when its own chunks are done, not when the other
+    jobs served with it run out of chunks to lease."""
+    log = tmp_path / "started.log"
+    short = job_spec(tmp_path / "short.yaml", [logged_job("short", 2, log, 0.05)])
+    long = job_spec(tmp_path / "long.yaml", [logged_job("long", 10, log, 0.5)])
+    store = open_store(db_url)
+    try:
+        [short_id] = submit(short, env, tmp_path)
+        [long_id] = submit(long, env, tmp_path)
+        with serving("--workers", "2", env=env, cwd=tmp_path):
+            wait_for(lambda: states(store, [short_id])[short_id] == "succeeded", 60, "short")
+            left = [c for c in store.list_chunks(long_id) if c.state.value == "pending"]
+            assert states(store, [long_id])[long_id] == "running"
+            assert left, "the short job was settled only once the long one had nothing to lease"
+            wait_for(lambda: states(store, [long_id])[long_id] == "succeeded", 90, "long")
+    finally:
+        store.close()

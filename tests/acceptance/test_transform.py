@@ -95,8 +95,9 @@ def test_sql_per_chunk_equals_duckdb_over_the_whole_file(tmp_path: Path, sqlite_
 
 
 def test_group_by_and_window_over_a_key_equal_duckdb_over_the_whole_file(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, pg_url: str
 ) -> None:
+    env = cli_env(tmp_path, pg_url)  # PostgreSQL here; the other tests run on SQLite
     _write_sales(tmp_path)
     (tmp_path / "jobs.yaml").write_text(KEYED)
     result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)

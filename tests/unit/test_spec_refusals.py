@@ -56,7 +56,7 @@ def test_what_runs_is_accepted(tmp_path: Path) -> None:
     runnable = set(JOB_TYPES) - NOT_YET_TYPES
     assert {"convert", "dedupe", "identity_match", "noop", "report", "transform"} <= runnable
     assert "validate" in runnable
-    assert set(STRATEGIES) - NOT_YET_STRATEGIES == {"parallel_chunks", "map_reduce"}
+    assert {"parallel_chunks", "map_reduce", "sequential"} <= set(STRATEGIES) - NOT_YET_STRATEGIES
 
 
 @pytest.mark.parametrize("uri", ["s3://bucket/out/", "gs://b/o", "file:///tmp/out", "hdfs://nn/x"])

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestrator.matching.blocking import BlockedPairs, block_pairs, drop_found_earlier
-from orchestrator.matching.comparisons import compare_fields
+from orchestrator.matching.comparisons import compare_pairs
 from orchestrator.matching.config import MatchConfig
 from orchestrator.matching.patterns import count_patterns, pack
 from orchestrator.matching.term_frequency import value_counts
@@ -144,9 +144,7 @@ def compare(
     li, lj = pa.array(all_left), pa.array(all_right)
     columns = [table[f.name].combine_chunks() for f in config.fields]
     comparisons = [f.comparison for f in config.fields]
-    levels = compare_fields(
-        comparisons, [c.take(li) for c in columns], [c.take(lj) for c in columns]
-    )
+    levels = compare_pairs(comparisons, columns, all_left, all_right)
     codes = pack(levels, radices(config)) if len(levels) else np.zeros(0, np.int64)
     a, b = ids.take(li), ids.take(lj)
     swap = pc.fill_null(pc.greater(a, b), False)

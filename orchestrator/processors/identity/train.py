@@ -138,15 +138,17 @@ def _fit(
     model = Model(config.names, tuple(rad), em.m, u, prior)
     if config.threshold == "auto":
         cut = expected_f1_threshold(model.pattern_weights(patterns), counts)
-        weight, method = (
-            cut.weight,
-            {
-                "method": "max expected pairwise F1 under the model",
-                "expected_precision": cut.expected_precision,
-                "expected_recall": cut.expected_recall,
-                "expected_f1": cut.expected_f1,
-            },
-        )
+        floor = math.log2(AUTO_MIN_PROBABILITY / (1 - AUTO_MIN_PROBABILITY))
+        weight = max(cut.weight, floor)
+        method = {
+            "method": "max expected pairwise F1 under the model, at least probability "
+            f"{AUTO_MIN_PROBABILITY}",
+            # the expected-F1 cut itself and what the model expects of it
+            "expected_f1_weight": cut.weight,
+            "expected_precision": cut.expected_precision,
+            "expected_recall": cut.expected_recall,
+            "expected_f1": cut.expected_f1,
+        }
     else:
         p = float(config.threshold)
         weight, method = math.log2(p / (1 - p)), {"method": "given probability"}

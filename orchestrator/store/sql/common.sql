@@ -51,6 +51,14 @@ HAVING sum(n) <> 0
 -- How many chunks a job has in phase :phase or later (has that phase been planned?).
 SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND phase >= :phase
 
+-- name: carried_state
+-- The result of the chunk a serial phase's chunk :seq follows: the committed
+-- chunk of the same phase just before it (its ``state`` is carried on).
+SELECT result FROM chunks
+WHERE job_id = :job_id AND phase = :phase AND seq < :seq AND state = 'succeeded'
+ORDER BY seq DESC
+LIMIT 1
+
 -- name: list_events
 -- Events of a job, oldest first; NULL limit = all.
 SELECT * FROM events WHERE job_id = :job_id ORDER BY id LIMIT :limit

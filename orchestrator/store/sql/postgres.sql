@@ -136,6 +136,12 @@ WITH ordered_jobs AS (
         SELECT c.id, c.seq FROM chunks c
         WHERE c.job_id = j.id AND c.state = 'pending'
           AND (c.not_before IS NULL OR c.not_before <= now())
+          -- a serial phase (%(serial)s: 'job_id:phase'): only the chunk every
+          -- smaller seq of the phase has succeeded before, one in flight
+          AND ((c.job_id::text || ':' || c.phase::text) <> ALL(%(serial)s::text[])
+               OR NOT EXISTS (SELECT 1 FROM chunks e
+                              WHERE e.job_id = c.job_id AND e.phase = c.phase
+                                AND e.seq < c.seq AND e.state <> 'succeeded'))
         ORDER BY c.seq
         LIMIT j.room
         FOR UPDATE SKIP LOCKED
@@ -201,7 +207,8 @@ WITH v AS (
     SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
         id bigint, token bigint, kind text, target text, delay float8, rows_in bigint,
         rows_out bigint, rows_rejected bigint, bytes_out bigint, checksum text,
-        part_file text, error text, duration float8, worker text, event text, detail jsonb)
+        part_file text, error text, duration float8, worker text, event text, detail jsonb,
+        result jsonb)
 ), done AS (
     UPDATE chunks c SET
         state = v.target,
@@ -216,6 +223,7 @@ WITH v AS (
         bytes_out = CASE WHEN v.kind = 'succeeded' THEN v.bytes_out ELSE c.bytes_out END,
         checksum = CASE WHEN v.kind = 'succeeded' THEN v.checksum ELSE c.checksum END,
         part_file = CASE WHEN v.kind = 'succeeded' THEN v.part_file ELSE c.part_file END,
+        result = CASE WHEN v.kind = 'succeeded' THEN v.result ELSE c.result END,
         error = CASE WHEN v.kind = 'succeeded' THEN NULL ELSE coalesce(v.error, c.error) END,
         lease_owner = NULL,
         lease_expires_at = NULL,

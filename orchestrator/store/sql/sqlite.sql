@@ -152,10 +152,16 @@ UPDATE chunks SET
     not_before = NULL,
     updated_at = :now
 WHERE id IN (
-    SELECT id FROM chunks
-    WHERE job_id = :job_id AND state = 'pending'
-      AND (not_before IS NULL OR not_before <= :now)
-    ORDER BY seq
+    SELECT c.id FROM chunks c
+    WHERE c.job_id = :job_id AND c.state = 'pending'
+      AND (c.not_before IS NULL OR c.not_before <= :now)
+      -- a serial phase (:serial, a JSON list of this job's serial phases):
+      -- only the chunk every smaller seq of its phase has succeeded before
+      AND (c.phase NOT IN (SELECT value FROM json_each(:serial))
+           OR NOT EXISTS (SELECT 1 FROM chunks e
+                          WHERE e.job_id = c.job_id AND e.phase = c.phase
+                            AND e.seq < c.seq AND e.state <> 'succeeded'))
+    ORDER BY c.seq
     LIMIT :limit
 )
 RETURNING id, job_id, seq, fencing_token, attempts, infra_attempts, descriptor, checkpoint
@@ -191,6 +197,7 @@ UPDATE chunks SET
     bytes_out = CASE WHEN :kind = 'succeeded' THEN :bytes_out ELSE bytes_out END,
     checksum = CASE WHEN :kind = 'succeeded' THEN :checksum ELSE checksum END,
     part_file = CASE WHEN :kind = 'succeeded' THEN :part_file ELSE part_file END,
+    result = CASE WHEN :kind = 'succeeded' THEN :result ELSE result END,
     error = CASE WHEN :kind = 'succeeded' THEN NULL ELSE coalesce(:error, error) END,
     lease_owner = NULL,
     lease_expires_at = NULL,

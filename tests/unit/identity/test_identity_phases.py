@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 from orchestrator.datagen.people import generate
+from orchestrator.matching.comparisons import Comparison
 from orchestrator.matching.config import parse_config
 from orchestrator.processors.identity.cluster import components
 from orchestrator.processors.identity.compare import compare
@@ -130,3 +131,35 @@ def test_components_equal_a_plain_union_find() -> None:
     for r in expected.values():
         sizes[r] = sizes.get(r, 0) + 1
     assert got["cluster_size"] == [sizes[expected[i]] for i in got["id"]]
+
+
+@pytest.mark.parametrize(
+    "comparison",
+    [
+        Comparison("jaro_winkler"),
+        Comparison("token_set"),
+        Comparison("exact"),
+        Comparison("levenshtein"),
+        Comparison("damerau_levenshtein", (3.0, 1.0)),
+        Comparison("numeric", (5.0, 1.0)),
+    ],
+    ids=lambda c: c.kind,
+)
+def test_levels_by_row_pairs_equal_levels_of_taken_values(comparison: Comparison) -> None:
+    """The compare phase's indexed path gives the levels the value path gives."""
+    rng = np.random.default_rng(1)
+    if comparison.kind == "numeric":
+        values = pa.array(
+            [None if rng.random() < 0.1 else float(rng.integers(0, 20)) for _ in range(300)]
+        )
+    else:
+        letters = list("abcde ")
+        values = pa.array(
+            [
+                None if rng.random() < 0.1 else "".join(rng.choice(letters, rng.integers(1, 7)))
+                for _ in range(300)
+            ]
+        )
+    left, right = rng.integers(0, 300, 4000), rng.integers(0, 300, 4000)
+    expected = comparison.levels(values.take(pa.array(left)), values.take(pa.array(right)))
+    assert (comparison.levels_of_pairs(values, left, right) == expected).all()
