@@ -1,9 +1,10 @@
 """`scripts/bench --only transform,report`: jobctl's analytics job types beside DuckDB alone.
 
 - ``transform``: a dataset-wide GROUP BY over the people file
-  (``type: transform`` with ``partition_by: city``: a map_reduce, 2 workers)
-  against the same query in one DuckDB process (``SET threads = 2``) writing
-  Parquet.
+  (``type: transform`` with ``partition_by: city``: a map_reduce, 2 workers;
+  once shuffling whole rows, once with a ``map_sql`` that pre-aggregates each
+  chunk by (city, last_name), a combiner) against the same query in one DuckDB process
+  (``SET threads = 2``) writing Parquet.
 - ``report``: a dataset profile (``type: report``: HTML, JSON, Markdown and
   a part) against DuckDB's ``SUMMARIZE`` of the same file, written as JSON.
   (ydata-profiling is not run: it is not in this machine's package lists and
@@ -33,6 +34,15 @@ Result = dict[str, Any]
 GROUP_BY = (
     "SELECT city, count(*) AS people, min(birth_date) AS oldest, max(birth_date) AS youngest, "
     "count(DISTINCT last_name) AS surnames FROM {source} GROUP BY city"
+)
+
+COMBINE_MAP = (
+    "SELECT city, last_name, count(*) AS people, min(birth_date) AS oldest, "
+    "max(birth_date) AS youngest FROM chunk GROUP BY city, last_name"
+)
+COMBINE_REDUCE = (
+    "SELECT city, sum(people) AS people, min(oldest) AS oldest, max(youngest) AS youngest, "
+    "count(DISTINCT last_name) AS surnames FROM chunk GROUP BY city"
 )
 
 DUCKDB_GROUP_BY = """
@@ -101,36 +111,51 @@ def _jobctl(name: str, body: str, out: Path, rows: int) -> Result:
     }
 
 
+def _job_body(name: str, job_type: str, params: dict[str, Any], source: Path, out: Path) -> str:
+    """One job of 2 local workers over ``source`` (params as JSON: a YAML flow mapping)."""
+    return f"""\
+    - name: {name}
+      type: {job_type}
+      params: {json.dumps(params)}
+      input: {{path: "{source}"}}
+      chunking: {{rows: 250000}}
+      output: {{path: "{out}", format: parquet, mode: overwrite}}
+      executor: {{local: {{workers: 2}}}}
+    """
+
+
 def scenario_transform(rows: int) -> list[Result]:
     from bench import suite
 
     parquet, _ = suite.ensure_data(rows)
     out = suite.WORK / "out-transform"
-    sql = GROUP_BY.format(source="chunk")
-    body = f"""\
-    - name: transform-group-by
-      type: transform
-      params:
-        partition_by: city
-        sql: "{sql}"
-      input: {{path: "{parquet}"}}
-      chunking: {{rows: 250000}}
-      output: {{path: "{out}", format: parquet, mode: overwrite}}
-      executor: {{local: {{workers: 2}}}}
-    """
+    params = {"partition_by": "city", "sql": GROUP_BY.format(source="chunk")}
+    body = _job_body("transform-group-by", "transform", params, parquet, out)
     suite.warm_file(parquet)
     ours = _jobctl("transform-group-by", body, out, rows)
+    # the same with a combiner: map_sql pre-aggregates each chunk by (city,
+    # last_name), so the shuffle carries a row per pair, not per person
+    combined = {
+        "partition_by": "city",
+        "map_sql": COMBINE_MAP,
+        "sql": COMBINE_REDUCE,
+    }
+    body = _job_body("transform-combined", "transform", combined, parquet, out)
+    suite.warm_file(parquet)
+    lean = _jobctl("transform-combined", body, out, rows)
+    lean["name"] = "jobctl (2 workers, map_sql pre-aggregates)"
     suite.warm_file(parquet)
     duck = _peer(
         "duckdb_group_by",
         DUCKDB_GROUP_BY,
         [str(parquet), str(suite.WORK / "duckdb-group-by.parquet"), GROUP_BY],
     )
-    if duck["rows_out"] != ours["rows_out"]:
+    if not duck["rows_out"] == ours["rows_out"] == lean["rows_out"]:
         raise RuntimeError(
-            f"group counts differ: jobctl {ours['rows_out']}, duckdb {duck['rows_out']}"
+            f"group counts differ: jobctl {ours['rows_out']} and {lean['rows_out']}, "
+            f"duckdb {duck['rows_out']}"
         )
-    return [ours, duck]
+    return [ours, lean, duck]
 
 
 def scenario_report(rows: int) -> list[Result]:
@@ -138,15 +163,7 @@ def scenario_report(rows: int) -> list[Result]:
 
     parquet, _ = suite.ensure_data(rows)
     out = suite.WORK / "out-report"
-    body = f"""\
-    - name: report-profile
-      type: report
-      params: {{key: email, title: people}}
-      input: {{path: "{parquet}"}}
-      chunking: {{rows: 250000}}
-      output: {{path: "{out}", format: parquet, mode: overwrite}}
-      executor: {{local: {{workers: 2}}}}
-    """
+    body = _job_body("report-profile", "report", {"key": "email", "title": "people"}, parquet, out)
     suite.warm_file(parquet)
     ours = _jobctl("report-profile", body, out, rows)
     suite.warm_file(parquet)

@@ -52,3 +52,11 @@ def add_one(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     return table.set_column(
         table.schema.get_field_index("value"), "value", pc.add(table.column("value"), 1)
     )
+
+
+def sum_by_user(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """One row per ``user`` with the sum of its ``amount`` (a reduce step: every
+    row of a user arrives in one call), sorted by user."""
+    summed = table.group_by("user").aggregate([("amount", "sum")])
+    summed = summed.rename_columns(["user", "amount"]).sort_by("user")
+    return summed.select(["user", "amount"])

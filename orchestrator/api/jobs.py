@@ -37,6 +37,8 @@ class JobStatus:
     first_error: AttemptLog | None = None
     #: a ``type: validate`` job's per-rule counts (processors/validate_report.py)
     validation: dict[str, Any] | None = None
+    #: an identity_match job's published figures (pairs, edges, clusters, sizes)
+    identity: dict[str, Any] | None = None
 
     @property
     def rows_per_second(self) -> float | None:
@@ -118,7 +120,17 @@ def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobSt
         elapsed=job_elapsed(job),
         first_error=first_error,
         validation=_validation(store, job),
+        identity=_identity(job),
     )
+
+
+def _identity(job: JobRecord) -> dict[str, Any] | None:
+    """The figures of a published identity_match job (``_SUCCESS``)."""
+    if (job.spec or {}).get("type") != "identity_match" or job.state != JobState.SUCCEEDED:
+        return None
+    from orchestrator.processors.identity.report import published_summary
+
+    return published_summary(job.output_path, job.id)
 
 
 def _validation(store: Store, job: JobRecord) -> dict[str, Any] | None:

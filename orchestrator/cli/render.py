@@ -73,6 +73,7 @@ def status_document(status: JobStatus) -> dict[str, Any]:
         ],
         "first_error": _first_error(status),
         **({"validation": status.validation} if status.validation is not None else {}),
+        **({"identity_match": status.identity} if status.identity is not None else {}),
     }
 
 
@@ -148,6 +149,22 @@ def validation_lines(summary: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def identity_lines(summary: dict[str, Any] | None) -> list[str]:
+    """An identity_match job's figures: pairs, edges, clusters and their sizes."""
+    if summary is None:
+        return []
+    histogram = summary["cluster_size_histogram"]
+    sizes = "  ".join(f"{size}:{count}" for size, count in histogram[:12])
+    if len(histogram) > 12:
+        sizes += f"  ... ({len(histogram) - 12} more sizes)"
+    return [
+        f"  identity: {summary['records']} records, {summary['pairs_compared']} pairs compared,"
+        f" {summary['edges']} edges, {summary['clusters']} clusters"
+        f" (largest {summary['largest_cluster']})",
+        f"    cluster sizes (size:clusters): {sizes}",
+    ]
+
+
 def print_status(status: JobStatus) -> None:
     doc = status_document(status)
     counts = ", ".join(f"{k} {v}" for k, v in doc["chunks"].items() if v)
@@ -171,6 +188,7 @@ def print_status(status: JobStatus) -> None:
         lines.append(f"  dead chunks by error ({len(status.problems)}):")
         lines += error_group_lines(_groups(status), doc["id"], indent="    ")
     lines += validation_lines(status.validation)
+    lines += identity_lines(status.identity)
     first = doc["first_error"]
     if first is not None:
         lines.append(f"  first error: chunk {first['chunk']} attempt {first['attempt']}:")

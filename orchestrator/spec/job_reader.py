@@ -39,7 +39,7 @@ from orchestrator.spec.model import (
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
-from orchestrator.spec.strategy import StrategySpec, read_strategy
+from orchestrator.spec.strategy import StrategySpec, declares_phases, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
 from orchestrator.spec.type_sections import TypedSections
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
@@ -162,7 +162,7 @@ class JobReader:
     ) -> tuple[str | None, str | None, tuple[str, ...] | None]:
         c = self.c
         present = [key for key in PROCESSOR_KEYS if key in node.entries]
-        if not present:
+        if not present and not declares_phases(node):  # hybrid: each phase says
             c.add(
                 node,
                 p,

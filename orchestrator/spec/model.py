@@ -199,7 +199,7 @@ class JobSpec:
             return f"python:{self.python}"
         if self.command:
             return "command:" + " ".join(self.command)
-        return f"type:{self.type}"
+        return f"type:{self.type}" if self.type else f"strategy:{self.strategy}"
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical JSON-able form (stored with the job, hashed for resume checks)."""

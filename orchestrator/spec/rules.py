@@ -41,7 +41,9 @@ def read_validate(
     map_reduce partitioned by its column (map: every other rule; reduce: unique)."""
     from orchestrator.spec.strategy import ProcessorRef, StrategySpec
 
-    params = read_validate_params(c, job.get("params"), f"{p}.params", base_dir, source, steps)
+    params = read_validate_params(
+        c, job.get("params"), f"{p}.params", base_dir, source, steps, anchor=job.get("type")
+    )
     unique = [r["column"] for r in params.get("rules") or () if r["rule"] == "unique"]
     if not unique:
         return params, strategy
@@ -68,15 +70,17 @@ def read_validate_params(
     base_dir: str,
     source: InputSpec,
     steps: Sequence[dict[str, Any]],
+    anchor: YNode | None = None,
 ) -> dict[str, Any]:
-    """The canonical params of a validate job (``{}`` after an error: the load fails)."""
+    """The canonical params of a validate job (``{}`` after an error: the load fails);
+    ``anchor`` is where a missing ``params`` is reported (the ``type:`` line)."""
     from orchestrator.processors.validate_rules import RuleError, parse_rule, rule_columns
     from orchestrator.processors.validate_schema import parse_schema
 
     mapping = c.mapping(node, path) if node is not None else None
     if mapping is None:
         if node is None:
-            c.add(None, path, "type validate needs params with a schema or rules")
+            c.add(anchor, path, "type validate needs params with a schema or rules")
         return {}
     c.keys(mapping, path, PARAM_KEYS)
     known = _columns_after_steps(source, steps)

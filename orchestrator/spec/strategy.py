@@ -134,6 +134,16 @@ class StrategySpec:
         )
 
 
+def declares_phases(job: YMap) -> bool:
+    """Whether a job's ``strategy`` is a ``hybrid`` one: its phases name what
+    runs on each chunk, so the job itself need not."""
+    node = job.get("strategy")
+    if not isinstance(node, YMap):
+        return False
+    kind = node.get("type")
+    return isinstance(kind, YScalar) and kind.value == "hybrid"
+
+
 def read_strategy(
     c: Checker,
     node: YNode | None,

@@ -82,6 +82,10 @@ def test_identity_match_finds_the_generated_people(tmp_path: Path, env: dict[str
     assert summary["edges"] == edges.num_rows > 0
     assert summary["pairs_compared"] == sum(summary["pairs_by_rule"].values())
     assert sum(count for _, count in summary["cluster_size_histogram"]) == summary["clusters"]
+    status = json.loads(jobctl("status", "people", "--json", env=env, cwd=tmp_path).stdout)
+    assert status["identity_match"] == summary
+    shown = jobctl("status", "people", env=env, cwd=tmp_path).stdout
+    assert f"{summary['edges']} edges, {summary['clusters']} clusters" in shown
     # every input column kept, each row once, with its entity
     assert set(truth.column_names) < set(entities.column_names)
     assert sorted(entities["person_id"].to_pylist()) == list(range(truth.num_rows))
@@ -116,7 +120,7 @@ def test_a_saved_model_scores_a_later_run_without_training(tmp_path: Path, sqlit
     from tests.acceptance.cli import cli_env
 
     env = cli_env(tmp_path, sqlite_url)
-    people(tmp_path, rows=1500, seed=4)
+    people(tmp_path, rows=1000, seed=4)
     write_job(tmp_path)
     assert jobctl("run", "jobs.yaml", env=env, cwd=tmp_path, timeout=240).returncode == 0
     write_job(tmp_path, "again", "out2", model="out/model.json")

@@ -121,3 +121,52 @@ def test_a_good_validate_spec_loads_with_a_unique_rule_as_map_reduce(tmp_path: P
     assert job.strategy == "map_reduce"
     assert job.strategy_spec().partition_by == ("id",)
     assert job.params["max_reject_rate"] == pytest.approx(0.01)
+
+
+def test_unique_counts_rows_another_rule_rejected_but_quarantines_them_once(
+    tmp_path: Path,
+) -> None:
+    from orchestrator.planning.model import ChunkDescriptor
+    from orchestrator.processors.validate import validate_map
+
+    params = {
+        "rules": rules(
+            {"rule": "regex", "column": "email", "pattern": "@"},
+            {"rule": "unique", "column": "id"},
+        )
+    }
+    maps = []
+    for folder, text in (
+        ("a", "id,email\n1,a@x\n2,b@x\n"),
+        ("b", "id,email\n2,bad\n3,c@x\n1,d@x\n"),
+    ):
+        (tmp_path / folder).mkdir()
+        table, ctx = one_chunk(tmp_path / folder, text)
+        ctx.params = params
+        maps.append(validate_map(table, ctx))
+    partition = pa.concat_tables(maps)
+    reduce_chunk = ChunkDescriptor(seq=9, kind="shuffle", path=None, start=0, stop=1, est_rows=5)
+    ctx = ChunkContext(params=params, chunk=reduce_chunk, job_name="v")
+    valid = validate(partition, ctx)
+    assert valid.column("id").to_pylist() == [3]  # 1 twice; 2 twice (once with a bad email)
+    found = [
+        (r["_rule"], r["_source_file"].rsplit("/", 2)[-2], r["_source_line_or_row"])
+        for r in pa.concat_tables(ctx.quality.pieces).to_pylist()
+    ]
+    assert sorted(found) == [("unique:id", "a", 2), ("unique:id", "a", 3), ("unique:id", "b", 4)]
+    assert ctx.quality.rules["unique:id"] == {
+        "on_violation": "reject",
+        "violations": 4,
+        "rejected": 3,
+    }
+    assert valid.column_names == ["id", "email"]
+
+
+def test_a_validate_job_without_params_is_refused_at_its_type_line(tmp_path: Path) -> None:
+    (tmp_path / "jobs.yaml").write_text(
+        "version: 1\njobs:\n  - name: v\n    type: validate\n    input: {sequence: 1}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "jobs.yaml")
+    [issue] = info.value.issues
+    assert issue.line == 4 and "needs params with a schema or rules" in issue.message
