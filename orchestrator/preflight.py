@@ -24,6 +24,7 @@ from typing import Any
 from orchestrator.dispatch.staging import output_dir, staging_root
 from orchestrator.errors import JobctlError, SpecError, SpecIssue
 from orchestrator.processors.loader import load_processor
+from orchestrator.processors.python_callable import load_callable
 from orchestrator.spec.local_paths import python_path
 from orchestrator.spec.model import JobSpec, SpecFile
 
@@ -61,12 +62,22 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
             if loaded.get("python") and search and "No module named" in str(exc):
                 hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
             found.append(issue(field, f"{exc}{hint}"))
+    planner = job.strategy_spec().planner
+    if planner is not None:
+        try:
+            load_callable(planner, search)
+        except JobctlError as exc:
+            found.append(issue("strategy.planner", str(exc)))
     if job.type == "transform" and not found:
         from orchestrator.processors.transform_check import bind_problems, input_schema
+        from orchestrator.spec.transform_params import param_location
 
         schema = input_schema(job.input)
         for param, message in bind_problems(job.params, schema) if schema is not None else ():
-            found.append(issue(f"params.{param}", message))
+            written = job.source.file if os.path.isfile(job.source.file) else spec_path
+            at = param_location(written, job.source.line, param) or (job.source.line, None)
+            field = f"{job.name}.params.{param}"
+            found.append(SpecIssue(written, at[0], at[1], field, message))
     if job.output is not None:
         problem = output_problem(job.output.path)
         if problem is not None:

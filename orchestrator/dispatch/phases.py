@@ -57,6 +57,7 @@ def advance(store: Store, job: ActiveJob) -> bool:
             next_seq=max((c.seq for c in chunks), default=-1) + 1,
             planned=job.planned,
             input_chunks=[c.descriptor for c in chunks if c.phase == 0],
+            python_path=tuple(job.payload.get("python_path") or ()),
         )
         following = job.strategy.next_chunks(ctx, last, outcomes)
         if following is None:

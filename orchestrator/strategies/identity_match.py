@@ -156,7 +156,9 @@ def _stage_side_outputs(staging: str) -> None:
     edges.mkdir(parents=True, exist_ok=True)
     for index, source in enumerate(read_json(edges_list_path(staging))["parts"]):
         target = edges / f"part-{index:05d}.parquet"
-        if not target.exists() and os.path.exists(source):
+        if not target.exists():
+            if not os.path.exists(source):
+                raise PlanningError(f"identity_match: committed edges part is missing: {source}")
             os.replace(source, target)
     model = side / "model.json"
     if not model.exists():

@@ -120,7 +120,7 @@ def test_a_saved_model_scores_a_later_run_without_training(tmp_path: Path, sqlit
     from tests.acceptance.cli import cli_env
 
     env = cli_env(tmp_path, sqlite_url)
-    people(tmp_path, rows=1500, seed=4)
+    people(tmp_path, rows=1000, seed=4)
     write_job(tmp_path)
     assert jobctl("run", "jobs.yaml", env=env, cwd=tmp_path, timeout=240).returncode == 0
     write_job(tmp_path, "again", "out2", model="out/model.json")

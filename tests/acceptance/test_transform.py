@@ -95,8 +95,9 @@ def test_sql_per_chunk_equals_duckdb_over_the_whole_file(tmp_path: Path, sqlite_
 
 
 def test_group_by_and_window_over_a_key_equal_duckdb_over_the_whole_file(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, pg_url: str
 ) -> None:
+    env = cli_env(tmp_path, pg_url)  # PostgreSQL here; the other tests run on SQLite
     _write_sales(tmp_path)
     (tmp_path / "jobs.yaml").write_text(KEYED)
     result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)
@@ -131,7 +132,7 @@ def test_sql_errors_are_refused_at_validate_with_the_spec_line(
     (tmp_path / "bind.yaml").write_text(PER_CHUNK.replace("qty * price", "qty * cost"))
     result = jobctl("validate", "bind.yaml", env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert "bind.yaml:3" in result.stderr and "params.sql" in result.stderr
+    assert "bind.yaml:6:12:" in result.stderr and "params.sql" in result.stderr
     assert '"cost" not found' in result.stderr
     keyed = KEYED.replace("partition_by: region\n", "partition_by: area\n")
     (tmp_path / "key.yaml").write_text(keyed)

@@ -4,11 +4,12 @@ Union-find as vectorized min-label propagation (``matching/clusters.py``) over
 the edge list loaded into this one worker: the ids of the records that have an
 edge are ranked (sorted distinct values), so a component's label is its
 smallest id, which is the record's ``entity_id`` (stable: the same records give
-the same id, whichever partition or run found the edges). Memory bound: the
-two id columns of the edges plus ~40 bytes per edge and per linked record in
-numpy, about 1 GiB at 15M edges; past :data:`MAX_EDGES` the chunk fails with a
-message instead of swapping (an iterative label-propagation phase for edge
-lists that do not fit one worker is not built).
+the same id, whichever partition or run found the edges). Memory bound:
+measured at about 100 bytes per edge on top of the worker (3.7M edges of 1M
+generated people: 370 MiB more, 4 s), so past :data:`MAX_EDGES` (about
+1.6 GiB) the chunk fails with a message instead of outgrowing a 2 GiB worker.
+An iterative label-propagation phase for edge lists that do not fit one
+worker is not built: 10M people (~37M edges) need it.
 
 Writes ``identity/clusters.arrow`` (``id``, ``entity_id``, ``cluster_size`` of
 every linked record) and ``identity/clusters.json`` (clusters, sizes).
@@ -35,7 +36,7 @@ from orchestrator.processors.identity.files import (
     write_json,
 )
 
-MAX_EDGES = 30_000_000
+MAX_EDGES = 15_000_000
 
 
 def components(id_l: pa.Array, id_r: pa.Array) -> pa.Table:
