@@ -70,10 +70,14 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
             found.append(issue("strategy.planner", str(exc)))
     if job.type == "transform" and not found:
         from orchestrator.processors.transform_check import bind_problems, input_schema
+        from orchestrator.spec.transform_params import param_location
 
         schema = input_schema(job.input)
         for param, message in bind_problems(job.params, schema) if schema is not None else ():
-            found.append(issue(f"params.{param}", message))
+            written = job.source.file if os.path.isfile(job.source.file) else spec_path
+            at = param_location(written, job.source.line, param) or (job.source.line, None)
+            field = f"{job.name}.params.{param}"
+            found.append(SpecIssue(written, at[0], at[1], field, message))
     if job.output is not None:
         problem = output_problem(job.output.path)
         if problem is not None:

@@ -3,7 +3,8 @@
 The queries are parsed by DuckDB here, so a syntax error names the line of
 ``sql:`` in the spec; binding them (columns, types, the dimension tables)
 needs the input's schema and is done before anything is stored, by
-``processors/transform_check.py``. Paths in ``tables`` are made absolute
+``processors/transform_check.py``, whose problems :func:`param_location`
+places at the line of the param. Paths in ``tables`` are made absolute
 against the spec's folder, as ``input.path`` is.
 """
 
@@ -50,3 +51,25 @@ def read_transform_params(
         else:
             c.add(tables_node.get(name), f"{path}.tables.{name}", "expected a file path")
     return {**params, "tables": resolved}
+
+
+def param_location(spec_path: str, job_line: int | None, key: str) -> tuple[int, int] | None:
+    """Where ``params.<key>`` of the job written at ``job_line`` is in the spec
+    file (line, column), for a problem found after the spec was read (a query
+    that does not bind against the input); None when it cannot be told."""
+    from orchestrator.spec.yaml_nodes import YSeq, parse_yaml
+
+    try:
+        with open(spec_path, encoding="utf-8") as f:
+            root, _problems = parse_yaml(f.read())
+    except (OSError, UnicodeDecodeError):
+        return None
+    jobs = root.get("jobs") if isinstance(root, YMap) else None
+    if not isinstance(jobs, YSeq):
+        return None
+    for job in jobs.items:
+        if isinstance(job, YMap) and job.line == job_line:
+            params = job.get("params")
+            value = params.get(key) if isinstance(params, YMap) else None
+            return (value.line, value.column) if value is not None else None
+    return None

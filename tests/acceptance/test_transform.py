@@ -132,7 +132,7 @@ def test_sql_errors_are_refused_at_validate_with_the_spec_line(
     (tmp_path / "bind.yaml").write_text(PER_CHUNK.replace("qty * price", "qty * cost"))
     result = jobctl("validate", "bind.yaml", env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert "bind.yaml:3" in result.stderr and "params.sql" in result.stderr
+    assert "bind.yaml:6:12:" in result.stderr and "params.sql" in result.stderr
     assert '"cost" not found' in result.stderr
     keyed = KEYED.replace("partition_by: region\n", "partition_by: area\n")
     (tmp_path / "key.yaml").write_text(keyed)

@@ -109,7 +109,11 @@ FOR UPDATE OF q
 
 -- name: lease_chunks
 -- Lease up to %(limit)s pending chunks of the running jobs %(job_ids)s whose
--- backoff has passed: highest priority, then oldest job, then seq. Queues
+-- backoff has passed: highest priority first; at equal priority a fair share
+-- (each job's k-th candidate takes turn "its running chunks + k", so the
+-- jobs of one priority interleave and a job that holds many slots yields to
+-- one that holds few; on a tie the job that has had fewer chunks go first),
+-- then oldest job, then seq. Queues
 -- gate it (a queue without a row is open and unlimited): a paused queue gives
 -- nothing; a queue with a concurrency limit gives at most its limit minus its
 -- running chunks, and only when lock_queue_limits locked its row in this
@@ -120,6 +124,10 @@ FOR UPDATE OF q
 -- other.
 WITH ordered_jobs AS (
     SELECT j.id, j.priority, j.created_at, j.queue,
+           (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+            WHERE cc.job_id = j.id AND cc.state = 'running') AS running,
+           (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+            WHERE cc.job_id = j.id AND cc.state <> 'pending') AS served,
            CASE WHEN q.concurrency_limit IS NULL THEN %(limit)s
                 WHEN q.name <> ALL(%(locked)s::text[]) THEN 0
                 ELSE least(%(limit)s, greatest(q.concurrency_limit - (
@@ -130,7 +138,9 @@ WITH ordered_jobs AS (
     WHERE j.id = ANY(%(job_ids)s::bigint[]) AND j.state = 'running'
       AND q.paused IS NOT TRUE
 ), candidates AS (
-    SELECT p.id, j.priority, j.created_at, j.id AS job_id, p.seq, j.queue, j.room
+    SELECT p.id, j.priority, j.created_at, j.id AS job_id, p.seq, j.queue, j.room,
+           j.running + row_number() OVER (PARTITION BY j.id ORDER BY p.seq) AS turn,
+           j.served + row_number() OVER (PARTITION BY j.id ORDER BY p.seq) AS served
     FROM ordered_jobs j
     CROSS JOIN LATERAL (
         SELECT c.id, c.seq FROM chunks c
@@ -150,16 +160,16 @@ WITH ordered_jobs AS (
 ), picked AS (
     -- a limited queue's room is shared by its jobs: rank its candidates
     -- (unlimited queues skip the ranking: the hot path stays as cheap)
-    SELECT id, priority, created_at, job_id, seq FROM candidates
+    SELECT id, priority, turn, served, created_at, job_id, seq FROM candidates
     WHERE room >= %(limit)s
     UNION ALL
-    SELECT id, priority, created_at, job_id, seq FROM (
+    SELECT id, priority, turn, served, created_at, job_id, seq FROM (
         SELECT *, row_number() OVER (PARTITION BY queue
-                                     ORDER BY priority DESC, created_at, job_id, seq) AS nth
+                                     ORDER BY priority DESC, turn, served, created_at, job_id, seq) AS nth
         FROM candidates WHERE room < %(limit)s
     ) ranked
     WHERE nth <= room
-    ORDER BY priority DESC, created_at, job_id, seq
+    ORDER BY priority DESC, turn, served, created_at, job_id, seq
     LIMIT %(limit)s
 ), leased AS (
     UPDATE chunks c SET
@@ -184,8 +194,8 @@ WITH ordered_jobs AS (
     FROM leased l
     ORDER BY l.id
 )
-SELECT l.* FROM leased l JOIN ordered_jobs j ON j.id = l.job_id
-ORDER BY j.priority DESC, j.created_at, j.id, l.seq
+SELECT l.* FROM leased l JOIN picked p ON p.id = l.id
+ORDER BY p.priority DESC, p.turn, p.served, p.created_at, p.job_id, l.seq
 
 -- name: renew_leases
 -- Extend every running lease of %(owner)s to now + %(lease_seconds)s.

@@ -126,11 +126,16 @@ ORDER BY seq
 
 -- name: running_jobs_by_priority
 -- Of the jobs :job_ids (JSON), those running whose queue is not paused, in
--- lease order (priority, age), with their queue's room: its concurrency
+-- lease order (priority, age), with their running and served chunks (the fair share at
+-- equal priority: store/fairshare.py) and their queue's room: its concurrency
 -- limit minus its running chunks, NULL when it has no limit (a queue without
 -- a row is open and unlimited). The write lock of the lease transaction
 -- keeps the count true until it commits.
-SELECT j.id, j.queue,
+SELECT j.id, j.queue, j.priority,
+       (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+        WHERE cc.job_id = j.id AND cc.state = 'running') AS running,
+       (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+        WHERE cc.job_id = j.id AND cc.state <> 'pending') AS served,
        CASE WHEN q.concurrency_limit IS NOT NULL
             THEN max(q.concurrency_limit - (
                 SELECT count(*) FROM chunks r JOIN jobs rj ON rj.id = r.job_id
