@@ -12,10 +12,17 @@ coordinator would really do.
     committed, and its lease is not renewed meanwhile: the lease expires, a
     reaper (this coordinator's or another's) returns the chunk to pending,
     it runs again, and the late commit must then be rejected (reap vs commit).
+
+``hold_phase_plan=SECONDS``
+    When every chunk of a phase has succeeded, the coordinator holding the
+    settlement claim waits SECONDS before it plans the next phase: a test
+    kills it there (after the last commit of a phase, before the next one
+    exists), or lets a second coordinator race it for the planning.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -27,6 +34,7 @@ ENV_HOOKS = "JOBCTL_TEST_HOOKS"
 @dataclass(frozen=True)
 class TestHooks:
     hold_commit: float = 0.0
+    hold_phase_plan: float = 0.0
 
     __test__ = False  # not a pytest test class
 
@@ -43,3 +51,9 @@ class TestHooks:
             except ValueError:
                 raise JobctlError(f"{ENV_HOOKS}: {name} needs a number, got {value!r}") from None
         return cls(**values)
+
+
+@functools.cache
+def process_hooks() -> TestHooks:
+    """This process's hooks, read once (for code that holds no coordinator)."""
+    return TestHooks.from_env()
