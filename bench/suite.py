@@ -841,7 +841,13 @@ def main() -> None:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list: dispatch,parquet,csv,resume,state,ssh (and, opt-in, transform,report,validate)",
+        help="comma list: dispatch,parquet,csv,resume,state,ssh "
+        "(and, opt-in, transform,report,validate,realpath,scale)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="realpath: comma list of chunk counts (default 1000,5000,20000; --quick: 1000)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -908,6 +914,24 @@ def main() -> None:
 
         print(f"validate: 6 rules over {rows:,} rows, jobctl vs pandera", flush=True)
         results["validate"] = scenario_validate(data_rounds, rows)
+    extra: list[str] = []
+    if "realpath" in only:
+        from bench.realpath import markdown as realpath_markdown
+        from bench.realpath import scenario_realpath
+
+        default = "1000" if args.quick else "1000,5000,20000"
+        sizes = tuple(int(x) for x in (args.sizes or default).split(","))
+        print(f"realpath: read + identity + part, 2 workers, N = {sizes}", flush=True)
+        results["realpath"] = scenario_realpath(sizes)
+        extra += realpath_markdown(results["realpath"])
+    if "scale" in only:
+        from bench.scale import markdown as scale_markdown
+        from bench.scale import scenario_scale
+
+        chunks = 100_000 if args.quick else 1_000_000
+        print(f"scale: a {chunks:,}-chunk no-op job on both backends", flush=True)
+        results["scale"] = scenario_scale(chunks)
+        extra += scale_markdown(results["scale"])
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"

@@ -79,6 +79,9 @@ class ActiveJob:
     strategy: Strategy | None = None
     #: the phase whose chunks run now (the highest one planned)
     phase: int = 0
+    #: chunks of the phases before the current one (all succeeded): the current
+    #: phase's counts are the job's minus these
+    phase_first: int = 0
     #: worker payloads of phases after the first, built when first needed
     phase_payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -141,6 +144,10 @@ class ActiveJob:
             return None
         spec = self.phase_spec(self.phase)
         return spec.label() if spec is not None else None
+
+    def phase_counts(self) -> tuple[int, int]:
+        """(succeeded, total) chunks of the current phase."""
+        return max(self.done - self.phase_first, 0), max(self.total - self.phase_first, 0)
 
     def load_progress(self, progress: JobProgress) -> None:
         self.total = progress.total

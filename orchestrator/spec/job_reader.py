@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-import re
 from typing import Any
 
 from orchestrator.io.formats import default_compression, output_problem
@@ -37,6 +36,7 @@ from orchestrator.spec.model import (
     SourceLocation,
     Timeouts,
 )
+from orchestrator.spec.names import NAME_MAX, NAME_PATTERN
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
@@ -60,8 +60,6 @@ EXCLUSIVE_KEYS: dict[tuple[str, ...], list[frozenset[str]]] = {
     ("executor",): [frozenset({"local", "ssh"})],
 }
 PRIORITIES: tuple[str, ...] = tuple(p.name for p in sorted(Priority, reverse=True))
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-NAME_MAX = 128
 
 
 class JobReader:
