@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.dispatch.staging import staging_dir
+from orchestrator.processors.environment import resolve_job_env
 from orchestrator.spec.local_paths import python_path
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import JobState
@@ -45,6 +47,8 @@ def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> di
             else None
         ),
         "staging_dir": str(staging) if staging else None,
+        # the job's env: section, resolved here (the coordinator's environment)
+        "env": resolve_job_env(spec.env, os.environ),
         "csv_schema": (record.spec.get("planned") or {}).get("csv_schema"),
         **({"steps": [dict(step) for step in spec.steps]} if spec.steps else {}),
     }

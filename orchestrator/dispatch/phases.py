@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 
 from orchestrator.dispatch.active import ActiveJob
-from orchestrator.dispatch.hooks import process_hooks
+from orchestrator.dispatch.hooks import installed
 from orchestrator.errors import PlanningError
 from orchestrator.states import ChunkState
 from orchestrator.store.base import ChunkRecord, Store
@@ -55,7 +55,7 @@ def advance(store: Store, job: ActiveJob) -> bool:
         return False
     if job.staging is None:
         raise PlanningError(f"strategy {job.spec.strategy} needs an output (its staging area)")
-    if hold := process_hooks().hold_phase_plan:  # tests: a kill between two phases
+    if hold := installed().hold_phase_plan:  # tests: a kill between two phases
         time.sleep(hold)
     for _ in range(MAX_EMPTY_PHASES):
         chunks = store.list_chunks(job.record.id)

@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -112,6 +113,11 @@ def _check(tmp_path: Path, url: str, sums: dict[str, int]) -> None:
     assert not (tmp_path / "out" / ".jobctl-staging").exists()
 
 
+def _hooked(*hooks: str) -> list[str]:
+    """A `jobctl` with test hooks installed (tests/hooked.py)."""
+    return [sys.executable, "-m", "tests.hooked", *hooks, "--"]
+
+
 STAGES: dict[str, Callable[[list[ChunkRecord]], bool]] = {
     "map": _during_map,
     "between": _between,
@@ -123,10 +129,9 @@ STAGES: dict[str, Callable[[list[ChunkRecord]], bool]] = {
 def test_kill_9_of_the_coordinator_then_resume(tmp_path: Path, pg_url: str, stage: str) -> None:
     sums = _job(tmp_path)
     env = cli_env(tmp_path, pg_url)
-    if stage == "between":
-        env["JOBCTL_TEST_HOOKS"] = "hold_phase_plan=60"
+    command = _hooked("hold_phase_plan=60") if stage == "between" else jobctl_argv()
     proc = subprocess.Popen(
-        [*jobctl_argv(), "run", "jobs.yaml", "--run-key", "k1"],
+        [*command, "run", "jobs.yaml", "--run-key", "k1"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -151,7 +156,6 @@ def test_kill_9_of_the_coordinator_then_resume(tmp_path: Path, pg_url: str, stag
             proc.kill()
             proc.wait()
     assert not (tmp_path / "out").exists()
-    env.pop("JOBCTL_TEST_HOOKS", None)
     resumed = jobctl("resume", "sums", env=env, cwd=tmp_path, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     _check(tmp_path, pg_url, sums)
@@ -160,12 +164,12 @@ def test_kill_9_of_the_coordinator_then_resume(tmp_path: Path, pg_url: str, stag
 def test_two_coordinators_plan_the_reduce_phase_once(tmp_path: Path, pg_url: str) -> None:
     sums = _job(tmp_path)
     env = cli_env(tmp_path, pg_url)
-    env["JOBCTL_TEST_HOOKS"] = "hold_phase_plan=1"  # widen the window a rival could plan in
     submitted = jobctl("submit", "jobs.yaml", "--run-key", "k1", env=env, cwd=tmp_path)
     assert submitted.returncode == 0, submitted.stderr
     serves = [
         subprocess.Popen(
-            [*jobctl_argv(), "serve", "--workers", "1"],
+            # the hold widens the window in which a rival could plan the reduce too
+            [*_hooked("hold_phase_plan=1"), "serve", "--workers", "1"],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,
