@@ -29,6 +29,7 @@ from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
 from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
 from orchestrator.processors.capture import clip_traceback
+from orchestrator.processors.environment import job_environment
 from orchestrator.processors.python_callable import NO_HOOKS, Hooks
 from orchestrator.shuffle.runtime import (
     SHUFFLE_KIND,
@@ -161,7 +162,8 @@ def run_attempt(
         bad_rows=bad_rows,
         csv=job.csv,
     )
-    out = processor(table, ctx)
+    with job_environment(job.payload.get("env")):  # the job's env: section
+        out = processor(table, ctx)
     t2 = time.perf_counter()
     if out is not None and not isinstance(out, pa.Table):
         if isinstance(out, pa.RecordBatch):

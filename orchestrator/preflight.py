@@ -78,6 +78,14 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
             at = param_location(written, job.source.line, param) or (job.source.line, None)
             field = f"{job.name}.params.{param}"
             found.append(SpecIssue(written, at[0], at[1], field, message))
+    if job.type == "report" and _pushes(job):
+        found.append(
+            issue(
+                "executor.ssh.transfer",
+                "a report's reduce chunk writes report.html/.json/.md beside its part: "
+                "it needs hosts that write the output folder (transfer: shared), not push",
+            )
+        )
     if job.output is not None:
         problem = output_problem(job.output.path)
         if problem is not None:
@@ -99,6 +107,18 @@ def _processors(job: JobSpec, payload: dict[str, Any]) -> list[tuple[str, dict[s
                 where = f"strategy.phases[{i}]" + (f".{key}" if key else "")
                 found.append((where, {**payload, **ref.payload(), "name": job.name}))
     return found
+
+
+def _pushes(job: JobSpec) -> bool:
+    """Does the job's ssh section ask for push transfer (section or any host)?"""
+    ssh = job.executor.ssh
+    if ssh is None:
+        return False
+    hosts = ssh.get("hosts")
+    per_host = (
+        [h.get("transfer") for h in hosts if isinstance(h, dict)] if isinstance(hosts, list) else []
+    )
+    return "push" in (ssh.get("transfer"), *per_host)
 
 
 def output_problem(output_path: str) -> str | None:

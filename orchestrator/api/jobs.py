@@ -39,6 +39,13 @@ class JobStatus:
     validation: dict[str, Any] | None = None
     #: an identity_match job's published figures (pairs, edges, clusters, sizes)
     identity: dict[str, Any] | None = None
+    #: a job of several phases: per phase planned so far, its label, chunks and rows
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def current_phase(self) -> dict[str, Any] | None:
+        """The phase that runs now (or ran last): the highest one planned."""
+        return self.phases[-1] if self.phases else None
 
     @property
     def rows_per_second(self) -> float | None:
@@ -121,7 +128,22 @@ def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobSt
         first_error=first_error,
         validation=_validation(store, job),
         identity=_identity(job),
+        phases=job_phases(store, job),
     )
+
+
+def job_phases(store: Store, job: JobRecord) -> list[dict[str, Any]]:
+    """Per phase of a job of several phases: ``label`` ("phase 2/2 reduce",
+    stored at submit), chunks done/total, committed rows; [] for one phase."""
+    if (job.spec or {}).get("strategy", "parallel_chunks") == "parallel_chunks":
+        return []
+    labels = list(((job.spec or {}).get("planned") or {}).get("phase_labels") or ())
+    phases: list[dict[str, Any]] = []
+    for row in store.phase_progress(job.id):
+        index = row["phase"]
+        label = labels[index] if index < len(labels) else f"phase {index + 1}"
+        phases.append({**row, "label": label})
+    return phases
 
 
 def _identity(job: JobRecord) -> dict[str, Any] | None:

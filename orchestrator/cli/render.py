@@ -74,6 +74,7 @@ def status_document(status: JobStatus) -> dict[str, Any]:
         "first_error": _first_error(status),
         **({"validation": status.validation} if status.validation is not None else {}),
         **({"identity_match": status.identity} if status.identity is not None else {}),
+        **({"phase": status.current_phase, "phases": status.phases} if status.phases else {}),
     }
 
 
@@ -129,6 +130,20 @@ def job_row(job: JobRecord) -> dict[str, Any]:
         "created_at": job.created_at,
         "finished_at": job.finished_at,
     }
+
+
+def phase_lines(phases: list[dict[str, Any]]) -> list[str]:
+    """``phase 2/2 reduce: 31/64 chunks`` for the current phase, then rows per phase."""
+    if not phases:
+        return []
+    now = phases[-1]
+    lines = [f"  {now['label']}: {now['done']}/{now['chunks']} chunks"]
+    for p in phases:
+        lines.append(
+            f"    {p['label']}: {p['done']}/{p['chunks']} chunks, rows in {p['rows_in']},"
+            f" out {p['rows_out']}, rejected {p['rows_rejected']}"
+        )
+    return lines
 
 
 def validation_lines(summary: dict[str, Any] | None) -> list[str]:
@@ -187,6 +202,7 @@ def print_status(status: JobStatus) -> None:
     if status.problems:
         lines.append(f"  dead chunks by error ({len(status.problems)}):")
         lines += error_group_lines(_groups(status), doc["id"], indent="    ")
+    lines += phase_lines(status.phases)
     lines += validation_lines(status.validation)
     lines += identity_lines(status.identity)
     first = doc["first_error"]

@@ -38,7 +38,7 @@ from orchestrator.dispatch.admission import JobSource
 from orchestrator.dispatch.adoption import Adoption
 from orchestrator.dispatch.duties import Duties, Duty, every
 from orchestrator.dispatch.feeding import Feeder
-from orchestrator.dispatch.hooks import TestHooks
+from orchestrator.dispatch.hooks import installed as installed_hooks
 from orchestrator.dispatch.ledger import Ledger, discard_part
 from orchestrator.dispatch.limits import FailureLimit
 from orchestrator.dispatch.listening import Listening
@@ -92,7 +92,7 @@ class Coordinator:
         self.observer = observer
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.hooks = TestHooks.from_env()
+        self.hooks = installed_hooks()  # tests only (tests/hooked.py)
         self.guard = StoreGuard(options.max_store_outage)
         self.tracker = JobTracker(store, source, options.resume, self.owner, self.host)
         self.selector = selectors.DefaultSelector()

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.dispatch.phases import phase_rows
 from orchestrator.dispatch.reconcile import (
     check_csv_rows,
     check_schema,
@@ -83,6 +84,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     # only the last phase is the output (earlier ones are intermediate, in staging);
     # its parts are numbered from 0, as a one-phase job's are
     last = max((chunk.phase for chunk in chunks), default=0)
+    phases = phase_rows(chunks) if last > 0 else None
     earlier = [chunk for chunk in chunks if chunk.phase != last]
     chunks = [chunk for chunk in chunks if chunk.phase == last]
     ready.mkdir(parents=True, exist_ok=True)
@@ -134,6 +136,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "inputs": [item.to_dict() for item in inputs],
         "parts": parts,
         "rows": rows_total,
+        **({"phases": phases} if phases else {}),
         "schema": describe_schema(schema),
         "rejects": rejects,
         **({"files": [files[name] for name in sorted(files)]} if files else {}),

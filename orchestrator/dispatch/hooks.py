@@ -1,11 +1,14 @@
 """Test hooks: force rare interleavings in a real run, for the fault tests.
 
-``JOBCTL_TEST_HOOKS`` (read once when a coordinator starts) is a comma
-separated list of ``name=value``; unknown names are an error so a typo cannot
-silently test nothing. Without the variable every hook is off and costs one
-attribute check. Hooks only delay or withhold what the coordinator does; they
-never bypass a store check, so what they show is what a slow or unlucky
-coordinator would really do.
+Hooks are enabled only in-process, by the test suite's own entry module
+(``python -m tests.hooked hold_commit=3 run ...`` calls :func:`install`
+before it runs the CLI), never by an environment variable: a production
+coordinator could inherit one, and a hook that withholds commits has no
+place there. :func:`parse` reads ``name=value`` items; unknown names are an
+error so a typo cannot silently test nothing. Not installed, every hook is
+off and costs one attribute check. Hooks only delay or withhold what the
+coordinator does; they never bypass a store check, so what they show is
+what a slow or unlucky coordinator would really do.
 
 ``hold_commit=SECONDS``
     The first successful outcome is withheld for SECONDS before it is
@@ -16,12 +19,10 @@ coordinator would really do.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.errors import JobctlError
-
-ENV_HOOKS = "JOBCTL_TEST_HOOKS"
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,27 @@ class TestHooks:
     __test__ = False  # not a pytest test class
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> TestHooks:
-        text = (environ if environ is not None else dict(os.environ)).get(ENV_HOOKS, "")
+    def parse(cls, items: Sequence[str]) -> TestHooks:
         values: dict[str, float] = {}
-        for item in filter(None, (part.strip() for part in text.split(","))):
+        for item in filter(None, (part.strip() for part in items)):
             name, _, value = item.partition("=")
             if name not in cls.__dataclass_fields__:
-                raise JobctlError(f"{ENV_HOOKS}: unknown hook {name!r}")
+                raise JobctlError(f"test hooks: unknown hook {name!r}")
             try:
                 values[name] = float(value)
             except ValueError:
-                raise JobctlError(f"{ENV_HOOKS}: {name} needs a number, got {value!r}") from None
+                raise JobctlError(f"test hooks: {name} needs a number, got {value!r}") from None
         return cls(**values)
+
+
+_installed = TestHooks()
+
+
+def install(hooks: TestHooks) -> None:
+    """Enable ``hooks`` for the coordinators this process starts (tests only)."""
+    global _installed
+    _installed = hooks
+
+
+def installed() -> TestHooks:
+    return _installed

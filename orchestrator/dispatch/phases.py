@@ -27,6 +27,23 @@ def current_phase(chunks: list[ChunkRecord]) -> int:
     return max((c.phase for c in chunks), default=0)
 
 
+def phase_rows(chunks: list[ChunkRecord]) -> list[dict[str, int]]:
+    """Rows in, out and rejected per phase of the succeeded ``chunks`` (the
+    ``_SUCCESS`` manifest's reconciliation: each phase after the first reads
+    what the one before it wrote)."""
+    phases: dict[int, dict[str, int]] = {}
+    for c in chunks:
+        row = phases.setdefault(
+            c.phase,
+            {"phase": c.phase, "chunks": 0, "rows_in": 0, "rows_out": 0, "rows_rejected": 0},
+        )
+        row["chunks"] += 1
+        row["rows_in"] += c.rows_in or 0
+        row["rows_out"] += c.rows_out or 0
+        row["rows_rejected"] += c.rows_rejected or 0
+    return [phases[p] for p in sorted(phases)]
+
+
 def advance(store: Store, job: ActiveJob) -> bool:
     """Plan and add the job's next phase if its strategy has one (True: the
     job goes on); False: the current phase is the last, publish it. Raises
@@ -66,6 +83,8 @@ def advance(store: Store, job: ActiveJob) -> bool:
         label = spec.label() if spec is not None else f"phase {last + 2}"
         added = store.start_phase(job.record.id, last + 1, following, label)
         job.phase = last + 1
+        job.phase_first = len(chunks)
+        job.load_progress(store.job_progress(job.record.id))
         if following or not added:  # not added: another planner did it first
             return True
     raise PlanningError(f"more than {MAX_EMPTY_PHASES} empty phases in a row")

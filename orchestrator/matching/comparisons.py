@@ -105,9 +105,15 @@ class Comparison:
             right.is_null().to_numpy(zero_copy_only=False)
         )
         equal = pc.fill_null(pc.equal(left, right), False).to_numpy(zero_copy_only=False)
-        out = np.full(len(left), ELSE_LEVEL, dtype=np.uint8)
-        if self.thresholds:
-            score = self._scores(left, right, null)
+        score = self._scores(left, right, null) if self.thresholds else None
+        return self._levels_from(score, equal, null)
+
+    def _levels_from(
+        self, score: np.ndarray | None, equal: np.ndarray, null: np.ndarray
+    ) -> np.ndarray:
+        """Levels from each pair's score (None: no thresholds), equality and nulls."""
+        out = np.full(len(equal), ELSE_LEVEL, dtype=np.uint8)
+        if score is not None:
             for index, threshold in enumerate(self.thresholds):
                 met = score <= threshold if self.measures_distance else score >= threshold
                 out[met] = ELSE_LEVEL + 1 + index
@@ -132,7 +138,7 @@ class Comparison:
         a, b = codes[np.asarray(left, np.int64)], codes[np.asarray(right, np.int64)]
         null = (a < 0) | (b < 0)
         equal = (a == b) & ~null
-        out = np.full(len(a), ELSE_LEVEL, dtype=np.uint8)
+        score = None
         if self.thresholds:
             scored = ~null & ~equal
             score = np.full(len(a), np.inf if self.measures_distance else -np.inf)
@@ -142,12 +148,7 @@ class Comparison:
                 b[scored],
                 _FUZZY[self.kind][0],
             )
-            for index, threshold in enumerate(self.thresholds):
-                met = score <= threshold if self.measures_distance else score >= threshold
-                out[met] = ELSE_LEVEL + 1 + index
-        out[equal] = self.level_count - 1
-        out[null] = NULL_LEVEL
-        return out
+        return self._levels_from(score, equal, null)
 
     def _scores(self, left: pa.Array, right: pa.Array, null: np.ndarray) -> np.ndarray:
         if self.kind in _FUZZY:

@@ -70,7 +70,10 @@ def validation_summary(
         if not os.path.exists(path):
             if partial:
                 continue
-            raise ValidationCountsMissing(f"the counts of committed part {part_file} are missing")
+            raise ValidationCountsMissing(
+                f"the counts of committed part {part_file} are missing (a host without "
+                "shared storage, in push transfer mode, cannot run type validate)"
+            )
         with open(path, encoding="utf-8") as f:
             counts = json.load(f)
         if phase == 0:

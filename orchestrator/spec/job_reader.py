@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestrator.io.formats import default_compression, output_problem
 from orchestrator.spec.checks import PYTHON_REF, Checker, one_of, suggest
+from orchestrator.spec.env_section import read_env
 from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
@@ -45,26 +46,11 @@ from orchestrator.spec.type_sections import TypedSections
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
-JOB_KEYS: tuple[str, ...] = (
-    "name",
-    "type",
-    "python",
-    "command",
-    "params",
-    "priority",
-    "queue",
-    "strategy",
-    "input",
-    "chunking",
-    "output",
-    "executor",
-    "timeouts",
-    "retries",
-    "schedule",
-    "depends_on",
-    "concurrency",
-    "steps",
+_JOB_KEY_WORDS = (
+    "name type python command params priority queue strategy input chunking output executor "
+    "timeouts retries schedule depends_on concurrency steps env"
 )
+JOB_KEYS: tuple[str, ...] = tuple(_JOB_KEY_WORDS.split())
 PROCESSOR_KEYS: tuple[str, ...] = ("type", "python", "command")
 # Keys that are one choice: a job setting one of them drops the defaults' others.
 EXCLUSIVE_KEYS: dict[tuple[str, ...], list[frozenset[str]]] = {
@@ -122,6 +108,7 @@ class JobReader:
             depends_on=self._depends_on(get("depends_on"), f"{p}.depends_on"),
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
             steps=steps,
+            env=read_env(c, get("env"), f"{p}.env"),
             source=SourceLocation(self.source_file, node.line),
         )
         if type_ == "identity_match":

@@ -170,6 +170,8 @@ class JobSpec:
     concurrency: str = "allow"
     #: preprocessing ``steps:`` in canonical form (``standardize/pipeline.py``)
     steps: tuple[dict[str, Any], ...] = ()
+    #: ``env: {pass: [...], set: {...}}`` for user code (``spec/env_section.py``)
+    env: dict[str, Any] | None = None
     source: SourceLocation = field(default=SourceLocation("<memory>"), compare=False)
 
     def __post_init__(self) -> None:
@@ -215,6 +217,8 @@ class JobSpec:
             data["steps"] = [dict(step) for step in self.steps]
         else:
             data.pop("steps")
+        if self.env is None:  # absent when unset: the spec hash stays as it was
+            data.pop("env")
         if self.executor.ssh is not None:
             data["executor"]["ssh"] = self.executor.ssh.to_dict()
         return data
@@ -250,6 +254,7 @@ class JobSpec:
             depends_on=tuple(d.get("depends_on") or ()),
             concurrency=d.get("concurrency", "allow"),
             steps=tuple(dict(step) for step in d.get("steps") or ()),
+            env=d.get("env"),
         )
 
     def spec_hash(self) -> str:

@@ -44,6 +44,7 @@ def read_validate(
     params = read_validate_params(
         c, job.get("params"), f"{p}.params", base_dir, source, steps, anchor=job.get("type")
     )
+    _refuse_push(c, job, p)
     unique = [r["column"] for r in params.get("rules") or () if r["rule"] == "unique"]
     if not unique:
         return params, strategy
@@ -61,6 +62,21 @@ def read_validate(
         map=ProcessorRef(python=VALIDATE_MAP, params=params),
     )
     return params, {"strategy": "map_reduce", "strategy_options": spec.to_dict()}
+
+
+def _refuse_push(c: Checker, job: YMap, p: str) -> None:
+    """The quarantine and counts are files beside the part: a push-mode host
+    (no shared storage) sends back only the part, so it cannot run validate."""
+    executor = job.get("executor")
+    ssh = executor.get("ssh") if isinstance(executor, YMap) else None
+    transfer = ssh.get("transfer") if isinstance(ssh, YMap) else None
+    if isinstance(transfer, YScalar) and transfer.value == "push":
+        c.add(
+            transfer,
+            f"{p}.executor.ssh.transfer",
+            "type validate writes its quarantine beside the parts: its SSH hosts need "
+            "shared storage (transfer: shared or auto), push is not available for it",
+        )
 
 
 def read_validate_params(

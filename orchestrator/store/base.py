@@ -157,6 +157,11 @@ class Store(abc.ABC):
         after a crash) changes nothing. Returns whether this call added them."""
 
     @abc.abstractmethod
+    def phase_progress(self, job_id: int) -> list[dict[str, int]]:
+        """Per phase of the job, in order: ``phase``, ``chunks``, ``done``,
+        ``running``, and the committed ``rows_in``/``rows_out``/``rows_rejected``."""
+
+    @abc.abstractmethod
     def carried_state(self, job_id: int, phase: int, seq: int) -> Any:
         """The ``state`` a serial phase's chunk ``seq`` starts from: the one
         committed with the phase's chunk just before it (None for the first)."""

@@ -53,6 +53,22 @@ def test_hybrid_map_reduce_then_sequential(tmp_path: Path, env: dict[str, str]) 
     assert dict(zip(table["user"].to_pylist(), table["amount"].to_pylist(), strict=True)) == sums
     assert table["total"].to_pylist() == list(itertools.accumulate(table["amount"].to_pylist()))
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("part-")) == ["_SUCCESS"]
+    # _SUCCESS reconciles rows per phase: each phase reads what the one before wrote
+    phases = manifest["phases"]
+    assert [p["phase"] for p in phases] == [0, 1, 2]
+    assert phases[0]["rows_in"] == 600 == phases[0]["rows_out"] + phases[0]["rows_rejected"]
+    assert phases[1]["rows_in"] == phases[0]["rows_out"]
+    assert phases[2]["rows_in"] == phases[1]["rows_out"] == len(sums) == table.num_rows
+    status = json.loads(jobctl("status", "hy", "--json", env=env, cwd=tmp_path).stdout)
+    assert status["phase"]["label"] == "phase 3/3 totals"
+    assert [p["label"] for p in status["phases"]] == [
+        "phase 1/3 sums map",
+        "phase 2/3 sums reduce",
+        "phase 3/3 totals",
+    ]
+    assert all(p["done"] == p["chunks"] > 0 for p in status["phases"])
+    text = jobctl("status", "hy", env=env, cwd=tmp_path).stdout
+    assert "  phase 3/3 totals: 4/4 chunks\n" in text  # a part per reduce chunk
     events = jobctl("events", "hy", env=env, cwd=tmp_path).stdout
     assert events.count("phase_started") == 2
     assert "phase 3/3 totals" in events

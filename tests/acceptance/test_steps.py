@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tests.acceptance.cli import jobctl
+from tests.acceptance.cli import cli_env, jobctl
 
 SPEC = """version: 1
 jobs:
@@ -29,7 +29,8 @@ jobs:
 """
 
 
-def test_steps_clean_every_chunk_before_the_processor(tmp_path: Path, env: dict[str, str]) -> None:
+def test_steps_clean_every_chunk_before_the_processor(tmp_path: Path, sqlite_url: str) -> None:
+    env = cli_env(tmp_path, sqlite_url)  # steps run in the worker: one store is enough
     lines = ["name,email,phone,born,junk"]
     for i in range(60):
         email = f" User{i}+tag@Example.com " if i % 2 else "N/A"

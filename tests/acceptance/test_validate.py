@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tests.acceptance.cli import jobctl
+from tests.acceptance.cli import cli_env, jobctl
 
 SPEC = """version: 1
 jobs:
@@ -116,8 +116,10 @@ def test_validate_quarantines_each_rule_with_exact_lines(
 
 
 def test_max_reject_rate_fails_the_job_and_publishes_nothing(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, sqlite_url: str
 ) -> None:
+    # one store: the test above runs on both; this one is about publish
+    env = cli_env(tmp_path, sqlite_url)
     write_orders(tmp_path)
     (tmp_path / "jobs.yaml").write_text(SPEC.replace("{rate}", "1%"))
     result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)

@@ -3,6 +3,8 @@ sketch estimates within their bounds beyond; sidecar file names."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -79,3 +81,26 @@ def test_top_values_of_a_wide_chunk_are_fed_in_part_and_not_called_exact(
     assert s.top_slack == 2  # "d" was the first value left out
     assert [(v, n) for v, n, _ in s.top_values()] == [("a", 5), ("b", 4), ("c", 3)]
     assert not any(exact for _, _, exact in s.top_values())
+
+
+def test_a_report_over_push_transfer_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    from orchestrator.preflight import job_problems
+    from orchestrator.spec.loader import load_spec_text
+
+    text = """version: 1
+jobs:
+  - name: p
+    type: report
+    input: {path: in.parquet}
+    output: {path: out/}
+    executor:
+      ssh:
+        transfer: push
+        hosts: [{name: h1, address: 127.0.0.1}]
+"""
+    spec_path = str(tmp_path / "jobs.yaml")
+    [job] = load_spec_text(text, spec_path).jobs
+    [issue] = job_problems(spec_path, job)
+    assert issue.field == "p.executor.ssh.transfer" and "transfer: shared" in issue.message
+    shared = load_spec_text(text.replace("push", "shared"), spec_path).jobs[0]
+    assert job_problems(spec_path, shared) == []

@@ -78,6 +78,14 @@ def prepare(table: pa.Table, config: MatchConfig) -> pa.Table:
     if ids.null_count:
         row = int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
         raise ProcessorError(f"identity_match: id column {config.id!r} is null in row {row + 1}")
+    if pc.count_distinct(ids).as_py() != len(ids):  # within this chunk only (README)
+        counts = pc.value_counts(ids)
+        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))[0]
+        rows = np.flatnonzero(pc.equal(ids, repeated).to_numpy(zero_copy_only=False))[:2] + 1
+        raise ProcessorError(
+            f"identity_match: id {repeated.as_py()!r} of column {config.id!r} is in rows "
+            f"{rows[0]} and {rows[1]} of this chunk: ids must be unique"
+        )
     keys = rule_keys(config.rules, clean)
     n = table.num_rows
     has_key = np.stack([k.is_valid().to_numpy(zero_copy_only=False) for k in keys])

@@ -51,6 +51,17 @@ HAVING sum(n) <> 0
 -- How many chunks a job has in phase :phase or later (has that phase been planned?).
 SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND phase >= :phase
 
+-- name: phase_progress
+-- Chunks and committed rows per phase of a job (status of a job of several phases).
+SELECT phase, count(*) AS chunks,
+       sum(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END) AS done,
+       sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running,
+       sum(coalesce(rows_in, 0)) AS rows_in,
+       sum(coalesce(rows_out, 0)) AS rows_out,
+       sum(coalesce(rows_rejected, 0)) AS rows_rejected
+FROM chunks WHERE job_id = :job_id
+GROUP BY phase ORDER BY phase
+
 -- name: carried_state
 -- The result of the chunk a serial phase's chunk :seq follows: the committed
 -- chunk of the same phase just before it (its ``state`` is carried on).

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 from orchestrator.datagen.people import generate
+from orchestrator.errors import ProcessorError
 from orchestrator.matching.comparisons import Comparison
 from orchestrator.matching.config import parse_config
 from orchestrator.processors.identity.cluster import components
@@ -163,3 +164,18 @@ def test_levels_by_row_pairs_equal_levels_of_taken_values(comparison: Comparison
     left, right = rng.integers(0, 300, 4000), rng.integers(0, 300, 4000)
     expected = comparison.levels(values.take(pa.array(left)), values.take(pa.array(right)))
     assert (comparison.levels_of_pairs(values, left, right) == expected).all()
+
+
+def test_a_repeated_id_fails_the_chunk_naming_its_rows() -> None:
+    config = parse_config(PARAMS)
+    table = pa.table(
+        {
+            "person_id": pa.array([1, 2, 1], pa.int64()),
+            "first_name": ["ann", "bob", "ann"],
+            "last_name": ["lee", "ray", "lee"],
+            "dob": ["1990-01-01", "1980-02-02", "1990-01-01"],
+            "email": ["a@x.com", "b@x.com", "a@x.com"],
+        }
+    )
+    with pytest.raises(ProcessorError, match="id 1 of column 'person_id' is in rows 1 and 3"):
+        prepare(table, config)

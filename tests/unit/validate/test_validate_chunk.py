@@ -170,3 +170,16 @@ def test_a_validate_job_without_params_is_refused_at_its_type_line(tmp_path: Pat
         load_spec(tmp_path / "jobs.yaml")
     [issue] = info.value.issues
     assert issue.line == 4 and "needs params with a schema or rules" in issue.message
+
+
+def test_push_transfer_is_refused_for_validate(tmp_path: Path) -> None:
+    (tmp_path / "jobs.yaml").write_text(
+        "version: 1\njobs:\n  - name: v\n    type: validate\n    input: {sequence: 1}\n"
+        "    params: {rules: [{rule: not_null, column: a}]}\n"
+        "    executor: {ssh: {hosts: [h1], transfer: push}}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "jobs.yaml")
+    assert any(i.line == 7 and "need shared storage" in i.message for i in info.value.issues), (
+        info.value.issues
+    )
