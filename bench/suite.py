@@ -839,7 +839,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
     parser.add_argument(
-        "--only", default="", help="comma list: dispatch,parquet,csv,resume,state,ssh"
+        "--only",
+        default="",
+        help="comma list: dispatch,parquet,csv,resume,state,ssh "
+        "(and, opt-in, transform,report,validate,realpath,scale)",
+    )
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="realpath: comma list of chunk counts (default 1000,5000,20000; --quick: 1000)",
+    )
+    parser.add_argument(
+        "--kinds",
+        default="parquet_groups,small_files,csv_ranges",
+        help="realpath: which of its scenarios to run (comma list)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -891,6 +904,39 @@ def main() -> None:
     if "ssh" in only:
         print("ssh: 2 loopback sshd hosts", flush=True)
         results["ssh"] = scenario_ssh(rounds, tasks, 50 if args.quick else 200)
+    if only & {"transform", "report"}:  # opt-in (bench/analytics.py): one run each
+        from bench import analytics
+
+        for key, run in (
+            ("transform", analytics.scenario_transform),
+            ("report", analytics.scenario_report),
+        ):
+            if key in only:
+                print(f"{key}: {rows:,} rows, jobctl beside DuckDB alone", flush=True)
+                results[key] = run(rows)
+    if "validate" in only:  # opt-in (bench/validate_bench.py)
+        from bench.validate_bench import scenario_validate
+
+        print(f"validate: 6 rules over {rows:,} rows, jobctl vs pandera", flush=True)
+        results["validate"] = scenario_validate(data_rounds, rows)
+    extra: list[str] = []
+    if "realpath" in only:
+        from bench.realpath import markdown as realpath_markdown
+        from bench.realpath import scenario_realpath
+
+        default = "1000" if args.quick else "1000,5000,20000"
+        sizes = tuple(int(x) for x in (args.sizes or default).split(","))
+        print(f"realpath: read + identity + part, 2 workers, N = {sizes}", flush=True)
+        results["realpath"] = scenario_realpath(sizes, kinds=tuple(args.kinds.split(",")))
+        extra += realpath_markdown(results["realpath"])
+    if "scale" in only:
+        from bench.scale import markdown as scale_markdown
+        from bench.scale import scenario_scale
+
+        chunks = 100_000 if args.quick else 1_000_000
+        print(f"scale: a {chunks:,}-chunk no-op job on both backends", flush=True)
+        results["scale"] = scenario_scale(chunks)
+        extra += scale_markdown(results["scale"])
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
@@ -898,6 +944,14 @@ def main() -> None:
         stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
     table = markdown(results)
+    if only & {"transform", "report"}:
+        from bench import analytics
+
+        table += "\n".join(analytics.markdown(results))
+    if "validate" in results:
+        from bench.validate_bench import markdown_lines
+
+        table += "\n" + "\n".join(markdown_lines(results["validate"], data_rounds))
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
     if full and not args.no_readme:
         update_readme(table)

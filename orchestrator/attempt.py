@@ -24,10 +24,13 @@ from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.output_schema import cast_to, declared_schema
 from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
 from orchestrator.io.readers import read_chunk
+from orchestrator.io.sidecars import write_sidecars
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
-from orchestrator.processors.base import ChunkContext, Processor
+from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
 from orchestrator.processors.capture import clip_traceback
+from orchestrator.processors.environment import job_environment
+from orchestrator.processors.python_callable import NO_HOOKS, Hooks
 from orchestrator.shuffle.runtime import (
     SHUFFLE_KIND,
     phase_fields,
@@ -55,6 +58,7 @@ class LoadedJob:
         "compression",
         "csv",
         "csv_schema",
+        "hooks",
         "key",
         "name",
         "output_format",
@@ -62,8 +66,11 @@ class LoadedJob:
         "params",
         "payload",
         "processor",
+        "ready",
+        "resources",
         "return_part",
         "staging_dir",
+        "steps",
     )
 
     def __init__(self, payload: Mapping[str, Any]) -> None:
@@ -83,6 +90,34 @@ class LoadedJob:
         self.csv_schema: pa.Schema | None = decode_schema(schema) if schema else None
         self.processor: Processor | None = None
         self.return_part = bool(payload.get("return_part"))
+        #: preprocessing ``steps:``, run on the input rows (the first phase) only
+        self.steps: list[dict[str, Any]] = list(payload.get("steps") or ())
+        self.hooks: Hooks = NO_HOOKS
+        self.ready = False  # setup has run in this process
+        self.resources: Any = None
+
+    def set_up(self) -> None:
+        """Run the processor module's ``setup(ctx)`` once in this process; what
+        it returns is every chunk's ``ctx.resources``. Raising fails the chunk
+        and the next chunk of the job tries again."""
+        if self.ready:
+            return
+        if self.hooks.setup is not None:
+            self.resources = self.hooks.setup(SetupContext(dict(self.params), self.name))
+        self.ready = True
+
+    def close(self) -> None:
+        """Run ``teardown()`` if ``setup`` ran (the worker drops the job or exits);
+        an error in it is logged, never raised: the chunks are already done."""
+        if not self.ready:
+            return
+        self.ready = False
+        self.resources = None
+        if self.hooks.teardown is not None:
+            try:
+                self.hooks.teardown()
+            except Exception:
+                PROCESSOR_LOGGER.exception("teardown() of job %r failed", self.name)
 
 
 def run_attempt(
@@ -109,6 +144,10 @@ def run_attempt(
     else:
         table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
     t1 = time.perf_counter()
+    if job.steps and chunk.kind not in ("sequence", SHUFFLE_KIND) and not job.payload.get("phase"):
+        from orchestrator.standardize.pipeline import apply_pipeline
+
+        table = apply_pipeline(table, job.steps)
     ctx = ChunkContext(
         params=job.params,
         chunk=chunk,
@@ -118,8 +157,13 @@ def run_attempt(
         task=task,
         emit=emit,
         state=state,
+        staging_dir=job.staging_dir,
+        resources=job.resources,
+        bad_rows=bad_rows,
+        csv=job.csv,
     )
-    out = processor(table, ctx)
+    with job_environment(job.payload.get("env")):  # the job's env: section
+        out = processor(table, ctx)
     t2 = time.perf_counter()
     if out is not None and not isinstance(out, pa.Table):
         if isinstance(out, pa.RecordBatch):
@@ -145,10 +189,20 @@ def run_attempt(
         if not part_name or not job.staging_dir:
             raise ValueError("job has an output but the run has no part_name/staging_dir")
         part = write_part(out, job.staging_dir, part_name, job.output_format, job.compression)
+    if ctx.files:
+        if part is None:
+            raise ValueError(
+                "the processor wrote files beside its output (ctx.files): they need an output "
+                "folder this worker writes (shared storage), not push transfer or no output"
+            )
+        write_sidecars(part.path, ctx.files)
     if bad_rows:
         ctx.reject(len(bad_rows), "csv: wrong number of fields")
-        if job.staging_dir and part_name and not job.return_part:
-            write_rejects(bad_rows, job.staging_dir, part_name)
+    anchor = part.path if part is not None else (shuffled or {}).get("part_file")
+    if ctx.quality is not None and anchor:  # validate: quarantine and counts beside the part
+        ctx.quality.write(anchor)
+    elif bad_rows and job.staging_dir and part_name and not job.return_part:
+        write_rejects(bad_rows, job.staging_dir, part_name)
     t3 = time.perf_counter()
     result: dict[str, Any] = {
         "type": "result",

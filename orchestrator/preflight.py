@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestrator.dispatch.staging import output_dir, staging_root
 from orchestrator.errors import JobctlError, SpecError, SpecIssue
 from orchestrator.processors.loader import load_processor
+from orchestrator.processors.python_callable import load_callable
 from orchestrator.spec.local_paths import python_path
 from orchestrator.spec.model import JobSpec, SpecFile
 
@@ -52,19 +54,71 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
         "params": job.params,
         "python_path": search,
     }
-    try:
-        load_processor(payload)
-    except JobctlError as exc:
-        field = "python" if job.python else "command" if job.command else "type"
-        hint = ""
-        if job.python and search and "No module named" in str(exc):
-            hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
-        found.append(issue(field, f"{exc}{hint}"))
+    for field, loaded in _processors(job, payload):
+        try:
+            load_processor(loaded)
+        except JobctlError as exc:
+            hint = ""
+            if loaded.get("python") and search and "No module named" in str(exc):
+                hint = f" (looked in the spec's folder {', '.join(search)} and sys.path)"
+            found.append(issue(field, f"{exc}{hint}"))
+    planner = job.strategy_spec().planner
+    if planner is not None:
+        try:
+            load_callable(planner, search)
+        except JobctlError as exc:
+            found.append(issue("strategy.planner", str(exc)))
+    if job.type == "transform" and not found:
+        from orchestrator.processors.transform_check import bind_problems, input_schema
+        from orchestrator.spec.transform_params import param_location
+
+        schema = input_schema(job.input)
+        for param, message in bind_problems(job.params, schema) if schema is not None else ():
+            written = job.source.file if os.path.isfile(job.source.file) else spec_path
+            at = param_location(written, job.source.line, param) or (job.source.line, None)
+            field = f"{job.name}.params.{param}"
+            found.append(SpecIssue(written, at[0], at[1], field, message))
+    if job.type == "report" and _pushes(job):
+        found.append(
+            issue(
+                "executor.ssh.transfer",
+                "a report's reduce chunk writes report.html/.json/.md beside its part: "
+                "it needs hosts that write the output folder (transfer: shared), not push",
+            )
+        )
     if job.output is not None:
         problem = output_problem(job.output.path)
         if problem is not None:
             found.append(issue("output.path", problem))
     return found
+
+
+def _processors(job: JobSpec, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(field, payload) of every processor the job runs: its own, or each
+    phase's of a ``hybrid`` strategy (whose job names none)."""
+    field = "python" if job.python else "command" if job.command else "type"
+    strategy = job.strategy_spec()
+    if strategy.type != "hybrid" or job.type or job.python or job.command:
+        return [(field, payload)]
+    found: list[tuple[str, dict[str, Any]]] = []
+    for i, phase in enumerate(strategy.phases):
+        for key, ref in (("map", phase.map), ("", phase.processor)):
+            if ref is not None:
+                where = f"strategy.phases[{i}]" + (f".{key}" if key else "")
+                found.append((where, {**payload, **ref.payload(), "name": job.name}))
+    return found
+
+
+def _pushes(job: JobSpec) -> bool:
+    """Does the job's ssh section ask for push transfer (section or any host)?"""
+    ssh = job.executor.ssh
+    if ssh is None:
+        return False
+    hosts = ssh.get("hosts")
+    per_host = (
+        [h.get("transfer") for h in hosts if isinstance(h, dict)] if isinstance(hosts, list) else []
+    )
+    return "push" in (ssh.get("transfer"), *per_host)
 
 
 def output_problem(output_path: str) -> str | None:

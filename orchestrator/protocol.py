@@ -332,6 +332,7 @@ def build_job_payload(spec: JobSpec, key: str, staging_dir: str | None) -> dict[
             else None
         ),
         "staging_dir": staging_dir,
+        **({"steps": [dict(step) for step in spec.steps]} if spec.steps else {}),
     }
 
 

@@ -66,7 +66,7 @@ from orchestrator.processors.capture import (
     install,
     log_line,
 )
-from orchestrator.processors.loader import load_processor
+from orchestrator.processors.loader import load_hooks, load_processor
 from orchestrator.protocol import (
     HEARTBEAT_ENV,
     PROTOCOL_VERSION,
@@ -171,6 +171,8 @@ class Worker:
             processor = job.processor
             if processor is None:
                 processor = job.processor = load_processor(job.payload)
+                job.hooks = load_hooks(job.payload)
+            job.set_up()
             chunk = ChunkDescriptor.from_dict(msg["chunk"])
             if msg.get("input_error"):
                 raise ChunkInputError(str(msg["input_error"]))
@@ -196,6 +198,11 @@ class Worker:
         finally:
             with self._lock:
                 self._current = None
+
+    def close(self) -> None:
+        """Tear down every cached job's processor (``teardown()``): the worker exits."""
+        while self._jobs:
+            self._jobs.popitem(last=False)[1].close()
 
     def orphan(self) -> bool:
         """The coordinator is gone: if a part is being made, mark it as an
@@ -239,10 +246,12 @@ class Worker:
         job = jobs.get(key)
         if len(payload) > 1:
             if job is None or job.payload != payload:
+                if job is not None:  # the job's next phase: another processor
+                    job.close()
                 job = LoadedJob(payload)
                 jobs[key] = job
                 while len(jobs) > self.cache_size:
-                    jobs.popitem(last=False)
+                    jobs.popitem(last=False)[1].close()
         elif job is None:
             raise UnknownJob(f"job {key!r} is not cached on this worker; resend the full job")
         jobs.move_to_end(key)
@@ -284,7 +293,11 @@ def run_task(
         "checkpoint": checkpoint,
         "part_name": part_name,
     }
-    return Worker(emit).run(msg)
+    worker = Worker(emit)
+    try:
+        return worker.run(msg)
+    finally:
+        worker.close()
 
 
 class _Channel:
@@ -398,6 +411,13 @@ def serve(
     With ``heartbeat`` seconds, the ``ready`` message promises a ``heartbeat``
     message at least that often, sent from a thread from then on."""
     worker = worker or Worker()
+    try:
+        return _serve(in_fd, channel, heartbeat, worker)
+    finally:
+        worker.close()
+
+
+def _serve(in_fd: int, channel: _Channel, heartbeat: float | None, worker: Worker) -> int:
     worker.emit = _emitter(channel, worker)
     reader = MessageReader(in_fd)
     ready = _ready_message()

@@ -288,3 +288,14 @@ def floods_output(table: pa.Table, ctx: ChunkContext) -> pa.Table:
         sys.stdout.write(line)
     sys.stdout.write("LAST LINE\n")
     return table
+
+
+def dump_env(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """Write the processor's environment as JSON to ``params.out`` (one file per
+    chunk, ``<out>.<seq>``): what user code can read. Rows pass through."""
+    import json
+
+    path = f"{ctx.params['out']}.{ctx.chunk.seq}"
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(dict(os.environ), handle)
+    return table

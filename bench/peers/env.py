@@ -32,6 +32,8 @@ PEER_REQUIREMENTS: tuple[str, ...] = (
     "duckdb",
     "pandas",
     "psutil",
+    "pandera[polars]",
+    "polars",
 )
 
 # command on PATH -> Debian package that provides it

@@ -47,6 +47,7 @@ DATA_PEERS: dict[str, str] = {
     "convert_pyarrow": "convert_pyarrow.py",
     "convert_duckdb": "convert_duckdb.py",
     "convert_dask": "convert_dask.py",
+    "validate_pandera": "validate_pandera.py",
 }
 PEERS: dict[str, str] = {**DISPATCH_PEERS, **DATA_PEERS}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.api.logs import first_failure
 from orchestrator.errors import NotFound
@@ -35,6 +35,17 @@ class JobStatus:
     elapsed: float | None = None
     #: the failed attempt that made the first dead chunk dead, when it left a log
     first_error: AttemptLog | None = None
+    #: a ``type: validate`` job's per-rule counts (processors/validate_report.py)
+    validation: dict[str, Any] | None = None
+    #: an identity_match job's published figures (pairs, edges, clusters, sizes)
+    identity: dict[str, Any] | None = None
+    #: a job of several phases: per phase planned so far, its label, chunks and rows
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def current_phase(self) -> dict[str, Any] | None:
+        """The phase that runs now (or ran last): the highest one planned."""
+        return self.phases[-1] if self.phases else None
 
     @property
     def rows_per_second(self) -> float | None:
@@ -115,7 +126,48 @@ def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobSt
         retries=retries_of(progress),
         elapsed=job_elapsed(job),
         first_error=first_error,
+        validation=_validation(store, job),
+        identity=_identity(job),
+        phases=job_phases(store, job),
     )
+
+
+def job_phases(store: Store, job: JobRecord) -> list[dict[str, Any]]:
+    """Per phase of a job of several phases: ``label`` ("phase 2/2 reduce",
+    stored at submit), chunks done/total, committed rows; [] for one phase."""
+    if (job.spec or {}).get("strategy", "parallel_chunks") == "parallel_chunks":
+        return []
+    labels = list(((job.spec or {}).get("planned") or {}).get("phase_labels") or ())
+    phases: list[dict[str, Any]] = []
+    for row in store.phase_progress(job.id):
+        index = row["phase"]
+        label = labels[index] if index < len(labels) else f"phase {index + 1}"
+        phases.append({**row, "label": label})
+    return phases
+
+
+def _identity(job: JobRecord) -> dict[str, Any] | None:
+    """The figures of a published identity_match job (``_SUCCESS``)."""
+    if (job.spec or {}).get("type") != "identity_match" or job.state != JobState.SUCCEEDED:
+        return None
+    from orchestrator.processors.identity.report import published_summary
+
+    return published_summary(job.output_path, job.id)
+
+
+def _validation(store: Store, job: JobRecord) -> dict[str, Any] | None:
+    """Published counts from ``_SUCCESS``, else the committed chunks' so far."""
+    if (job.spec or {}).get("type") != "validate":
+        return None
+    from orchestrator.processors import validate_report
+
+    published = validate_report.published_validation(job.output_path, job.id)
+    if published is not None:
+        return published
+    chunks = store.list_chunks(job.id, [ChunkState.SUCCEEDED])
+    parts = [(c.phase, c.part_file) for c in chunks]
+    params = (job.spec or {}).get("params") or {}
+    return validate_report.validation_summary(params, parts, partial=True)
 
 
 def retries_of(progress: JobProgress) -> int:

@@ -26,7 +26,7 @@ __all__ = [
 
 def queue_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid queue name (the spec's rule for names), or None."""
-    from orchestrator.spec.job_reader import NAME_MAX, NAME_PATTERN
+    from orchestrator.spec.names import NAME_MAX, NAME_PATTERN
 
     if not NAME_PATTERN.fullmatch(name) or len(name) > NAME_MAX:
         return (

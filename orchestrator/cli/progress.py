@@ -62,6 +62,8 @@ def _tail(job: JobView, compact: bool) -> str:
         f"{_short(job.rows_per_second)}/s" if compact else f"{_short(job.rows_per_second)} rows/s"
     )
     parts = [f"{job.done}/{job.total}", rows, rate]
+    if job.phase:
+        parts.insert(0, f"{job.phase}: {job.phase_done}/{job.phase_total}")
     if job.state in ("running", "pending"):
         parts.append(f"ETA {_eta(job.eta_seconds)}")
     labels = ("retry", "fail", "dead") if compact else ("retries", "failed", "dead")
@@ -204,8 +206,9 @@ def log_line(line: str) -> None:
 
 
 def plain_line(job: JobView) -> str:
+    phase = f"{job.phase}: {job.phase_done}/{job.phase_total} chunks; " if job.phase else ""
     line = (
-        f"job {job.id} {job.name}: {job.done}/{job.total} chunks, {job.rows_in} rows, "
+        f"job {job.id} {job.name}: {phase}{job.done}/{job.total} chunks, {job.rows_in} rows, "
         f"{job.rows_per_second:.0f} rows/s, retries {job.retries}, failed {job.failures}, "
         f"dead {job.dead}, eta {_eta(job.eta_seconds)}"
     )

@@ -72,6 +72,9 @@ def status_document(status: JobStatus) -> dict[str, Any]:
             for group in _groups(status)
         ],
         "first_error": _first_error(status),
+        **({"validation": status.validation} if status.validation is not None else {}),
+        **({"identity_match": status.identity} if status.identity is not None else {}),
+        **({"phase": status.current_phase, "phases": status.phases} if status.phases else {}),
     }
 
 
@@ -129,6 +132,54 @@ def job_row(job: JobRecord) -> dict[str, Any]:
     }
 
 
+def phase_lines(phases: list[dict[str, Any]]) -> list[str]:
+    """``phase 2/2 reduce: 31/64 chunks`` for the current phase, then rows per phase."""
+    if not phases:
+        return []
+    now = phases[-1]
+    lines = [f"  {now['label']}: {now['done']}/{now['chunks']} chunks"]
+    for p in phases:
+        lines.append(
+            f"    {p['label']}: {p['done']}/{p['chunks']} chunks, rows in {p['rows_in']},"
+            f" out {p['rows_out']}, rejected {p['rows_rejected']}"
+        )
+    return lines
+
+
+def validation_lines(summary: dict[str, Any] | None) -> list[str]:
+    """A validate job's reconciliation and one line per rule."""
+    if summary is None:
+        return []
+    so_far = " so far" if summary.get("partial") else ""
+    lines = [
+        f"  validation{so_far}: in {summary['rows_in']} = valid {summary['rows_valid']}"
+        f" + rejected {summary['rows_rejected']}"
+        + ("" if summary.get("reconciled") or so_far else "  (does NOT reconcile)")
+    ]
+    for name, counts in (summary.get("rules") or {}).items():
+        lines.append(
+            f"    {name} ({counts['on_violation']}): {counts['violations']} violation(s), "
+            f"{counts['rejected']} rejected"
+        )
+    return lines
+
+
+def identity_lines(summary: dict[str, Any] | None) -> list[str]:
+    """An identity_match job's figures: pairs, edges, clusters and their sizes."""
+    if summary is None:
+        return []
+    histogram = summary["cluster_size_histogram"]
+    sizes = "  ".join(f"{size}:{count}" for size, count in histogram[:12])
+    if len(histogram) > 12:
+        sizes += f"  ... ({len(histogram) - 12} more sizes)"
+    return [
+        f"  identity: {summary['records']} records, {summary['pairs_compared']} pairs compared,"
+        f" {summary['edges']} edges, {summary['clusters']} clusters"
+        f" (largest {summary['largest_cluster']})",
+        f"    cluster sizes (size:clusters): {sizes}",
+    ]
+
+
 def print_status(status: JobStatus) -> None:
     doc = status_document(status)
     counts = ", ".join(f"{k} {v}" for k, v in doc["chunks"].items() if v)
@@ -151,6 +202,9 @@ def print_status(status: JobStatus) -> None:
     if status.problems:
         lines.append(f"  dead chunks by error ({len(status.problems)}):")
         lines += error_group_lines(_groups(status), doc["id"], indent="    ")
+    lines += phase_lines(status.phases)
+    lines += validation_lines(status.validation)
+    lines += identity_lines(status.identity)
     first = doc["first_error"]
     if first is not None:
         lines.append(f"  first error: chunk {first['chunk']} attempt {first['attempt']}:")

@@ -64,7 +64,8 @@ def serve(
 
     Picks up every job that `jobctl submit` enqueues, at once on PostgreSQL
     (LISTEN/NOTIFY), within half a second on SQLite; highest priority first,
-    in submit order within a priority, each job once its depends_on jobs
+    jobs of one priority sharing the slots (the fewest running chunks next),
+    each job once its depends_on jobs
     succeeded. Any number of serve and run processes can share one
     PostgreSQL store: no chunk runs twice, and the work of one that dies is
     taken over by the others.

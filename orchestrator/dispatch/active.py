@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.dispatch.staging import staging_dir
+from orchestrator.processors.environment import resolve_job_env
 from orchestrator.spec.local_paths import python_path
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import JobState
 from orchestrator.store.base import JobProgress, JobRecord
 from orchestrator.strategies import strategy_for
 from orchestrator.strategies.base import PhaseSpec, Strategy
+
+#: Phases looked at for static facts (a custom planner's may go on further:
+#: they are never serial)
+MAX_STATIC_PHASES = 20
 
 
 def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> dict[str, Any]:
@@ -40,7 +47,10 @@ def worker_payload(record: JobRecord, spec: JobSpec, staging: Path | None) -> di
             else None
         ),
         "staging_dir": str(staging) if staging else None,
+        # the job's env: section, resolved here (the coordinator's environment)
+        "env": resolve_job_env(spec.env, os.environ),
         "csv_schema": (record.spec.get("planned") or {}).get("csv_schema"),
+        **({"steps": [dict(step) for step in spec.steps]} if spec.steps else {}),
     }
 
 
@@ -69,6 +79,9 @@ class ActiveJob:
     strategy: Strategy | None = None
     #: the phase whose chunks run now (the highest one planned)
     phase: int = 0
+    #: chunks of the phases before the current one (all succeeded): the current
+    #: phase's counts are the job's minus these
+    phase_first: int = 0
     #: worker payloads of phases after the first, built when first needed
     phase_payloads: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -111,12 +124,30 @@ class ActiveJob:
             self.phase_payloads[phase] = {**base, **extra, "key": key}
         return self.phase_payloads[phase]
 
+    @functools.cached_property
+    def serial_phases(self) -> tuple[int, ...]:
+        """The phases whose chunks run one at a time in seq order (``sequential``)."""
+        if self.strategy is None or self.spec.strategy == "parallel_chunks":
+            return ()
+        serial: list[int] = []
+        for index in range(MAX_STATIC_PHASES):
+            spec = self.phase_spec(index)
+            if spec is None:
+                break
+            if spec.serial:
+                serial.append(index)
+        return tuple(serial)
+
     def phase_label(self) -> str | None:
         """``phase 2/2 reduce`` for a job of several phases, else None."""
         if self.spec.strategy == "parallel_chunks":
             return None
         spec = self.phase_spec(self.phase)
         return spec.label() if spec is not None else None
+
+    def phase_counts(self) -> tuple[int, int]:
+        """(succeeded, total) chunks of the current phase."""
+        return max(self.done - self.phase_first, 0), max(self.total - self.phase_first, 0)
 
     def load_progress(self, progress: JobProgress) -> None:
         self.total = progress.total

@@ -24,14 +24,13 @@ What each kind of trouble costs a chunk:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import selectors
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from orchestrator.dispatch.active import ActiveJob
@@ -39,9 +38,10 @@ from orchestrator.dispatch.admission import JobSource
 from orchestrator.dispatch.adoption import Adoption
 from orchestrator.dispatch.duties import Duties, Duty, every
 from orchestrator.dispatch.feeding import Feeder
-from orchestrator.dispatch.hooks import TestHooks
+from orchestrator.dispatch.hooks import installed as installed_hooks
 from orchestrator.dispatch.ledger import Ledger, discard_part
 from orchestrator.dispatch.limits import FailureLimit
+from orchestrator.dispatch.listening import Listening
 from orchestrator.dispatch.options import (
     FLUSH_BATCH,
     FLUSH_SECONDS,
@@ -92,10 +92,11 @@ class Coordinator:
         self.observer = observer
         self.host = socket.gethostname()
         self.owner = f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.hooks = TestHooks.from_env()
+        self.hooks = installed_hooks()  # tests only (tests/hooked.py)
         self.guard = StoreGuard(options.max_store_outage)
         self.tracker = JobTracker(store, source, options.resume, self.owner, self.host)
         self.selector = selectors.DefaultSelector()
+        self.listening = Listening(self.tracker, self.selector)
         self.rng = random.Random()  # noqa: S311 - jitter, not cryptography
         # the committer thread wakes the loop through this pipe when a commit
         # answered: the end of a job is seen at once, not at select()'s timeout
@@ -247,7 +248,7 @@ class Coordinator:
         # registered before the first lease: a peer that finds our chunks also
         # finds us, and does not take them over while we live
         self.store.coordinator_heartbeat(self.owner, [], self.tracker.lease_seconds())
-        self.tracker.listen()
+        self.listening.start()
         previous = install_stop_signals(
             self.options.install_signal_handlers,
             lambda: self.request_stop(immediate=self.stop_requested > 0),
@@ -287,7 +288,7 @@ class Coordinator:
         self.selector.close()
         self.ledger.close()  # no commit callback may write to the pipe after this
         self.wakeup.close()
-        self.tracker.stop_listening()
+        self.listening.drop()
         deadline = time.monotonic() + SHUTDOWN_STORE_SECONDS
         try:
             self.leases.save_checkpoints()
@@ -305,9 +306,6 @@ class Coordinator:
     # -- the loop ---------------------------------------------------------------------
 
     def _loop(self) -> None:
-        listener = self.tracker.listener
-        if listener is not None:
-            self.selector.register(listener.fileno(), selectors.EVENT_READ, listener)
         self.selector.register(self.wakeup.reader, selectors.EVENT_READ, self.wakeup)
         while not self.tracker.finished():
             now = time.monotonic()
@@ -338,7 +336,8 @@ class Coordinator:
 
     def _readable(self, data: Slot | JobListener | WakePipe) -> None:
         if data is self.tracker.listener:
-            self._on_notify()
+            if self.listening.on_readable():
+                self.feeder.wake()
         elif data is self.wakeup:
             self.wakeup.drain()  # a commit answered: the settle duty takes it in
         else:
@@ -394,17 +393,6 @@ class Coordinator:
             held = now + self.hooks.hold_commit
         self.ledger.result(task, header, not_before=held)
 
-    def _on_notify(self) -> None:
-        listener = self.tracker.listener
-        assert listener is not None
-        try:
-            if self.tracker.notified():
-                self.feeder.wake()
-        except StoreUnavailable:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self.selector.unregister(listener.fileno())
-            self.tracker.stop_listening()  # polling from now on
-
     # -- the store duties ---------------------------------------------------------------
 
     def _heartbeat(self, now: float) -> bool:
@@ -419,6 +407,8 @@ class Coordinator:
             detail = {"owner": self.owner, "outage": self.guard.outages[-1]}
             for job_id in self.tracker.jobs:
                 self._event("store_reconnected", job_id, None, detail)
+        if ok:  # the LISTEN channel died with the outage: open it again
+            self.listening.reopen(now)
         return ok
 
     def _settle(self, now: float) -> bool:
@@ -427,7 +417,18 @@ class Coordinator:
             return False
         if not self.ledger.committing:
             self.feeder.wake()  # committed: a job may have ended
+            self._settle_touched()
         return True
+
+    def _settle_touched(self) -> None:
+        """Settle each job a chunk of which just ended, if it is finished."""
+        for job in self.ledger.take_touched():
+            ok, _ = self.guard.attempt(
+                lambda: self._end_if_settled(job, self.tracker.settle_if_finished)  # noqa: B023
+            )
+            if not ok:
+                self.ledger.touched[id(job)] = job  # checked again after the outage
+                return
 
     def _flush_due(self, duty: Duty, now: float) -> bool:
         waiting = self.ledger.waiting()
@@ -485,10 +486,15 @@ class Coordinator:
     def _check_job_ends(self) -> None:
         """Settle the jobs none of whose chunks is still ours."""
         for job in self.tracker.without_tasks(task.job for task in self.tasks.values()):
-            state = self.tracker.settle(job)
-            if state is not None:
-                self.tracker.end(job, state)
-                self._emit(time.monotonic(), extra=job)
+            self._end_if_settled(job, self.tracker.settle)
+
+    def _end_if_settled(
+        self, job: ActiveJob, settle: Callable[[ActiveJob], JobState | None]
+    ) -> None:
+        state = settle(job)
+        if state is not None:
+            self.tracker.end(job, state)
+            self._emit(time.monotonic(), extra=job)
 
     # -- observation ----------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 from orchestrator.dispatch.admission import GivenJobs, QueuedJobs
 from orchestrator.dispatch.coordinator import Coordinator
-from orchestrator.dispatch.options import RunOptions
+from orchestrator.dispatch.liblog import logs_to_file
+from orchestrator.dispatch.options import RunOptions, default_log_dir
 from orchestrator.dispatch.views import Observer
 from orchestrator.states import JobState
 from orchestrator.store.base import Store
@@ -37,7 +38,8 @@ def run_jobs(
         options, close_remote = with_remote_slots(store, job_ids, options)
     coordinator = Coordinator(store, GivenJobs(job_ids, options.resume), options, observer)
     try:
-        return coordinator.run()
+        with logs_to_file(default_log_dir()):
+            return coordinator.run()
     finally:
         if close_remote is not None:
             close_remote()
@@ -53,7 +55,8 @@ def serve_jobs(
     the slots of ``options``, until a stop is requested. Returns the final
     states of the jobs that ended while it served."""
     coordinator = Coordinator(store, QueuedJobs(queues), options or RunOptions(), observer)
-    return coordinator.run()
+    with logs_to_file(default_log_dir()):  # a library's warnings never cross the view
+        return coordinator.run()
 
 
 def serve_with_hosts(

@@ -24,7 +24,7 @@ from orchestrator.dispatch.staging import attempt_part_name
 from orchestrator.dispatch.storeguard import StoreGuard
 from orchestrator.dispatch.tracking import JobTracker
 from orchestrator.executors.base import Slot
-from orchestrator.store.base import Store
+from orchestrator.store.base import Lease, Store
 
 
 class Feeder:
@@ -111,8 +111,13 @@ class Feeder:
         if not job_ids:
             return
         lease_seconds = self.tracker.lease_seconds()
+        serial = [(job_id, phase) for job_id in job_ids for phase in jobs[job_id].serial_phases]
         ok, leased = self.guard.attempt(
-            lambda: self.store.lease_chunks(self.owner, job_ids, capacity, lease_seconds)
+            lambda: carry_states(
+                self.store,
+                self.store.lease_chunks(self.owner, job_ids, capacity, lease_seconds, serial),
+                set(serial),
+            )
         )
         if not ok or leased is None:
             return  # if the lease did happen, the next heartbeat finds and returns it
@@ -125,11 +130,11 @@ class Feeder:
         if not leased:
             return
         tasks: list[Task] = []
-        for lease in leased:
+        for lease, carried in leased:
             job = jobs[lease.job_id]
             slot = placement.choose(lease.job_id, job.spec, queues)
             self._task_counter += 1
-            task = Task(f"t{self._task_counter}", lease, job, slot, now)
+            task = Task(f"t{self._task_counter}", lease, job, slot, now, carried=carried)
             # a chunk that lost an attempt may have been finished by an orphan
             if lease.infra_attempts and self.adoption.hold_back(task, now):
                 continue
@@ -167,6 +172,21 @@ class Feeder:
         return [(jobs[job_id], error) for job_id, error in self.placer.unplaceable(specs, now)]
 
 
+def carry_states(
+    store: Store, leased: list[Lease], serial: set[tuple[int, int]]
+) -> list[tuple[Lease, Any]]:
+    """Each lease with the state its chunk starts from: for a chunk of a
+    serial phase, the one committed with its predecessor (``ctx.state``)."""
+    carried: list[tuple[Lease, Any]] = []
+    for lease in leased:
+        phase = int(lease.descriptor_doc.get("phase") or 0)
+        state = None
+        if (lease.job_id, phase) in serial:
+            state = store.carried_state(lease.job_id, phase, lease.seq)
+        carried.append((lease, state))
+    return carried
+
+
 def run_message(task: Task) -> dict[str, Any]:
     """The frame that makes a worker run ``task`` (the job's payload once per worker)."""
     job, lease, slot = task.job, task.lease, task.slot
@@ -187,4 +207,5 @@ def run_message(task: Task) -> dict[str, Any]:
         "attempt": lease.attempts + lease.infra_attempts + 1,
         "checkpoint": lease.checkpoint,
         "part_name": attempt_part_name(lease.seq, lease.fencing_token),
+        **({"state": task.carried} if task.carried is not None else {}),
     }

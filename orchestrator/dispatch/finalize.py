@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.dispatch.phases import phase_rows
 from orchestrator.dispatch.reconcile import (
     check_csv_rows,
     check_schema,
@@ -37,6 +38,7 @@ from orchestrator.dispatch.staging import (
 from orchestrator.errors import JobctlError, OutputExists
 from orchestrator.io.parts import fsync_dir, rejects_path, write_bytes_atomic
 from orchestrator.io.renames import exchange
+from orchestrator.io.sidecars import publish_sidecars
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
 from orchestrator.store.base import JobRecord, Store
@@ -72,14 +74,23 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             return dict(existing)
     chunks = store.list_chunks(job_id, [ChunkState.SUCCEEDED])
     inputs = store.job_inputs(job_id)
-    check_csv_rows(chunks, inputs, spec.input.csv)
+    # the input's records were read by phase 0 (a later phase may read them again)
+    check_csv_rows([c for c in chunks if c.phase == 0], inputs, spec.input.csv)
+    validation = None
+    if spec.type == "validate":  # per-rule counts; fails past max_reject_rate
+        from orchestrator.processors.validate_report import validation_summary
+
+        validation = validation_summary(spec.params, [(c.phase, c.part_file) for c in chunks])
     # only the last phase is the output (earlier ones are intermediate, in staging);
     # its parts are numbered from 0, as a one-phase job's are
     last = max((chunk.phase for chunk in chunks), default=0)
+    phases = phase_rows(chunks) if last > 0 else None
+    earlier = [chunk for chunk in chunks if chunk.phase != last]
     chunks = [chunk for chunk in chunks if chunk.phase == last]
     ready.mkdir(parents=True, exist_ok=True)
     parts = []
     rejects = []
+    files: dict[str, dict[str, Any]] = {}
     rows_total = 0
     schema = None
     first_seq = min((chunk.seq for chunk in chunks), default=0)
@@ -96,6 +107,10 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             os.replace(source, target)
         else:
             schema = check_schema(schema, part_schema(target, spec.output.format), final_name)
+        for name in publish_sidecars(chunk.part_file, str(ready)):
+            if name in files:
+                raise PublishError(f"two chunks wrote the file {name} beside their parts")
+            files[name] = _file_entry(ready / name, chunk.seq)
         if chunk.rows_rejected and _publish_rejects(source, ready, chunk.seq):
             rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
         parts.append(
@@ -108,6 +123,11 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
             }
         )
         rows_total += chunk.rows_out or 0
+    for chunk in earlier:  # rows an earlier phase rejected (a validate job's map phase)
+        published = chunk.rows_rejected and chunk.part_file
+        if published and _publish_rejects(Path(str(chunk.part_file)), ready, chunk.seq):
+            rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
+    side, summary = _publish_side_outputs(staging, ready)
     manifest = {
         **_job_identity(record),
         "spec_hash": record.spec_hash,
@@ -116,15 +136,51 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         "inputs": [item.to_dict() for item in inputs],
         "parts": parts,
         "rows": rows_total,
+        **({"phases": phases} if phases else {}),
         "schema": describe_schema(schema),
         "rejects": rejects,
+        **({"files": [files[name] for name in sorted(files)]} if files else {}),
+        **({"side_outputs": side} if side else {}),
+        **({"summary": summary} if summary else {}),
         "published_at": datetime.now(UTC).isoformat(),
+        **({"validation": validation} if validation is not None else {}),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True)
     write_bytes_atomic(str(ready), MANIFEST_NAME, text.encode())
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
     return manifest
+
+
+def _file_entry(path: Path, seq: int) -> dict[str, Any]:
+    """A published sidecar file (``io/sidecars.py``) as the manifest lists it."""
+    data = path.read_bytes()
+    return {"file": path.name, "seq": seq, "bytes": len(data), "checksum": _sha256(data)}
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _publish_side_outputs(staging: Path, ready: Path) -> tuple[list[str], dict[str, Any]]:
+    """Files a job's strategy left in ``<staging>/side/`` and named in
+    ``<staging>/side.json`` (identity_match: ``edges/``, ``model.json``) move
+    into the output folder with the parts, so they are published exactly once
+    with it; the list's ``summary`` goes into ``_SUCCESS``. Idempotent."""
+    listing = staging / "side.json"
+    if not listing.exists():
+        return [], {}
+    doc = json.loads(listing.read_text())
+    names = [str(name) for name in doc.get("outputs") or ()]
+    for name in names:
+        source, target = staging / "side" / name, ready / name
+        if not target.exists():
+            if not source.exists():
+                raise PublishError(f"side output {name} of the job is missing: {source}")
+            os.replace(source, target)
+    return names, dict(doc.get("summary") or {})
 
 
 def _publish_rejects(part_file: Path, ready: Path, seq: int) -> bool:

@@ -44,6 +44,7 @@ from orchestrator.dispatch import retry
 from orchestrator.dispatch.active import ActiveJob
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.executors.base import Slot
+from orchestrator.io.parts import sync_part_dirs
 from orchestrator.store.attempt_logs import AttemptLog
 from orchestrator.store.base import ChunkOutcome, Lease, OutcomeKind, Store
 
@@ -65,6 +66,8 @@ class Task:
     #: its lease was lost or given back: the worker may still run it, but its
     #: result is never committed
     dropped: bool = False
+    #: a serial phase's chunk: the state its committed predecessor left
+    carried: Any = None
 
     @property
     def seq(self) -> int:
@@ -104,6 +107,9 @@ class Ledger:
         self.max_failures = max_failures
         #: jobs that reached their failure limit, for the coordinator to stop
         self.over_limit: list[ActiveJob] = []
+        #: jobs a chunk of which ended (succeeded, dead) in a commit since the
+        #: last :meth:`take_touched`: each may be finished now
+        self.touched: dict[int, ActiveJob] = {}
         #: attempt logs to save with the next commit
         self.logs: list[AttemptLog] = []
         #: called (on the committer thread) when a background commit answered,
@@ -190,6 +196,7 @@ class Ledger:
             part_file=header.get("part_file"),
             duration=_duration(header),
             worker=worker or task.slot.name,
+            result={k: header[k] for k in ("state", "value") if k in header} or None,
         )
         self.pending.append(Pending(outcome, task, not_before=not_before))
 
@@ -422,6 +429,8 @@ class Ledger:
             elif entry.task is not None:
                 job = entry.task.job
                 _count(job, entry.outcome)
+                if entry.outcome.kind == OutcomeKind.SUCCEEDED or entry.outcome.dead:
+                    self.touched[id(job)] = job
                 if entry.outcome.kind == OutcomeKind.FAILED and job.first_error is None:
                     seq = entry.task.lease.seq
                     job.first_error = (
@@ -436,6 +445,15 @@ class Ledger:
             return False
         limit = retry.failure_limit(job.spec.retries, self.max_failures)
         return retry.should_stop(job.dead, limit)
+
+    def take_touched(self) -> list[ActiveJob]:
+        """The jobs a chunk of which ended in a commit since the last call and
+        that have no live task nor outcome left to commit here."""
+        busy = {id(task.job) for task in self.tasks.values()}
+        busy.update(id(p.task.job) for p in self.pending if p.task is not None)
+        ready = [job for key, job in self.touched.items() if key not in busy]
+        self.touched = {key: job for key, job in self.touched.items() if key in busy}
+        return ready
 
     def take_over_limit(self) -> list[ActiveJob]:
         """The jobs that reached their failure limit since the last call."""
@@ -452,7 +470,13 @@ def commit_batch(
     store: Store, owner: str, outcomes: list[ChunkOutcome], logs: list[AttemptLog]
 ) -> list[bool]:
     """Commit outcomes, then save their attempts' logs (best effort: a store
-    error there loses the logs, never the outcomes)."""
+    error there loses the logs, never the outcomes).
+
+    First the directories of the batch's parts are fsynced, once each: local
+    workers leave that to this point (io/parts.py), so that no commit records
+    a part whose rename a crash could still undo. A part whose directory
+    cannot be synced is not committed: its chunk is lost (retried)."""
+    outcomes = durable_parts(outcomes)
     accepted = store.complete_chunks(owner, outcomes)
     if logs:
         try:
@@ -460,6 +484,24 @@ def commit_batch(
         except StoreError as exc:
             _log.warning("%d attempt log(s) not saved: %s", len(logs), exc)
     return accepted
+
+
+def durable_parts(outcomes: list[ChunkOutcome]) -> list[ChunkOutcome]:
+    """``outcomes`` with every succeeded part's rename made durable; a part
+    whose directory fsync failed turns its outcome into ``lost``."""
+    parts = [o.part_file for o in outcomes if o.kind == OutcomeKind.SUCCEEDED and o.part_file]
+    failed = dict(sync_part_dirs(parts))
+    if not failed:
+        return outcomes
+    out = []
+    for o in outcomes:
+        directory = os.path.dirname(os.path.abspath(o.part_file)) if o.part_file else None
+        if o.kind == OutcomeKind.SUCCEEDED and directory in failed:
+            error = f"part directory {directory} could not be synced: {failed[directory]}"
+            _log.warning("chunk %d: %s", o.chunk_id, error)
+            o = ChunkOutcome(o.chunk_id, o.fencing_token, OutcomeKind.LOST, error=error)
+        out.append(o)
+    return out
 
 
 def _duration(header: dict[str, Any]) -> float:

@@ -52,7 +52,9 @@ def open_job(store: Store, job_id: int, resume: bool) -> ActiveJob | JobState:
         job.record = store.set_job_state(job_id, JobState.RUNNING)
     job.load_progress(store.job_progress(job_id))
     if job.spec.strategy != "parallel_chunks":
-        job.phase = current_phase(store.list_chunks(job_id))
+        chunks = store.list_chunks(job_id)
+        job.phase = current_phase(chunks)
+        job.phase_first = sum(1 for c in chunks if c.phase < job.phase)
     if job.staging is not None:
         job.staging.mkdir(parents=True, exist_ok=True)
     return job

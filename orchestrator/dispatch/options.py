@@ -14,6 +14,8 @@ from pathlib import Path
 from orchestrator.dispatch.storeguard import MAX_OUTAGE_SECONDS
 from orchestrator.errors import ExitCode
 from orchestrator.executors.base import Slot
+from orchestrator.io.parts import DIR_SYNC_BY_COMMITTER, DIR_SYNC_ENV
+from orchestrator.processors.environment import without_store_credentials
 from orchestrator.protocol import HEARTBEAT_ENV
 from orchestrator.spec.model import LocalExecutorSpec
 from orchestrator.states import JobState
@@ -110,10 +112,14 @@ def local_worker_count(
 
 
 def worker_env(heartbeat_timeout: float) -> dict[str, str]:
-    """A local worker's environment: it sends heartbeats at twice the rate the
-    jobs' ``timeouts.heartbeat`` asks (at least every second)."""
+    """A local worker's environment: the coordinator's minus the store's
+    credentials (user code runs in it); it sends heartbeats at twice the rate the
+    jobs' ``timeouts.heartbeat`` asks (at least every second), and leaves the
+    fsync of its parts' directory to the committer (io/parts.py), which syncs
+    it once per batch of commits instead of once per part."""
     interval = max(0.05, min(WORKER_HEARTBEAT_MAX_SECONDS, heartbeat_timeout / 2))
-    return {**os.environ, HEARTBEAT_ENV: f"{interval:g}"}
+    env = without_store_credentials(os.environ)
+    return {**env, HEARTBEAT_ENV: f"{interval:g}", DIR_SYNC_ENV: DIR_SYNC_BY_COMMITTER}
 
 
 def exit_code_for(final: dict[int, JobState], interrupted: bool = False) -> int:

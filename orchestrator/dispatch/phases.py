@@ -12,7 +12,10 @@ writes (the shuffle manifest) is rewritten with the same bytes.
 
 from __future__ import annotations
 
+import time
+
 from orchestrator.dispatch.active import ActiveJob
+from orchestrator.dispatch.hooks import installed
 from orchestrator.errors import PlanningError
 from orchestrator.states import ChunkState
 from orchestrator.store.base import ChunkRecord, Store
@@ -27,6 +30,23 @@ def current_phase(chunks: list[ChunkRecord]) -> int:
     return max((c.phase for c in chunks), default=0)
 
 
+def phase_rows(chunks: list[ChunkRecord]) -> list[dict[str, int]]:
+    """Rows in, out and rejected per phase of the succeeded ``chunks`` (the
+    ``_SUCCESS`` manifest's reconciliation: each phase after the first reads
+    what the one before it wrote)."""
+    phases: dict[int, dict[str, int]] = {}
+    for c in chunks:
+        row = phases.setdefault(
+            c.phase,
+            {"phase": c.phase, "chunks": 0, "rows_in": 0, "rows_out": 0, "rows_rejected": 0},
+        )
+        row["chunks"] += 1
+        row["rows_in"] += c.rows_in or 0
+        row["rows_out"] += c.rows_out or 0
+        row["rows_rejected"] += c.rows_rejected or 0
+    return [phases[p] for p in sorted(phases)]
+
+
 def advance(store: Store, job: ActiveJob) -> bool:
     """Plan and add the job's next phase if its strategy has one (True: the
     job goes on); False: the current phase is the last, publish it. Raises
@@ -35,13 +55,19 @@ def advance(store: Store, job: ActiveJob) -> bool:
         return False
     if job.staging is None:
         raise PlanningError(f"strategy {job.spec.strategy} needs an output (its staging area)")
+    if hold := installed().hold_phase_plan:  # tests: a kill between two phases
+        time.sleep(hold)
     for _ in range(MAX_EMPTY_PHASES):
         chunks = store.list_chunks(job.record.id)
         last = current_phase(chunks)
         job.phase = last
         outcomes = [
             CommittedChunk(
-                c.seq, c.phase, (c.part_file,) if c.part_file else (), c.rows_out or 0, {}
+                c.seq,
+                c.phase,
+                (c.part_file,) if c.part_file else (),
+                c.rows_out or 0,
+                dict(c.result or {}),
             )
             for c in chunks
             if c.phase == last and c.state == ChunkState.SUCCEEDED
@@ -53,6 +79,7 @@ def advance(store: Store, job: ActiveJob) -> bool:
             next_seq=max((c.seq for c in chunks), default=-1) + 1,
             planned=job.planned,
             input_chunks=[c.descriptor for c in chunks if c.phase == 0],
+            python_path=tuple(job.payload.get("python_path") or ()),
         )
         following = job.strategy.next_chunks(ctx, last, outcomes)
         if following is None:
@@ -61,6 +88,8 @@ def advance(store: Store, job: ActiveJob) -> bool:
         label = spec.label() if spec is not None else f"phase {last + 2}"
         added = store.start_phase(job.record.id, last + 1, following, label)
         job.phase = last + 1
+        job.phase_first = len(chunks)
+        job.load_progress(store.job_progress(job.record.id))
         if following or not added:  # not added: another planner did it first
             return True
     raise PlanningError(f"more than {MAX_EMPTY_PHASES} empty phases in a row")

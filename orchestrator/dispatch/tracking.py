@@ -26,7 +26,7 @@ from orchestrator.dispatch.options import (
 )
 from orchestrator.dispatch.recovery import gone_reason
 from orchestrator.errors import JobctlError, StoreUnavailable
-from orchestrator.states import JOB_TERMINAL, JobState
+from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
 from orchestrator.store.base import JobListener, Store
 
 
@@ -52,9 +52,14 @@ class JobTracker:
 
     # -- coming in ---------------------------------------------------------------------
 
+    @property
+    def serving(self) -> bool:
+        """Jobs keep coming (serve): a wake-up channel is worth having."""
+        return isinstance(self.source, QueuedJobs)
+
     def listen(self) -> None:
         """A wake-up channel when jobs keep coming (serve); polling without one."""
-        if isinstance(self.source, QueuedJobs):
+        if self.serving:
             with contextlib.suppress(StoreUnavailable):
                 self.listener = self.store.listen()
 
@@ -137,6 +142,19 @@ class JobTracker:
         for job in list(self.jobs.values()):
             if id(job) not in busy:
                 yield job
+
+    def settle_if_finished(self, job: ActiveJob) -> JobState | None:
+        """Settle a job one of whose chunks just ended, if none of its chunks is
+        pending or running any more (any coordinator's): a served job is
+        published as soon as its own chunks are done, not when a lease finds
+        nothing left of every job. Checked before the claim, so a job that is
+        not finished is never claimed."""
+        if job.record.id not in self.jobs or job.final_state is not None:
+            return None
+        counts = self.store.job_progress(job.record.id).chunks
+        if counts.get(ChunkState.PENDING, 0) or counts.get(ChunkState.RUNNING, 0):
+            return None
+        return self.settle(job)
 
     def settle(self, job: ActiveJob) -> JobState | None:
         """Settle a job whose chunks all ended, when this coordinator wins the

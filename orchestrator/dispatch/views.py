@@ -39,6 +39,10 @@ class JobView:
     eta_seconds: float | None
     #: the first error of a failing chunk, short (None: none failed, or not known)
     error: str | None = None
+    #: a job of several phases: the current one ("phase 2/2 reduce") and its counts
+    phase: str | None = None
+    phase_done: int = 0
+    phase_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,9 @@ def job_view(job: ActiveJob, now: float, elapsed: float) -> JobView:
         rows_per_second=rows_per_s,
         eta_seconds=remaining / rate_chunks if rate_chunks > 0 else None,
         error=job.first_error,
+        phase=job.phase_label(),
+        phase_done=job.phase_counts()[0],
+        phase_total=job.phase_counts()[1],
     )
 
 

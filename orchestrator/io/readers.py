@@ -23,11 +23,11 @@ from typing import cast
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from orchestrator.errors import PlanningError
 from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.csv_errors import CsvErrors as _CsvErrors
+from orchestrator.io.parquet_files import PARQUET_FILES, OpenParquet
 from orchestrator.planning.input_files import open_binary, resolve
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.spec.model import CsvOptions
@@ -197,17 +197,6 @@ def _filesystem(path: str | None) -> tuple[pafs.FileSystem, str]:
     return (fs or pafs.LocalFileSystem()), inner
 
 
-def _parquet_file(desc: ChunkDescriptor) -> pq.ParquetFile:
-    fs, inner = _filesystem(desc.path)
-    return pq.ParquetFile(inner, filesystem=fs)
-
-
-def _group_offset(pf: pq.ParquetFile, group: int) -> int:
-    """Global row number of the first row of ``group`` (from the footer, already read)."""
-    meta = pf.metadata
-    return sum(meta.row_group(i).num_rows for i in range(group))
-
-
 def _read_parquet(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
     """Decode the chunk's row groups and keep the global rows [start, stop).
 
@@ -223,8 +212,10 @@ def _read_parquet(desc: ChunkDescriptor, columns: list[str] | None) -> pa.Table:
     batches = list(_parquet_batches(desc, columns, PARQUET_BATCH_ROWS))
     if batches:
         return pa.Table.from_batches(batches)
-    with _parquet_file(desc) as pf:
-        return pf.schema_arrow.empty_table().select(columns or pf.schema_arrow.names)
+    assert desc.path is not None
+    with PARQUET_FILES.open(desc.path) as opened:
+        schema = opened.file.schema_arrow
+        return schema.empty_table().select(columns or schema.names)
 
 
 def _parquet_batches(
@@ -239,8 +230,10 @@ def _parquet_batches(
     """
     if not desc.row_groups:
         return
-    with _parquet_file(desc) as pf:
-        pos = _group_offset(pf, desc.row_groups[0])
+    assert desc.path is not None
+    with PARQUET_FILES.open(desc.path) as opened:
+        pf = opened.file
+        pos = opened.group_offset(desc.row_groups[0])
         batches = pf.iter_batches(
             batch_size=batch_size, row_groups=list(desc.row_groups), columns=columns
         )
@@ -248,7 +241,7 @@ def _parquet_batches(
             try:
                 batch = next(batches, None)
             except (pa.ArrowException, OSError) as exc:  # a bad page, a truncated file
-                group = _group_at(pf, desc, pos)
+                group = _group_at(opened, desc, pos)
                 raise DamagedInput(f"{desc.path}: row group {group}: {exc}") from None
             if batch is None:
                 break
@@ -259,35 +252,30 @@ def _parquet_batches(
             pos += batch.num_rows
             if pos >= desc.stop:
                 return
-        raise DamagedInput(f"{desc.path}: {_short_of(pf, desc, pos)}")
+        raise DamagedInput(f"{desc.path}: {_short_of(opened, desc, pos)}")
 
 
 class DamagedInput(PlanningError):
     """An input's data disagrees with its own metadata; nothing of it may be published."""
 
 
-def _group_at(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> int:
+def _group_at(opened: OpenParquet, desc: ChunkDescriptor, pos: int) -> int:
     """The row group of the chunk that holds global row ``pos`` (its last if none)."""
-    first = _group_offset(pf, desc.row_groups[0])
-    for group in desc.row_groups:
-        first += pf.metadata.row_group(group).num_rows
-        if pos < first:
-            return group
-    return desc.row_groups[-1]
+    group = opened.group_of_row(pos)
+    return group if group in desc.row_groups else desc.row_groups[-1]
 
 
-def _short_of(pf: pq.ParquetFile, desc: ChunkDescriptor, pos: int) -> str:
+def _short_of(opened: OpenParquet, desc: ChunkDescriptor, pos: int) -> str:
     """Which row group came up short, for the error: the one holding row ``pos``."""
-    meta = pf.metadata
-    first = _group_offset(pf, desc.row_groups[0])
+    meta = opened.file.metadata
     for group in desc.row_groups:
+        first = opened.group_offset(group)
         rows = meta.row_group(group).num_rows
         if pos < first + rows:
             return (
                 f"row group {group} declares {rows} rows but only {pos - first} could be "
                 "decoded (damaged file)"
             )
-        first += rows
     return f"row groups {list(desc.row_groups)} decoded {pos} rows, expected up to {desc.stop}"
 
 

@@ -105,15 +105,50 @@ class Comparison:
             right.is_null().to_numpy(zero_copy_only=False)
         )
         equal = pc.fill_null(pc.equal(left, right), False).to_numpy(zero_copy_only=False)
-        out = np.full(len(left), ELSE_LEVEL, dtype=np.uint8)
-        if self.thresholds:
-            score = self._scores(left, right, null)
+        score = self._scores(left, right, null) if self.thresholds else None
+        return self._levels_from(score, equal, null)
+
+    def _levels_from(
+        self, score: np.ndarray | None, equal: np.ndarray, null: np.ndarray
+    ) -> np.ndarray:
+        """Levels from each pair's score (None: no thresholds), equality and nulls."""
+        out = np.full(len(equal), ELSE_LEVEL, dtype=np.uint8)
+        if score is not None:
             for index, threshold in enumerate(self.thresholds):
                 met = score <= threshold if self.measures_distance else score >= threshold
                 out[met] = ELSE_LEVEL + 1 + index
         out[equal] = self.level_count - 1
         out[null] = NULL_LEVEL
         return out
+
+    def levels_of_pairs(
+        self, values: pa.Array | pa.ChunkedArray, left: np.ndarray, right: np.ndarray
+    ) -> np.ndarray:
+        """The level of each pair ``values[left[i]]``, ``values[right[i]]``.
+
+        The same as ``levels(values.take(left), values.take(right))`` without
+        copying a string per pair: the column is dictionary-encoded once, pairs
+        compare codes, and only distinct unequal code pairs are scored.
+        """
+        values = _contiguous(values)
+        if self.kind in _NUMERIC_DEFAULTS:
+            return self.levels(values.take(pa.array(left)), values.take(pa.array(right)))
+        encoded = values.dictionary_encode()
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        a, b = codes[np.asarray(left, np.int64)], codes[np.asarray(right, np.int64)]
+        null = (a < 0) | (b < 0)
+        equal = (a == b) & ~null
+        score = None
+        if self.thresholds:
+            scored = ~null & ~equal
+            score = np.full(len(a), np.inf if self.measures_distance else -np.inf)
+            score[scored] = _code_pair_scores(
+                pc.cast(encoded.dictionary, pa.string()),
+                a[scored],
+                b[scored],
+                _FUZZY[self.kind][0],
+            )
+        return self._levels_from(score, equal, null)
 
     def _scores(self, left: pa.Array, right: pa.Array, null: np.ndarray) -> np.ndarray:
         if self.kind in _FUZZY:
@@ -143,11 +178,29 @@ def _distinct_pair_scores(left: pa.Array, right: pa.Array, scorer: Any) -> np.nd
     ).dictionary_encode()
     codes = both.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     width = max(len(both.dictionary), 1)
-    distinct, inverse = np.unique(codes[:n] * width + codes[n:], return_inverse=True)
+    # a hash table, not a sort: Arrow's dictionary encoding of the pair codes
+    pairs = pa.array(codes[:n] * width + codes[n:]).dictionary_encode()
+    distinct = pairs.dictionary.to_numpy()
+    inverse = pairs.indices.to_numpy(zero_copy_only=False)
     a = both.dictionary.take(pa.array(distinct // width)).to_pylist()
     b = both.dictionary.take(pa.array(distinct % width)).to_pylist()
     scores = np.asarray(process.cpdist(a, b, scorer=scorer, workers=1), dtype=np.float64)
-    return scores[inverse.ravel()]
+    return scores[inverse]
+
+
+def _code_pair_scores(
+    dictionary: pa.Array, a: np.ndarray, b: np.ndarray, scorer: Any
+) -> np.ndarray:
+    """``scorer`` of ``dictionary[a[i]]`` vs ``dictionary[b[i]]``, once per distinct code pair."""
+    if not len(a):
+        return np.zeros(0, np.float64)
+    width = max(len(dictionary), 1)
+    pairs = pa.array(a * width + b).dictionary_encode()  # a hash table, not a sort
+    distinct = pairs.dictionary.to_numpy()
+    left = dictionary.take(pa.array(distinct // width)).to_pylist()
+    right = dictionary.take(pa.array(distinct % width)).to_pylist()
+    scores = np.asarray(process.cpdist(left, right, scorer=scorer, workers=1), dtype=np.float64)
+    return scores[pairs.indices.to_numpy(zero_copy_only=False)]
 
 
 def _contiguous(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -163,6 +216,18 @@ def compare_fields(
     left: Sequence[pa.Array | pa.ChunkedArray],
     right: Sequence[pa.Array | pa.ChunkedArray],
 ) -> np.ndarray:
-    """Levels of every field for every pair, shape (pairs, fields)."""
+    """Levels of every field for every pair, shape (pairs, fields) (see also
+    :func:`compare_pairs`, the same by row indexes without copying values)."""
     columns = [c.levels(a, b) for c, a, b in zip(comparisons, left, right, strict=True)]
     return np.stack(columns, axis=1) if columns else np.zeros((0, 0), np.uint8)
+
+
+def compare_pairs(
+    comparisons: Sequence[Comparison],
+    columns: Sequence[pa.Array | pa.ChunkedArray],
+    left: np.ndarray,
+    right: np.ndarray,
+) -> np.ndarray:
+    """Levels of every field for the row pairs (``left[i]``, ``right[i]``) of ``columns``."""
+    levels = [c.levels_of_pairs(v, left, right) for c, v in zip(comparisons, columns, strict=True)]
+    return np.stack(levels, axis=1) if levels else np.zeros((len(left), 0), np.uint8)

@@ -27,11 +27,13 @@ def stored_spec(job: JobSpec, plan: Plan) -> dict[str, Any]:
 
         planned["csv_schema"] = encode_schema(plan.csv_schema)
     if job.strategy != "parallel_chunks":  # facts fixed once (the partition count)
-        from orchestrator.strategies import strategy_for
+        from orchestrator.strategies import phase_labels, strategy_for
         from orchestrator.strategies.map_reduce import estimate_arrow_bytes
 
         est = estimate_arrow_bytes([(f.format, f.size) for f in plan.inputs])
-        planned["strategy"] = strategy_for(job.strategy_spec()).planned_facts(est)
+        strategy = strategy_for(job.strategy_spec())
+        planned["strategy"] = strategy.planned_facts(est)
+        planned["phase_labels"] = phase_labels(strategy, planned["strategy"])
     if planned:
         stored["planned"] = planned
     return stored

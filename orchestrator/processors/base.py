@@ -81,6 +81,16 @@ PROCESSOR_LOGGER.setLevel(logging.INFO)
 PROCESSOR_LOGGER.propagate = False
 
 
+@dataclass(frozen=True, slots=True)
+class SetupContext:
+    """What a processor module's ``setup(ctx)`` sees: once per worker process
+    per job, before its first chunk there (``processors/python_callable.py``)."""
+
+    params: dict[str, Any]
+    job_name: str
+    logger: logging.Logger = PROCESSOR_LOGGER
+
+
 @dataclass(slots=True, eq=False)
 class ChunkContext:
     """What a processor may know and do besides transforming its table.
@@ -108,6 +118,20 @@ class ChunkContext:
     state: Any = None
     #: a small JSON-able value reported with the outcome (custom planners read it)
     result: Any = None
+    #: the job's staging area: where a multi-phase job type's planner left the
+    #: files its later phases read (``processors/identity/``)
+    staging_dir: str | None = None
+    #: CSV records the reader left out (``input.csv.bad_rows: reject``: io/csv_errors.BadRow)
+    bad_rows: list[Any] = field(default_factory=list)
+    #: the input's CSV options (None: not CSV), to find a row's line
+    csv: Any = None
+    #: a data-quality report for the attempt to write beside the part
+    #: (``type: validate``: processors/validate_quarantine.Quality)
+    quality: Any = None
+    #: what the processor module's ``setup(ctx)`` returned in this worker process
+    resources: Any = None
+    #: ``{name: bytes}`` published beside the chunk's part (``io/sidecars.py``)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     def checkpoint(self, state: Any) -> None:
         """Save ``state`` (JSON-able) so a later attempt of this chunk can resume."""

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from orchestrator.errors import ProcessorError
+from orchestrator.processors.environment import without_store_credentials
 
 if TYPE_CHECKING:
     from orchestrator.processors.base import ChunkContext
@@ -54,7 +55,7 @@ class CommandProcessor:
 
     def __call__(self, table: pa.Table, ctx: ChunkContext) -> pa.Table | None:
         data = encode_table(table, self.stdin_format)
-        env = dict(os.environ)
+        env = without_store_credentials(os.environ)  # the worker's already is
         env["JOBCTL_JOB_NAME"] = ctx.job_name
         env["JOBCTL_CHUNK_SEQ"] = str(ctx.chunk.seq)
         env["JOBCTL_ATTEMPT"] = str(ctx.attempt)

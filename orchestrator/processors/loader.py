@@ -15,14 +15,18 @@ from typing import Any
 from orchestrator.errors import ProcessorError
 from orchestrator.processors.base import Processor
 from orchestrator.processors.command import make_command_processor
-from orchestrator.processors.python_callable import load_callable
+from orchestrator.processors.python_callable import NO_HOOKS, Hooks, load_callable, module_hooks
 from orchestrator.spec.model import JOB_TYPES
 
 #: Built-in job types that exist today: type name -> (module, function).
 BUILTIN_PROCESSORS: dict[str, tuple[str, str]] = {
     "convert": ("orchestrator.processors.convert", "convert"),
     "dedupe": ("orchestrator.processors.dedupe", "dedupe"),
+    "identity_match": ("orchestrator.processors.identity", "identity_match"),
     "noop": ("orchestrator.processors.noop", "noop"),
+    "report": ("orchestrator.processors.report.processor", "report"),
+    "transform": ("orchestrator.processors.transform", "transform"),
+    "validate": ("orchestrator.processors.validate", "validate"),
 }
 
 
@@ -56,6 +60,18 @@ def load_processor(job: Mapping[str, Any]) -> Processor:
         func: Processor = getattr(module, builtin[1])
         return func
     raise ProcessorError(f"job {name!r} names no processor: set one of type, python or command")
+
+
+def load_hooks(job: Mapping[str, Any]) -> Hooks:
+    """The ``setup``/``teardown`` of the module behind a loaded processor
+    (a ``python:`` reference's module or a built-in type's); none for ``command``."""
+    python = job.get("python")
+    if python:
+        return module_hooks(str(python).partition(":")[0])
+    builtin = BUILTIN_PROCESSORS.get(job.get("type") or "")
+    if builtin is not None and not job.get("command"):
+        return module_hooks(builtin[0])
+    return NO_HOOKS
 
 
 def check_processor(job: Mapping[str, Any]) -> None:

@@ -3,19 +3,27 @@
 The reference is resolved once per job on each worker (and once in the
 coordinator by ``loader.check_processor``), so the import cost and any import-time
 error are paid and reported once, not per chunk.
+
+The module may also export ``setup(ctx)`` and ``teardown()``
+(:func:`module_hooks`): the worker runs ``setup`` once per worker process per
+job, before its first chunk there, and hands what it returned to every chunk
+as ``ctx.resources`` (a model loaded from a local path, a warmed cache);
+``teardown`` runs when the worker drops the job or exits. The coordinator's
+early check imports the module but never runs ``setup``.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ProcessorError
 
 if TYPE_CHECKING:
-    from orchestrator.processors.base import Processor
+    from orchestrator.processors.base import Processor, SetupContext
 
 
 def load_callable(ref: str, search_path: Sequence[str] = ()) -> Processor:
@@ -48,3 +56,29 @@ def load_callable(ref: str, search_path: Sequence[str] = ()) -> Processor:
         raise ProcessorError(f"{ref!r} is not callable (it is a {type(obj).__name__})")
     func: Processor = obj
     return func
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """A processor module's optional once-per-worker hooks."""
+
+    setup: Callable[[SetupContext], Any] | None = None
+    teardown: Callable[[], Any] | None = None
+
+
+NO_HOOKS = Hooks()
+
+
+def module_hooks(module_name: str) -> Hooks:
+    """``setup``/``teardown`` of an already imported module (absent: None);
+    an attribute of that name that is not callable is an error, not ignored."""
+    module = sys.modules[module_name]
+    found: dict[str, Any] = {}
+    for name in ("setup", "teardown"):
+        hook = getattr(module, name, None)
+        if hook is not None and not callable(hook):
+            raise ProcessorError(
+                f"{module_name}.{name} must be a function, not {type(hook).__name__}"
+            )
+        found[name] = hook
+    return Hooks(**found) if any(found.values()) else NO_HOOKS

@@ -9,11 +9,12 @@ if any were found, so a fallback value is never used for real.
 from __future__ import annotations
 
 import codecs
-import re
+import dataclasses
 from typing import Any
 
 from orchestrator.io.formats import default_compression, output_problem
 from orchestrator.spec.checks import PYTHON_REF, Checker, one_of, suggest
+from orchestrator.spec.env_section import read_env
 from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
@@ -35,33 +36,21 @@ from orchestrator.spec.model import (
     SourceLocation,
     Timeouts,
 )
+from orchestrator.spec.names import NAME_MAX, NAME_PATTERN
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
-from orchestrator.spec.strategy import StrategySpec, read_strategy
+from orchestrator.spec.strategy import StrategySpec, declares_phases, read_strategy
 from orchestrator.spec.support import output_path_refusal, strategy_refusal, type_refusal
+from orchestrator.spec.type_sections import TypedSections
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, to_plain
 from orchestrator.states import Priority
 
-JOB_KEYS: tuple[str, ...] = (
-    "name",
-    "type",
-    "python",
-    "command",
-    "params",
-    "priority",
-    "queue",
-    "strategy",
-    "input",
-    "chunking",
-    "output",
-    "executor",
-    "timeouts",
-    "retries",
-    "schedule",
-    "depends_on",
-    "concurrency",
+_JOB_KEY_WORDS = (
+    "name type python command params priority queue strategy input chunking output executor "
+    "timeouts retries schedule depends_on concurrency steps env"
 )
+JOB_KEYS: tuple[str, ...] = tuple(_JOB_KEY_WORDS.split())
 PROCESSOR_KEYS: tuple[str, ...] = ("type", "python", "command")
 # Keys that are one choice: a job setting one of them drops the defaults' others.
 EXCLUSIVE_KEYS: dict[tuple[str, ...], list[frozenset[str]]] = {
@@ -71,8 +60,6 @@ EXCLUSIVE_KEYS: dict[tuple[str, ...], list[frozenset[str]]] = {
     ("executor",): [frozenset({"local", "ssh"})],
 }
 PRIORITIES: tuple[str, ...] = tuple(p.name for p in sorted(Priority, reverse=True))
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-NAME_MAX = 128
 
 
 class JobReader:
@@ -97,16 +84,21 @@ class JobReader:
 
         type_, python, command = self._processor(node, p)
         input_node, schedule_node = get("input"), get("schedule")
+        typed = TypedSections(c, node, p, self.base_dir, type_)
+        params = typed.params(self._params(get("params"), f"{p}.params"))
+        inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
+        strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params)
+        params, strategy, steps = typed.after_strategy(inp, params, strategy)
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
             python=python,
             command=command,
-            params=self._params(get("params"), f"{p}.params"),
+            params=params,
             priority=Priority[choice("priority", PRIORITIES, "NORMAL")],
             queue=self._name(get("queue"), f"{p}.queue") or "default",
-            **self._strategy(get("strategy"), f"{p}.strategy", type_, get("params")),
-            input=self._input(input_node, f"{p}.input") if input_node else InputSpec(),
+            **strategy,
+            input=inp,
             chunking=self._chunking(get("chunking"), f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
             executor=self._executor(get("executor"), f"{p}.executor"),
@@ -115,8 +107,20 @@ class JobReader:
             schedule=self._schedule(schedule_node, f"{p}.schedule") if schedule_node else None,
             depends_on=self._depends_on(get("depends_on"), f"{p}.depends_on"),
             concurrency=choice("concurrency", CONCURRENCY_POLICIES, "allow"),
+            steps=steps,
+            env=read_env(c, get("env"), f"{p}.env"),
             source=SourceLocation(self.source_file, node.line),
         )
+        if type_ == "identity_match":
+            from orchestrator.spec.identity_params import check_identity_job
+
+            check_identity_job(
+                c, get("params"), f"{p}.params", get("strategy"), get("output"), node
+            )
+            if isinstance(model := job.params.get("model"), str) and model:
+                # a saved model is read by the workers: resolved against the spec's folder
+                params = {**job.params, "model": resolve_path(model, self.base_dir)}
+                job = dataclasses.replace(job, params=params)
         c.job_prefix = ""
         return job
 
@@ -143,7 +147,7 @@ class JobReader:
     ) -> tuple[str | None, str | None, tuple[str, ...] | None]:
         c = self.c
         present = [key for key in PROCESSOR_KEYS if key in node.entries]
-        if not present:
+        if not present and not declares_phases(node):  # hybrid: each phase says
             c.add(
                 node,
                 p,
@@ -190,11 +194,17 @@ class JobReader:
         return type_, python, command
 
     def _strategy(
-        self, node: YNode | None, path: str, job_type: str | None, params_node: YNode | None
+        self,
+        node: YNode | None,
+        path: str,
+        job_type: str | None,
+        params_node: YNode | None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``strategy`` and ``strategy_options`` of the JobSpec: the type, and
         the whole StrategySpec when it is more than the type's defaults."""
-        params = to_plain(params_node) if isinstance(params_node, YMap) else None
+        if params is None:
+            params = to_plain(params_node) if isinstance(params_node, YMap) else None
         errors = len(self.c.issues)
         spec = read_strategy(
             self.c, node, path, self._processor, job_type=job_type, job_params=params

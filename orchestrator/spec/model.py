@@ -168,6 +168,10 @@ class JobSpec:
     schedule: str | None = None
     depends_on: tuple[str, ...] = ()
     concurrency: str = "allow"
+    #: preprocessing ``steps:`` in canonical form (``standardize/pipeline.py``)
+    steps: tuple[dict[str, Any], ...] = ()
+    #: ``env: {pass: [...], set: {...}}`` for user code (``spec/env_section.py``)
+    env: dict[str, Any] | None = None
     source: SourceLocation = field(default=SourceLocation("<memory>"), compare=False)
 
     def __post_init__(self) -> None:
@@ -197,7 +201,7 @@ class JobSpec:
             return f"python:{self.python}"
         if self.command:
             return "command:" + " ".join(self.command)
-        return f"type:{self.type}"
+        return f"type:{self.type}" if self.type else f"strategy:{self.strategy}"
 
     def to_dict(self) -> dict[str, Any]:
         """Canonical JSON-able form (stored with the job, hashed for resume checks)."""
@@ -209,6 +213,12 @@ class JobSpec:
         data["depends_on"] = list(self.depends_on)
         if self.strategy_options is None:
             data.pop("strategy_options")
+        if self.steps:  # absent when empty: the hash of a job without steps is unchanged
+            data["steps"] = [dict(step) for step in self.steps]
+        else:
+            data.pop("steps")
+        if self.env is None:  # absent when unset: the spec hash stays as it was
+            data.pop("env")
         if self.executor.ssh is not None:
             data["executor"]["ssh"] = self.executor.ssh.to_dict()
         return data
@@ -243,6 +253,8 @@ class JobSpec:
             schedule=d.get("schedule"),
             depends_on=tuple(d.get("depends_on") or ()),
             concurrency=d.get("concurrency", "allow"),
+            steps=tuple(dict(step) for step in d.get("steps") or ()),
+            env=d.get("env"),
         )
 
     def spec_hash(self) -> str:

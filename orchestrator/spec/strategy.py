@@ -134,6 +134,16 @@ class StrategySpec:
         )
 
 
+def declares_phases(job: YMap) -> bool:
+    """Whether a job's ``strategy`` is a ``hybrid`` one: its phases name what
+    runs on each chunk, so the job itself need not."""
+    node = job.get("strategy")
+    if not isinstance(node, YMap):
+        return False
+    kind = node.get("type")
+    return isinstance(kind, YScalar) and kind.value == "hybrid"
+
+
 def read_strategy(
     c: Checker,
     node: YNode | None,
@@ -269,10 +279,20 @@ def _custom(c: Checker, m: YMap, path: str) -> StrategySpec:
 def _implied(
     spec: StrategySpec, job_type: str | None, params: dict[str, Any] | None
 ) -> StrategySpec:
-    """``type: dedupe`` is a map_reduce partitioned by its normalized key."""
-    if job_type != "dedupe" or spec.type not in ("parallel_chunks", "map_reduce"):
+    """``type: dedupe`` is a map_reduce partitioned by its normalized key;
+    ``type: transform`` with ``partition_by`` one partitioned by that key;
+    ``type: identity_match`` plans its own phases (``strategies/identity_match.py``)."""
+    if job_type == "identity_match":
+        return StrategySpec(type="identity_match")
+    if spec.type not in ("parallel_chunks", "map_reduce"):
         return spec
     params = params or {}
+    if job_type == "transform" and params.get("partition_by"):
+        return _keyed_transform(spec, params)
+    if job_type == "report":
+        return _report(spec, params)
+    if job_type != "dedupe":
+        return spec
     key = params.get("key")
     keys = tuple([key] if isinstance(key, str) else key or ())
     normalize = params.get("normalize") or ()
@@ -282,6 +302,35 @@ def _implied(
         type="map_reduce",
         partition_by=spec.partition_by or tuple(str(k) for k in keys),
         normalize=spec.normalize or tuple(str(n) for n in normalize),
+    )
+
+
+def _keyed_transform(spec: StrategySpec, params: dict[str, Any]) -> StrategySpec:
+    """Map: ``map_sql`` per chunk (or the rows as read); shuffle by
+    ``partition_by``; reduce: the job's own ``sql`` over each partition."""
+    key = params["partition_by"]
+    keys = tuple(str(k) for k in ([key] if isinstance(key, str) else key))
+    map_ref = spec.map
+    if map_ref is None and params.get("map_sql") is not None:
+        map_ref = ProcessorRef(type="transform", params={**params, "step": "map"})
+    return _replace(spec, type="map_reduce", partition_by=spec.partition_by or keys, map=map_ref)
+
+
+#: The constant shuffle key of a report's summaries (processors/report/processor.py).
+REPORT_KEY = "_report"
+#: A report's summaries meet in one reduce chunk, never split by size.
+REPORT_PARTITION_SIZE = 1 << 50
+
+
+def _report(spec: StrategySpec, params: dict[str, Any]) -> StrategySpec:
+    """Map: one summary row per chunk; one partition: the merge and the report."""
+    return _replace(
+        spec,
+        type="map_reduce",
+        partition_by=(REPORT_KEY,),
+        partitions=1,
+        partition_size=REPORT_PARTITION_SIZE,
+        map=ProcessorRef(type="report", params={**params, "step": "map"}),
     )
 
 

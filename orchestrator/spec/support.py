@@ -16,11 +16,9 @@ from orchestrator.spec.model import JOB_TYPES
 from orchestrator.spec.strategy_names import STRATEGIES
 
 #: Built-in job types that have no processor in this build.
-NOT_YET_TYPES: frozenset[str] = frozenset(
-    {"validate", "transform", "identity_match", "household", "report", "migrate", "sync"}
-)
+NOT_YET_TYPES: frozenset[str] = frozenset({"household", "migrate", "sync"})
 #: Strategies whose phases the coordinator does not run yet.
-NOT_YET_STRATEGIES: frozenset[str] = frozenset({"sequential", "streaming", "hybrid", "custom"})
+NOT_YET_STRATEGIES: frozenset[str] = frozenset({"streaming"})
 #: ``scheme://`` in ``output.path``: the part writer writes local (or shared) folders only.
 OUTPUT_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 

@@ -1,13 +1,22 @@
 """Vectorized standardization of Arrow columns, by step name.
 
-The preprocessing ``steps:`` of any job and the ``standardize:`` list of an
+The preprocessing ``steps:`` of any job (:mod:`.pipeline`) and the ``standardize:`` list of an
 identity-matching field both resolve names through :mod:`.registry`. Importing
 this package registers every step; see :data:`STEPS` for the names.
 """
 
 from __future__ import annotations
 
-from orchestrator.standardize import address, contact, dates, keys, names, numbers, text
+from orchestrator.standardize import (
+    address,
+    contact,
+    dates,
+    keys,
+    names,
+    numbers,
+    table_steps,
+    text,
+)
 from orchestrator.standardize.errors import StandardizeError
 from orchestrator.standardize.registry import (
     STEPS,
@@ -34,5 +43,6 @@ __all__ = [
     "numbers",
     "parse_steps",
     "resolve_options",
+    "table_steps",
     "text",
 ]

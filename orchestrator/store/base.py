@@ -157,6 +157,16 @@ class Store(abc.ABC):
         after a crash) changes nothing. Returns whether this call added them."""
 
     @abc.abstractmethod
+    def phase_progress(self, job_id: int) -> list[dict[str, int]]:
+        """Per phase of the job, in order: ``phase``, ``chunks``, ``done``,
+        ``running``, and the committed ``rows_in``/``rows_out``/``rows_rejected``."""
+
+    @abc.abstractmethod
+    def carried_state(self, job_id: int, phase: int, seq: int) -> Any:
+        """The ``state`` a serial phase's chunk ``seq`` starts from: the one
+        committed with the phase's chunk just before it (None for the first)."""
+
+    @abc.abstractmethod
     def list_chunks(
         self,
         job_id: int,
@@ -172,12 +182,16 @@ class Store(abc.ABC):
         job_ids: Sequence[int],
         limit: int,
         lease_seconds: float,
+        serial: Sequence[tuple[int, int]] = (),
     ) -> list[Lease]:
         """Lease up to ``limit`` pending chunks of the given jobs whose backoff has
         passed: highest job priority first, then oldest job, then ``seq``. Each
         leased chunk becomes running with a new fencing token, an ``attempts``
         row and a ``chunk_leased`` event. Safe against concurrent callers
-        (``FOR UPDATE SKIP LOCKED`` / ``BEGIN IMMEDIATE``)."""
+        (``FOR UPDATE SKIP LOCKED`` / ``BEGIN IMMEDIATE``). ``serial`` names
+        (job id, phase) pairs whose chunks run one at a time in seq order: a
+        chunk of such a phase is leased only when every smaller seq of its
+        phase has succeeded (a sequential strategy)."""
 
     @abc.abstractmethod
     def renew_leases(self, owner: str, lease_seconds: float) -> int:

@@ -60,6 +60,10 @@ def job_missing(job_id: int) -> NotFound:
     return NotFound(f"job {job_id} does not exist")
 
 
+#: The figures of :meth:`Store.phase_progress`, per phase.
+PHASE_FIELDS = ("phase", "chunks", "done", "running", "rows_in", "rows_out", "rows_rejected")
+
+
 class SqlCore(Store):
     """Jobs, chunks and events of a :class:`Store` over named SQL queries; see
     the module docstring. :class:`orchestrator.store.fleet.SqlStore` completes it."""
@@ -351,6 +355,15 @@ class SqlCore(Store):
             detail["first_seq"] = min(seqs, default=None)
             tx.events([(EventKind.PHASE_STARTED, job_id, None, detail)])
         return True
+
+    def phase_progress(self, job_id: int) -> list[dict[str, int]]:
+        found = self._read("phase_progress", {"job_id": job_id})
+        return [{key: int(row[key] or 0) for key in PHASE_FIELDS} for row in found]
+
+    def carried_state(self, job_id: int, phase: int, seq: int) -> Any:
+        found = self._read("carried_state", {"job_id": job_id, "phase": phase, "seq": seq})
+        result = self._loads(found[0]["result"]) if found else None
+        return result.get("state") if isinstance(result, dict) else None
 
     def list_chunks(
         self,

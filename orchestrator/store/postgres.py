@@ -233,6 +233,7 @@ class PostgresStore(SqlStore):
         job_ids: Sequence[int],
         limit: int,
         lease_seconds: float,
+        serial: Sequence[tuple[int, int]] = (),
     ) -> list[Lease]:
         if limit <= 0 or not job_ids:
             return []
@@ -241,6 +242,7 @@ class PostgresStore(SqlStore):
             "job_ids": list(job_ids),
             "limit": limit,
             "lease_seconds": float(lease_seconds),
+            "serial": [f"{job_id}:{phase}" for job_id, phase in serial],
             **_who(self.actor),
         }
         params["locked"] = []

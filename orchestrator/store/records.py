@@ -93,6 +93,8 @@ class ChunkRecord:
     error: str | None
     checkpoint: Any | None
     updated_at: datetime
+    #: the small result committed with the outcome (``ChunkOutcome.result``)
+    result: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,9 @@ class ChunkOutcome:
     worker: str | None = None
     dead: bool = False
     retry_delay: float = 0.0
+    #: what a succeeded chunk reports for later chunks and phases: ``state``
+    #: (a sequential phase's carried state), ``value`` (``ctx.result``)
+    result: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ def chunk_record(row: Row, loads: JsonLoads) -> ChunkRecord:
         error=row["error"],
         checkpoint=loads(row["checkpoint"]),
         updated_at=_required_datetime(row["updated_at"]),
+        result=loads(row["result"]),
     )
 
 
@@ -299,6 +300,7 @@ def outcome_row(owner: str, outcome: ChunkOutcome) -> dict[str, Any]:
         "worker": outcome.worker,
         "event": outcome_event(outcome),
         "detail": outcome_detail(owner, outcome),
+        "result": outcome.result or None,  # SQLite binds it as JSON text
     }
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import StoreError, StoreUnavailable
 from orchestrator.store import rows
+from orchestrator.store.fairshare import lease_fairly
 from orchestrator.store.fleet import SqlStore
 from orchestrator.store.queries import load_queries, sqlite_statements
 from orchestrator.store.rows import EventKind
@@ -214,35 +215,38 @@ class SqliteStore(SqlStore):
         job_ids: Sequence[int],
         limit: int,
         lease_seconds: float,
+        serial: Sequence[tuple[int, int]] = (),
     ) -> list[Lease]:
         if limit <= 0 or not job_ids:
             return []
+        serial_phases: dict[int, list[int]] = {}
+        for job_id, phase in serial:
+            serial_phases.setdefault(job_id, []).append(phase)
         leased: list[sqlite3.Row] = []
         with self._transaction() as tx:
             conn, now = tx.conn, tx.now
             order = conn.execute(_Q["running_jobs_by_priority"], {"job_ids": _ids(job_ids)})
             room: dict[str, int] = {}  # what is left of each limited queue's room
-            for job in order.fetchall():
-                wanted = limit - len(leased)
+
+            def lease_job(job: sqlite3.Row, wanted: int) -> list[sqlite3.Row]:
                 if job["room"] is not None:
                     wanted = min(wanted, room.setdefault(job["queue"], int(job["room"])))
                 if wanted <= 0:
-                    continue
-                got = conn.execute(
-                    _Q["lease_job_chunks"],
-                    {
-                        "job_id": job["id"],
-                        "owner": owner,
-                        "now": now,
-                        "lease_seconds": float(lease_seconds),
-                        "limit": wanted,
-                    },
-                ).fetchall()
+                    return []
+                params = {
+                    "job_id": job["id"],
+                    "owner": owner,
+                    "now": now,
+                    "lease_seconds": float(lease_seconds),
+                    "limit": wanted,
+                    "serial": json.dumps(serial_phases.get(job["id"], [])),
+                }
+                got = conn.execute(_Q["lease_job_chunks"], params).fetchall()
                 if job["room"] is not None:
                     room[job["queue"]] -= len(got)
-                leased += sorted(got, key=lambda r: r["seq"])
-                if len(leased) >= limit:
-                    break
+                return sorted(got, key=lambda r: r["seq"])
+
+            leased = lease_fairly(order.fetchall(), limit, lease_job)
             conn.executemany(
                 _Q["insert_attempt"],
                 [(r["id"], r["job_id"], r["fencing_token"], owner, now) for r in leased],
@@ -261,6 +265,7 @@ class SqliteStore(SqlStore):
             events: list[Event] = []
             for index in rows.unique_outcomes(outcomes):
                 params = {**rows.outcome_row(owner, outcomes[index]), "now": now}
+                params["result"] = rows.dump_json(params["result"])
                 done = conn.execute(_Q["complete_chunk"], params).fetchone()
                 if done is None:
                     fence = conn.execute(_Q["chunk_fence"], {"id": params["id"]}).fetchone()

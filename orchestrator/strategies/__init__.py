@@ -46,6 +46,7 @@ tests that drive its phases in-process (``tests/unit/test_strategies.py``).
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from orchestrator.errors import PlanningError
 from orchestrator.spec.strategy import StrategySpec
@@ -59,7 +60,25 @@ STRATEGY_CLASSES: dict[str, tuple[str, str]] = {
     "map_reduce": ("orchestrator.strategies.map_reduce", "MapReduce"),
     "hybrid": ("orchestrator.strategies.hybrid", "Hybrid"),
     "custom": ("orchestrator.strategies.custom", "Custom"),
+    # implied by ``type: identity_match`` (never written in a spec)
+    "identity_match": ("orchestrator.strategies.identity_match", "IdentityMatch"),
 }
+
+
+#: Phase labels stored at submit (a custom planner may go on: "phase 31")
+MAX_LABELLED_PHASES = 20
+
+
+def phase_labels(strategy: Strategy, planned: dict[str, Any]) -> list[str]:
+    """``phase 2/2 reduce``, ... of the phases known in advance: stored with
+    the job at submit, so ``status`` names phases without loading planners."""
+    labels: list[str] = []
+    for index in range(MAX_LABELLED_PHASES):
+        spec = strategy.phase(index, planned)
+        if spec is None:
+            break
+        labels.append(spec.label())
+    return labels
 
 
 def strategy_for(spec: StrategySpec) -> Strategy:

@@ -111,6 +111,8 @@ class PlanContext:
     planned: Mapping[str, Any] = field(default_factory=dict)
     #: phase 0's chunks (the job's input), for planners that re-read the input
     input_chunks: Sequence[ChunkDescriptor] = ()
+    #: folders a user planner is imported from (the spec's folder)
+    python_path: Sequence[str] = ()
 
 
 class Strategy(ABC):

@@ -9,7 +9,9 @@ job's settlement claim calls the planner once with a :class:`PlannerInput`::
 ``inp.phase`` is *k*; ``inp.outcomes`` are phase *k*'s committed chunks (part
 paths, ``rows_out``, and ``result["value"]``: whatever the processor set as
 ``ctx.result``, small JSON); ``inp.input_chunks`` are phase 0's chunks (the
-job's input); ``inp.params`` the job's params. Return the chunks of phase
+job's input); ``inp.params`` the job's params; ``inp.staging_dir`` the job's
+staging area, where the planner may write files the next phase reads (the
+processor sees it as ``ctx.staging_dir``). Return the chunks of phase
 *k+1* — ``inp.chunks_from_parts()`` makes one per part of phase *k*, and any
 descriptor of the input kinds (``parquet``, ``csv``, ``arrow``, ``sequence``)
 is fine; seq and phase are renumbered by jobctl — or None to finish: phase
@@ -50,6 +52,10 @@ class PlannerInput:
     outcomes: Sequence[CommittedChunk]
     input_chunks: Sequence[ChunkDescriptor]
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: the job's staging area: where a planner may leave files its next phase
+    #: reads (removed at publish or rollback; the processor sees it as
+    #: ``ctx.staging_dir``)
+    staging_dir: str = ""
 
     def parts(self) -> list[str]:
         return [p for o in sorted(self.outcomes, key=lambda o: o.seq) for p in o.parts]
@@ -65,12 +71,12 @@ class PlannerInput:
 Planner = Callable[[PlannerInput], "Sequence[ChunkDescriptor | Mapping[str, Any]] | None"]
 
 
-def load_planner(ref: str) -> Planner:
+def load_planner(ref: str, search_path: Sequence[str] = ()) -> Planner:
     """Import the planner ``package.module:function`` (the processors' loader)."""
     from orchestrator.processors.python_callable import load_callable
 
     try:
-        planner: Any = load_callable(ref)
+        planner: Any = load_callable(ref, search_path)
     except ProcessorError as exc:
         raise PlanningError(f"planner: {exc}") from None
     return cast(Planner, planner)
@@ -86,8 +92,10 @@ class Custom(Strategy):
         self, ctx: PlanContext, done: int, outcomes: Sequence[CommittedChunk]
     ) -> list[ChunkDescriptor] | None:
         assert self.spec.planner is not None
-        planner = load_planner(self.spec.planner)
-        inp = PlannerInput(ctx.job, done, outcomes, ctx.input_chunks, ctx.job.params)
+        planner = load_planner(self.spec.planner, ctx.python_path)
+        inp = PlannerInput(
+            ctx.job, done, outcomes, ctx.input_chunks, ctx.job.params, ctx.staging_dir
+        )
         try:
             planned = planner(inp)
         except Exception as exc:

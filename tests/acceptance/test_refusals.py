@@ -49,9 +49,9 @@ def assert_refused(result: subprocess.CompletedProcess[str], where: str, *words:
 
 CASES = {
     "job-type": (
-        "  - {name: a, type: identity_match, input: {sequence: 1}}",
+        "  - {name: a, type: household, input: {sequence: 1}}",
         3,
-        ["job type 'identity_match'"],
+        ["job type 'household'"],
     ),
     "strategy": (
         "  - {name: a, type: noop, input: {sequence: 1}, strategy: hybrid}",

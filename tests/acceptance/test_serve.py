@@ -100,7 +100,7 @@ def test_serve_runs_what_is_submitted_and_stops_on_sigterm(
         store.close()
 
 
-def test_priority_order_and_fifo_within_a_priority(
+def test_priority_order_and_fair_share_within_a_priority(
     tmp_path: Path, env: dict[str, str], db_url: str
 ) -> None:
     log = tmp_path / "started.log"
@@ -118,7 +118,30 @@ def test_priority_order_and_fifo_within_a_priority(
     finally:
         store.close()
     order = [name for name, _seq, _attempt in started(log)]
-    assert order == ["d", "d", "a", "a", "b", "b", "e", "e", "c", "c"]
+    # strict priority across levels; the NORMAL jobs take turns (fair share)
+    assert order == ["d", "d", "a", "b", "e", "a", "b", "e", "c", "c"]
+
+
+def test_equal_priority_jobs_share_the_slots(
+    tmp_path: Path, env: dict[str, str], db_url: str
+) -> None:
+    """Two jobs of one priority submitted one after the other both make
+    progress, interleaved: the later one does not wait behind the whole first."""
+    log = tmp_path / "started.log"
+    ids = []
+    for name in ("first", "second"):
+        spec = job_spec(tmp_path / f"{name}.yaml", [logged_job(name, 6, log, 0.2)])
+        ids += submit(spec, env, tmp_path)
+    store = open_store(db_url)
+    try:
+        with serving("--workers", "2", env=env, cwd=tmp_path):
+            wait_for(lambda: set(states(store, ids).values()) == {"succeeded"}, 90, "both jobs")
+    finally:
+        store.close()
+    order = [name for name, _seq, _attempt in started(log)]
+    last_first = max(i for i, name in enumerate(order) if name == "first")
+    first_second = order.index("second")
+    assert first_second < last_first, order  # FIFO would run every "first" chunk before
 
 
 def test_urgent_job_preempts_low_jobs_without_spending_attempts(
@@ -236,3 +259,25 @@ def test_a_preempted_checkpointing_chunk_resumes_from_its_checkpoint(
     resumed = table.filter(table.column("resumed")).column("step").to_pylist()
     assert resumed and min(resumed) > 0  # the stopped chunks went on from their checkpoints
     assert len(table) < 2 * 12  # steps done before the preemption did not run again
+
+
+def test_a_short_job_is_published_while_a_long_one_still_runs(
+    tmp_path: Path, env: dict[str, str], db_url: str
+) -> None:
+    """A served job is settled when its own chunks are done, not when the other
+    jobs served with it run out of chunks to lease."""
+    log = tmp_path / "started.log"
+    short = job_spec(tmp_path / "short.yaml", [logged_job("short", 2, log, 0.05)])
+    long = job_spec(tmp_path / "long.yaml", [logged_job("long", 10, log, 0.5)])
+    store = open_store(db_url)
+    try:
+        [short_id] = submit(short, env, tmp_path)
+        [long_id] = submit(long, env, tmp_path)
+        with serving("--workers", "2", env=env, cwd=tmp_path):
+            wait_for(lambda: states(store, [short_id])[short_id] == "succeeded", 60, "short")
+            left = [c for c in store.list_chunks(long_id) if c.state.value == "pending"]
+            assert states(store, [long_id])[long_id] == "running"
+            assert left, "the short job was settled only once the long one had nothing to lease"
+            wait_for(lambda: states(store, [long_id])[long_id] == "succeeded", 90, "long")
+    finally:
+        store.close()

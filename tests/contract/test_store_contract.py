@@ -256,7 +256,9 @@ def test_events_carry_the_actor(store_url: str) -> None:
 # -- leasing ----------------------------------------------------------------------
 
 
-def test_lease_order_priority_then_job_age_then_seq(store: Store) -> None:
+def test_lease_order_priority_then_fair_share_then_job_age(store: Store) -> None:
+    """Strict priority; at equal priority jobs take turns by running chunks
+    (store/fairshare.py), the older job first on a tie."""
     older = running_job(store, 3, run_key="older")
     urgent = running_job(store, 2, run_key="urgent", priority=Priority.URGENT)
     newer = running_job(store, 2, run_key="newer")
@@ -266,10 +268,10 @@ def test_lease_order_priority_then_job_age_then_seq(store: Store) -> None:
     assert [(x.job_id, x.seq) for x in first] == [(urgent, 0), (urgent, 1), (older, 0)]
     rest = store.lease_chunks("o", jobs, 100, 30)
     assert [(x.job_id, x.seq) for x in rest] == [
-        (older, 1),
-        (older, 2),
         (newer, 0),
+        (older, 1),
         (newer, 1),
+        (older, 2),
         (low, 0),
         (low, 1),
     ]

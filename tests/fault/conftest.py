@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ import pytest
 
 from tests.fault.harness import Scenario, make_scenario, send
 from tests.fault.invariants import marked_processes
+from tests.ports import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -41,12 +41,6 @@ def scenario_factory(tmp_path: Path) -> Iterator[Callable[..., Scenario]]:
         scenario.kill_all()
         for pid in marked_processes(scenario.mark):
             send(pid, signal.SIGKILL)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -103,7 +97,7 @@ def own_postgres() -> Iterator[Cluster]:
     _as_postgres(
         str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"
     )
-    cluster = Cluster(data, _free_port())
+    cluster = Cluster(data, free_port())
     options = (
         f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={base} "
         "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"

@@ -74,10 +74,15 @@ class Scenario:
         )
 
     def start(
-        self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
+        argv: tuple[str, ...] | None = None,
     ) -> subprocess.Popen[str]:
+        """``jobctl args`` (``argv``: another command in its place, e.g. tests.hooked)."""
         proc = subprocess.Popen(
-            [*prefix, *jobctl_argv(), *args],
+            [*prefix, *(argv if argv is not None else jobctl_argv()), *args],
             env=env or self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -78,8 +79,8 @@ def test_reap_versus_commit_race(pg_url: str, scenario_factory: Callable[..., Sc
     s = scenario_factory(
         pg_url, chunks=6, params={"seconds": 0.1}, timeouts="{lease: 1s, heartbeat: 250ms}"
     )
-    env = {**s.env, "JOBCTL_TEST_HOOKS": "hold_commit=3"}
-    code, err = s.finish(s.run(env=env))
+    hooked = (sys.executable, "-m", "tests.hooked", "hold_commit=3", "--")
+    code, err = s.finish(s.start("run", str(s.spec), "--run-key", "k1", argv=hooked))
     assert code == 0, err
     report = s.check(expect_events={"chunk_reaped", "chunk_commit_rejected"})
     [rejected] = [e for e in report.events if e.kind == "chunk_commit_rejected"]

@@ -96,6 +96,26 @@ def test_status_json_imports_its_backend_and_the_query_only(store_url: str, tmp_
     assert loaded(modules, HEAVY + OTHER_BACKEND[backend]) == []
 
 
+@pytest.mark.parametrize("args", [["list", "--json"], ["queue", "stats", "default", "--json"]])
+def test_list_and_queue_stats_json_import_no_spec_reader(
+    args: list[str], sqlite_url: str, tmp_path: Path
+) -> None:
+    store = open_store(sqlite_url)
+    try:
+        job = NewJob("imports", "k1", {}, "hash", Priority.NORMAL, "default", None, None)
+        store.submit_job(job, [], [ChunkDescriptor(0, "sequence", None, 0, 1, 1)])
+    finally:
+        store.close()
+
+    code, out, modules = run_cli(tmp_path, *args, "--db", sqlite_url)
+
+    assert code == 0, out
+    assert json.loads(out)
+    spec_reader = ("orchestrator.spec.job_reader", "orchestrator.spec.checks")
+    heavy = tuple(m for m in HEAVY if m != f"orchestrator.cli.{args[0]}")  # the command's own
+    assert loaded(modules, heavy + OTHER_BACKEND["sqlite"] + spec_reader) == []
+
+
 def test_the_app_module_imports_no_command_and_no_store() -> None:
     code = "import json, sys, orchestrator.cli.app; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dispatch.hooks import TestHooks
+from orchestrator.dispatch.hooks import TestHooks, installed
 from orchestrator.dispatch.ledger import Ledger, Task
 from orchestrator.dispatch.recovery import gone_reason, pid_alive
 from orchestrator.dispatch.storeguard import BACKOFF_MAX_SECONDS, StoreGuard
@@ -74,13 +74,17 @@ def test_store_guard_insists_within_a_deadline() -> None:
         StoreGuard().insist(down, deadline=0.0)
 
 
-def test_test_hooks_from_the_environment() -> None:
-    assert TestHooks.from_env({}) == TestHooks()
-    assert TestHooks.from_env({"JOBCTL_TEST_HOOKS": "hold_commit=2.5"}).hold_commit == 2.5
+def test_test_hooks_are_parsed_not_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert TestHooks.parse([]) == TestHooks()
+    assert TestHooks.parse(["hold_commit=2.5"]).hold_commit == 2.5
     with pytest.raises(JobctlError, match="unknown hook 'hold'"):
-        TestHooks.from_env({"JOBCTL_TEST_HOOKS": "hold=1"})
+        TestHooks.parse(["hold=1"])
     with pytest.raises(JobctlError, match="needs a number"):
-        TestHooks.from_env({"JOBCTL_TEST_HOOKS": "hold_commit=soon"})
+        TestHooks.parse(["hold_commit=soon"])
+    monkeypatch.setenv("JOBCTL_TEST_HOOKS", "hold_commit=3")  # the old way: ignored
+    assert installed() == TestHooks()
 
 
 def test_a_coordinator_is_gone_only_with_proof() -> None:

@@ -267,8 +267,8 @@ def test_processor_error_is_reported_and_worker_keeps_serving(
         ({"python": "tests.procs:not_callable"}, "is not callable"),
         ({"python": "tests.procs"}, "must look like 'package.module:function'"),
         (
-            {"type": "identity_match"},
-            "ProcessorError: job type 'identity_match' is not available yet",
+            {"type": "household"},
+            "ProcessorError: job type 'household' is not available yet",
         ),
         ({"command": ["no-such-program-xyz"]}, "'no-such-program-xyz' was not found on PATH"),
     ],

@@ -34,20 +34,41 @@ SELECT * FROM job_inputs WHERE job_id = :job_id ORDER BY idx
 SELECT state FROM jobs WHERE id = :job_id
 
 -- name: job_progress
--- Chunk counts and totals per state, from the covering index chunks_progress_idx.
+-- Chunk counts and totals per state, from the trigger-kept chunk_counts
+-- (migration 0005): a few rows per job, however many chunks it has.
 SELECT state,
-       count(*) AS n,
+       sum(n) AS n,
        sum(rows_in) AS rows_in,
        sum(rows_out) AS rows_out,
        sum(rows_rejected) AS rows_rejected,
        sum(bytes_out) AS bytes_out,
-       sum(attempts + infra_attempts) AS retries
-FROM chunks WHERE job_id = :job_id
+       sum(retries) AS retries
+FROM chunk_counts WHERE job_id = :job_id
 GROUP BY state
+HAVING sum(n) <> 0
 
 -- name: chunks_from_phase
 -- How many chunks a job has in phase :phase or later (has that phase been planned?).
 SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND phase >= :phase
+
+-- name: phase_progress
+-- Chunks and committed rows per phase of a job (status of a job of several phases).
+SELECT phase, count(*) AS chunks,
+       sum(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END) AS done,
+       sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running,
+       sum(coalesce(rows_in, 0)) AS rows_in,
+       sum(coalesce(rows_out, 0)) AS rows_out,
+       sum(coalesce(rows_rejected, 0)) AS rows_rejected
+FROM chunks WHERE job_id = :job_id
+GROUP BY phase ORDER BY phase
+
+-- name: carried_state
+-- The result of the chunk a serial phase's chunk :seq follows: the committed
+-- chunk of the same phase just before it (its ``state`` is carried on).
+SELECT result FROM chunks
+WHERE job_id = :job_id AND phase = :phase AND seq < :seq AND state = 'succeeded'
+ORDER BY seq DESC
+LIMIT 1
 
 -- name: list_events
 -- Events of a job, oldest first; NULL limit = all.
@@ -59,15 +80,16 @@ SELECT name, paused, concurrency_limit FROM queues WHERE name = :name
 
 -- name: queue_chunk_counts
 -- Queue :queue now, per job priority: pending chunks of pending or running
--- jobs, running chunks, dead chunks (its dead letters).
+-- jobs, running chunks, dead chunks (its dead letters), from chunk_counts.
 SELECT j.priority,
-       count(*) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running'))
+       coalesce(sum(c.n) FILTER (WHERE c.state = 'pending' AND j.state IN ('pending', 'running')), 0)
            AS pending,
-       count(*) FILTER (WHERE c.state = 'running') AS running,
-       count(*) FILTER (WHERE c.state = 'dead') AS dead
-FROM jobs j JOIN chunks c ON c.job_id = j.id
+       coalesce(sum(c.n) FILTER (WHERE c.state = 'running'), 0) AS running,
+       coalesce(sum(c.n) FILTER (WHERE c.state = 'dead'), 0) AS dead
+FROM jobs j JOIN chunk_counts c ON c.job_id = j.id
 WHERE j.queue = :queue AND c.state IN ('pending', 'running', 'dead')
 GROUP BY j.priority
+HAVING sum(c.n) <> 0
 
 -- name: delete_host
 -- Forget a host; returns its name when it existed.
@@ -92,8 +114,8 @@ WHERE job_id = :job_id AND state = 'running'
 GROUP BY lease_owner ORDER BY lease_owner
 
 -- name: count_succeeded
--- How many chunks of a job succeeded.
-SELECT count(*) AS n FROM chunks WHERE job_id = :job_id AND state = 'succeeded'
+-- How many chunks of a job succeeded (from chunk_counts).
+SELECT coalesce(sum(n), 0) AS n FROM chunk_counts WHERE job_id = :job_id AND state = 'succeeded'
 
 -- name: delete_job_chunks
 -- Replan: drop every chunk of a job (attempts and events keep the history;
@@ -134,11 +156,11 @@ ON CONFLICT (name) DO UPDATE SET concurrency_limit = excluded.concurrency_limit
 WITH names AS (
     SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs
 ), pending AS (
-    SELECT j.queue, count(*) AS n FROM jobs j JOIN chunks c ON c.job_id = j.id
+    SELECT j.queue, sum(c.n) AS n FROM jobs j JOIN chunk_counts c ON c.job_id = j.id
     WHERE j.state IN ('pending', 'running') AND c.state = 'pending'
     GROUP BY j.queue
 ), running AS (
-    SELECT j.queue, count(*) AS n FROM chunks c JOIN jobs j ON j.id = c.job_id
+    SELECT j.queue, sum(c.n) AS n FROM jobs j JOIN chunk_counts c ON c.job_id = j.id
     WHERE c.state = 'running'
     GROUP BY j.queue
 ), active AS (

@@ -109,7 +109,11 @@ FOR UPDATE OF q
 
 -- name: lease_chunks
 -- Lease up to %(limit)s pending chunks of the running jobs %(job_ids)s whose
--- backoff has passed: highest priority, then oldest job, then seq. Queues
+-- backoff has passed: highest priority first; at equal priority a fair share
+-- (each job's k-th candidate takes turn "its running chunks + k", so the
+-- jobs of one priority interleave and a job that holds many slots yields to
+-- one that holds few; on a tie the job that has had fewer chunks go first),
+-- then oldest job, then seq. Queues
 -- gate it (a queue without a row is open and unlimited): a paused queue gives
 -- nothing; a queue with a concurrency limit gives at most its limit minus its
 -- running chunks, and only when lock_queue_limits locked its row in this
@@ -120,6 +124,10 @@ FOR UPDATE OF q
 -- other.
 WITH ordered_jobs AS (
     SELECT j.id, j.priority, j.created_at, j.queue,
+           (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+            WHERE cc.job_id = j.id AND cc.state = 'running') AS running,
+           (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+            WHERE cc.job_id = j.id AND cc.state <> 'pending') AS served,
            CASE WHEN q.concurrency_limit IS NULL THEN %(limit)s
                 WHEN q.name <> ALL(%(locked)s::text[]) THEN 0
                 ELSE least(%(limit)s, greatest(q.concurrency_limit - (
@@ -130,12 +138,20 @@ WITH ordered_jobs AS (
     WHERE j.id = ANY(%(job_ids)s::bigint[]) AND j.state = 'running'
       AND q.paused IS NOT TRUE
 ), candidates AS (
-    SELECT p.id, j.priority, j.created_at, j.id AS job_id, p.seq, j.queue, j.room
+    SELECT p.id, j.priority, j.created_at, j.id AS job_id, p.seq, j.queue, j.room,
+           j.running + row_number() OVER (PARTITION BY j.id ORDER BY p.seq) AS turn,
+           j.served + row_number() OVER (PARTITION BY j.id ORDER BY p.seq) AS served
     FROM ordered_jobs j
     CROSS JOIN LATERAL (
         SELECT c.id, c.seq FROM chunks c
         WHERE c.job_id = j.id AND c.state = 'pending'
           AND (c.not_before IS NULL OR c.not_before <= now())
+          -- a serial phase (%(serial)s: 'job_id:phase'): only the chunk every
+          -- smaller seq of the phase has succeeded before, one in flight
+          AND ((c.job_id::text || ':' || c.phase::text) <> ALL(%(serial)s::text[])
+               OR NOT EXISTS (SELECT 1 FROM chunks e
+                              WHERE e.job_id = c.job_id AND e.phase = c.phase
+                                AND e.seq < c.seq AND e.state <> 'succeeded'))
         ORDER BY c.seq
         LIMIT j.room
         FOR UPDATE SKIP LOCKED
@@ -144,16 +160,16 @@ WITH ordered_jobs AS (
 ), picked AS (
     -- a limited queue's room is shared by its jobs: rank its candidates
     -- (unlimited queues skip the ranking: the hot path stays as cheap)
-    SELECT id, priority, created_at, job_id, seq FROM candidates
+    SELECT id, priority, turn, served, created_at, job_id, seq FROM candidates
     WHERE room >= %(limit)s
     UNION ALL
-    SELECT id, priority, created_at, job_id, seq FROM (
+    SELECT id, priority, turn, served, created_at, job_id, seq FROM (
         SELECT *, row_number() OVER (PARTITION BY queue
-                                     ORDER BY priority DESC, created_at, job_id, seq) AS nth
+                                     ORDER BY priority DESC, turn, served, created_at, job_id, seq) AS nth
         FROM candidates WHERE room < %(limit)s
     ) ranked
     WHERE nth <= room
-    ORDER BY priority DESC, created_at, job_id, seq
+    ORDER BY priority DESC, turn, served, created_at, job_id, seq
     LIMIT %(limit)s
 ), leased AS (
     UPDATE chunks c SET
@@ -178,8 +194,8 @@ WITH ordered_jobs AS (
     FROM leased l
     ORDER BY l.id
 )
-SELECT l.* FROM leased l JOIN ordered_jobs j ON j.id = l.job_id
-ORDER BY j.priority DESC, j.created_at, j.id, l.seq
+SELECT l.* FROM leased l JOIN picked p ON p.id = l.id
+ORDER BY p.priority DESC, p.turn, p.served, p.created_at, p.job_id, l.seq
 
 -- name: renew_leases
 -- Extend every running lease of %(owner)s to now + %(lease_seconds)s.
@@ -201,7 +217,8 @@ WITH v AS (
     SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS t(
         id bigint, token bigint, kind text, target text, delay float8, rows_in bigint,
         rows_out bigint, rows_rejected bigint, bytes_out bigint, checksum text,
-        part_file text, error text, duration float8, worker text, event text, detail jsonb)
+        part_file text, error text, duration float8, worker text, event text, detail jsonb,
+        result jsonb)
 ), done AS (
     UPDATE chunks c SET
         state = v.target,
@@ -216,6 +233,7 @@ WITH v AS (
         bytes_out = CASE WHEN v.kind = 'succeeded' THEN v.bytes_out ELSE c.bytes_out END,
         checksum = CASE WHEN v.kind = 'succeeded' THEN v.checksum ELSE c.checksum END,
         part_file = CASE WHEN v.kind = 'succeeded' THEN v.part_file ELSE c.part_file END,
+        result = CASE WHEN v.kind = 'succeeded' THEN v.result ELSE c.result END,
         error = CASE WHEN v.kind = 'succeeded' THEN NULL ELSE coalesce(v.error, c.error) END,
         lease_owner = NULL,
         lease_expires_at = NULL,

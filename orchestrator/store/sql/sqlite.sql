@@ -126,11 +126,16 @@ ORDER BY seq
 
 -- name: running_jobs_by_priority
 -- Of the jobs :job_ids (JSON), those running whose queue is not paused, in
--- lease order (priority, age), with their queue's room: its concurrency
+-- lease order (priority, age), with their running and served chunks (the fair share at
+-- equal priority: store/fairshare.py) and their queue's room: its concurrency
 -- limit minus its running chunks, NULL when it has no limit (a queue without
 -- a row is open and unlimited). The write lock of the lease transaction
 -- keeps the count true until it commits.
-SELECT j.id, j.queue,
+SELECT j.id, j.queue, j.priority,
+       (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+        WHERE cc.job_id = j.id AND cc.state = 'running') AS running,
+       (SELECT coalesce(sum(cc.n), 0) FROM chunk_counts cc
+        WHERE cc.job_id = j.id AND cc.state <> 'pending') AS served,
        CASE WHEN q.concurrency_limit IS NOT NULL
             THEN max(q.concurrency_limit - (
                 SELECT count(*) FROM chunks r JOIN jobs rj ON rj.id = r.job_id
@@ -152,10 +157,16 @@ UPDATE chunks SET
     not_before = NULL,
     updated_at = :now
 WHERE id IN (
-    SELECT id FROM chunks
-    WHERE job_id = :job_id AND state = 'pending'
-      AND (not_before IS NULL OR not_before <= :now)
-    ORDER BY seq
+    SELECT c.id FROM chunks c
+    WHERE c.job_id = :job_id AND c.state = 'pending'
+      AND (c.not_before IS NULL OR c.not_before <= :now)
+      -- a serial phase (:serial, a JSON list of this job's serial phases):
+      -- only the chunk every smaller seq of its phase has succeeded before
+      AND (c.phase NOT IN (SELECT value FROM json_each(:serial))
+           OR NOT EXISTS (SELECT 1 FROM chunks e
+                          WHERE e.job_id = c.job_id AND e.phase = c.phase
+                            AND e.seq < c.seq AND e.state <> 'succeeded'))
+    ORDER BY c.seq
     LIMIT :limit
 )
 RETURNING id, job_id, seq, fencing_token, attempts, infra_attempts, descriptor, checkpoint
@@ -191,6 +202,7 @@ UPDATE chunks SET
     bytes_out = CASE WHEN :kind = 'succeeded' THEN :bytes_out ELSE bytes_out END,
     checksum = CASE WHEN :kind = 'succeeded' THEN :checksum ELSE checksum END,
     part_file = CASE WHEN :kind = 'succeeded' THEN :part_file ELSE part_file END,
+    result = CASE WHEN :kind = 'succeeded' THEN :result ELSE result END,
     error = CASE WHEN :kind = 'succeeded' THEN NULL ELSE coalesce(:error, error) END,
     lease_owner = NULL,
     lease_expires_at = NULL,

@@ -1,0 +1,1 @@
+"""``type: report``: a dataset profile (see :mod:`.processor`)."""
