@@ -849,6 +849,11 @@ def main() -> None:
         default="",
         help="realpath: comma list of chunk counts (default 1000,5000,20000; --quick: 1000)",
     )
+    parser.add_argument(
+        "--kinds",
+        default="parquet_groups,small_files,csv_ranges",
+        help="realpath: which of its scenarios to run (comma list)",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
         "--data-rounds",
@@ -922,7 +927,7 @@ def main() -> None:
         default = "1000" if args.quick else "1000,5000,20000"
         sizes = tuple(int(x) for x in (args.sizes or default).split(","))
         print(f"realpath: read + identity + part, 2 workers, N = {sizes}", flush=True)
-        results["realpath"] = scenario_realpath(sizes)
+        results["realpath"] = scenario_realpath(sizes, kinds=tuple(args.kinds.split(",")))
         extra += realpath_markdown(results["realpath"])
     if "scale" in only:
         from bench.scale import markdown as scale_markdown
