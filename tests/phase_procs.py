@@ -56,7 +56,8 @@ def add_one(table: pa.Table, ctx: ChunkContext) -> pa.Table:
 
 def sum_by_user(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     """One row per ``user`` with the sum of its ``amount`` (a reduce step: every
-    row of a user arrives in one call), sorted by user."""
+    row of a user arrives in one call), sorted by user; ``params.sleep`` first."""
+    time.sleep(float(ctx.params.get("sleep", 0)))
     summed = table.group_by("user").aggregate([("amount", "sum")])
     summed = summed.rename_columns(["user", "amount"]).sort_by("user")
     return summed.select(["user", "amount"])

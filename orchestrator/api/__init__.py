@@ -31,6 +31,7 @@ from orchestrator.api.jobs import (
     rows_per_second,
     set_priority,
 )
+from orchestrator.api.liveness import interrupted_jobs, shown_states
 from orchestrator.api.logs import (
     ErrorGroup,
     attempt_logs,
@@ -112,6 +113,7 @@ __all__ = [
     "group_errors",
     "in_dependency_order",
     "input_changes",
+    "interrupted_jobs",
     "job_elapsed",
     "job_events",
     "job_status",
@@ -137,6 +139,7 @@ __all__ = [
     "select_jobs",
     "set_priority",
     "set_queue_limit",
+    "shown_states",
     "submit_job",
     "submit_scheduled",
     "submit_spec",

@@ -23,6 +23,7 @@ from orchestrator.errors import ExitCode, JobctlError, SpecError
 COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("db", "db_app"),
     "dlq": ("dlq", "dlq_app"),
+    "eval": ("evaluate", "eval_app"),
     "hosts": ("hosts", "hosts_app"),
     "queue": ("queue", "queue_app"),
     "validate": ("jobs", "validate"),

@@ -15,6 +15,12 @@ what a slow or unlucky coordinator would really do.
     committed, and its lease is not renewed meanwhile: the lease expires, a
     reaper (this coordinator's or another's) returns the chunk to pending,
     it runs again, and the late commit must then be rejected (reap vs commit).
+
+``hold_phase_plan=SECONDS``
+    When every chunk of a phase has succeeded, the coordinator holding the
+    settlement claim waits SECONDS before it plans the next phase: a test
+    kills it there (after the last commit of a phase, before the next one
+    exists), or lets a second coordinator race it for the planning.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from orchestrator.errors import JobctlError
 @dataclass(frozen=True)
 class TestHooks:
     hold_commit: float = 0.0
+    hold_phase_plan: float = 0.0
 
     __test__ = False  # not a pytest test class
 

@@ -21,6 +21,8 @@ def resume_job(store: Store, record: JobRecord) -> JobRecord:
     """Give every chunk that did not succeed a fresh start (dead ones too);
     chunks purged from the dead-letter queue stay cancelled unless the whole
     job was cancelled. A failed or cancelled job runs again."""
+    if record.state != JobState.SUCCEEDED:
+        store.record_event("job_resumed", job_id=record.id, detail={"from": record.state.value})
     again = [ChunkState.DEAD, ChunkState.FAILED]
     if record.state == JobState.CANCELLED:
         again.append(ChunkState.CANCELLED)

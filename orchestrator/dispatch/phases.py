@@ -12,7 +12,10 @@ writes (the shuffle manifest) is rewritten with the same bytes.
 
 from __future__ import annotations
 
+import time
+
 from orchestrator.dispatch.active import ActiveJob
+from orchestrator.dispatch.hooks import installed
 from orchestrator.errors import PlanningError
 from orchestrator.states import ChunkState
 from orchestrator.store.base import ChunkRecord, Store
@@ -52,6 +55,8 @@ def advance(store: Store, job: ActiveJob) -> bool:
         return False
     if job.staging is None:
         raise PlanningError(f"strategy {job.spec.strategy} needs an output (its staging area)")
+    if hold := installed().hold_phase_plan:  # tests: a kill between two phases
+        time.sleep(hold)
     for _ in range(MAX_EMPTY_PHASES):
         chunks = store.list_chunks(job.record.id)
         last = current_phase(chunks)
