@@ -261,6 +261,13 @@ if __name__ == "__main__":
 # -- the scenario ----------------------------------------------------------------------
 
 KINDS = ("parquet_groups", "small_files", "csv_ranges")
+#: contender -> the name its result rows carry
+DISPLAY = {
+    "jobctl-postgres": "jobctl (postgres)",
+    "jobctl-sqlite": "jobctl (sqlite)",
+    "gnu_parallel": "GNU Parallel -j2",
+    "mp_pool": "multiprocessing.Pool(2)",
+}
 
 
 def scenario_realpath(
@@ -288,7 +295,8 @@ def scenario_realpath(
                 try:
                     row = run()
                 except Exception as exc:  # reported, not fatal
-                    row = {"name": name, "error": f"{type(exc).__name__}: {exc}"[:500]}
+                    shown = DISPLAY.get(name, name)
+                    row = {"name": shown, "error": f"{type(exc).__name__}: {exc}"[:500]}
                 row["n"] = n
                 print(f"  {kind} N={n} {name}: {row.get('chunks_per_second', row.get('error'))}")
                 rows.append(row)

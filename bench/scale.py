@@ -6,7 +6,7 @@ launch to exit, median of 7) beside the floor of any Python client of the
 same store in the same run - ``python -c "import psycopg; psycopg.connect(URL)
 .execute('select 1')"`` (``sqlite3`` for SQLite) - and ``jobctl list``; then
 the job is run to its end (``jobctl resume``, 2 local workers) and timed
-(``REALPATH_SCALE_RUN=0`` in the environment skips that part).
+(``BENCH_SCALE_RUN=0`` in the environment skips that part).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def scenario_scale(chunks: int) -> list[Result]:
             "jobctl list --json; python -c 'connect + select 1'",
         }
         row["status_over_floor"] = row["status_ms"] / row["client_floor_ms"]
-        if os.environ.get("REALPATH_SCALE_RUN", "1") != "0":
+        if os.environ.get("BENCH_SCALE_RUN", "1") != "0":
             run_s, out, _ = suite.run_jobctl(["resume", str(job_id), "--db", url, "--json"])
             job_s, doc = suite.job_times(out)
             assert doc["chunks"]["succeeded"] == chunks, doc["chunks"]

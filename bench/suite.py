@@ -963,7 +963,7 @@ def main() -> None:
     if args.quick:
         stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
-    table = markdown(results)
+    table = markdown(results) + "\n".join(extra)
     if only & {"transform", "report"}:
         from bench import analytics
 

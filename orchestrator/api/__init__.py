@@ -13,6 +13,7 @@ commands that need them import: :mod:`orchestrator.api.runs`,
 from __future__ import annotations
 
 from orchestrator.api.jobs import (
+    PURGED_HINT,
     DeadChunk,
     JobEvent,
     JobStatus,
@@ -20,6 +21,7 @@ from orchestrator.api.jobs import (
     dlq_list,
     dlq_purge,
     dlq_retry,
+    gc_staging,
     get_job,
     job_elapsed,
     job_events,
@@ -31,6 +33,7 @@ from orchestrator.api.jobs import (
     rows_per_second,
     set_priority,
 )
+from orchestrator.api.liveness import interrupted_jobs, shown_states
 from orchestrator.api.logs import (
     ErrorGroup,
     attempt_logs,
@@ -82,6 +85,7 @@ from orchestrator.store.base import (
 )
 
 __all__ = [
+    "PURGED_HINT",
     "AttemptLog",
     "ChunkRecord",
     "DeadChunk",
@@ -108,10 +112,12 @@ __all__ = [
     "dlq_retry",
     "first_failure",
     "follow_logs",
+    "gc_staging",
     "get_job",
     "group_errors",
     "in_dependency_order",
     "input_changes",
+    "interrupted_jobs",
     "job_elapsed",
     "job_events",
     "job_status",
@@ -137,6 +143,7 @@ __all__ = [
     "select_jobs",
     "set_priority",
     "set_queue_limit",
+    "shown_states",
     "submit_job",
     "submit_scheduled",
     "submit_spec",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.api.liveness import INTERRUPTED, resume_command, shown_states
 from orchestrator.api.logs import first_failure
 from orchestrator.errors import NotFound
 from orchestrator.states import ChunkState, JobState, Priority
@@ -41,6 +42,10 @@ class JobStatus:
     identity: dict[str, Any] | None = None
     #: a job of several phases: per phase planned so far, its label, chunks and rows
     phases: list[dict[str, Any]] = field(default_factory=list)
+    #: the state shown: the stored one, or ``interrupted`` (``liveness.py``)
+    shown_state: str = ""
+    #: how to go on with an interrupted job
+    resume_command: str | None = None
 
     @property
     def current_phase(self) -> dict[str, Any] | None:
@@ -113,6 +118,7 @@ def job_events(store: Store, job: JobRecord, limit: int | None = None) -> list[J
 def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobStatus:
     """Progress plus the chunks that failed (dead) or carry an error."""
     progress = store.job_progress(job.id)
+    shown = shown_states(store, [job])[job.id]
     problems: list[ChunkRecord] = []
     dead = progress.chunks.get(ChunkState.DEAD, 0)
     first_error = None
@@ -129,6 +135,8 @@ def job_status(store: Store, job: JobRecord, problem_limit: int = 1000) -> JobSt
         validation=_validation(store, job),
         identity=_identity(job),
         phases=job_phases(store, job),
+        shown_state=shown,
+        resume_command=resume_command(job) if shown == INTERRUPTED else None,
     )
 
 
@@ -233,6 +241,22 @@ def dlq_purge(store: Store, job: JobRecord) -> int:
     """Give up on a job's dead chunks (dead -> cancelled, in the events); the job
     cannot succeed any more and ends failed."""
     return store.purge_dead(job.id)
+
+
+#: what ``dlq purge`` tells the user: the job is over for good
+PURGED_HINT = (
+    "it can never publish now (purged chunks are never run again, also not by "
+    "resume): run the spec again with a new run key to redo the job, and "
+    "`jobctl gc` removes this one's staging"
+)
+
+
+def gc_staging(store: Store, dry_run: bool = False) -> list[Any]:
+    """``jobctl gc``: remove the staging of failed and cancelled jobs
+    (``dispatch/cleanup.py``); the list of what was (or would be) removed."""
+    from orchestrator.dispatch.cleanup import collect_staging
+
+    return list(collect_staging(store, dry_run=dry_run))
 
 
 def rollback(store: Store, job: JobRecord) -> RollbackResult:

@@ -254,7 +254,7 @@ def status(
             if json_output:
                 print_json([status_document(api.job_status(store, j)) for j in jobs])
             else:
-                print_jobs(jobs)
+                print_jobs(jobs, api.shown_states(store, jobs))
             return
         record = api.resolve_job(store, job_ref)
         if watch:
@@ -282,10 +282,11 @@ def list_jobs(
 
     with cli_store(db, quiet=json_output) as store:
         jobs = api.list_jobs(store, state or None, limit=limit)
+        shown = api.shown_states(store, jobs)
     if json_output:
-        print_json([job_row(j) for j in jobs])
+        print_json([job_row(j, shown) for j in jobs])
     else:
-        print_jobs(jobs)
+        print_jobs(jobs, shown)
 
 
 def cancel(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False) -> None:

@@ -37,7 +37,9 @@ def status_document(status: JobStatus) -> dict[str, Any]:
         "id": job.id,
         "name": job.name,
         "run_key": job.run_key,
-        "state": job.state.value,
+        "state": status.shown_state or job.state.value,
+        "stored_state": job.state.value,
+        "resume": status.resume_command,
         "priority": job.priority.name,
         "queue": job.queue,
         "output": job.output_path,
@@ -119,12 +121,17 @@ def error_group_lines(groups: list[api.ErrorGroup], job_id: int, indent: str = "
     return lines
 
 
-def job_row(job: JobRecord) -> dict[str, Any]:
+def job_row(job: JobRecord, shown: dict[int, str] | None = None) -> dict[str, Any]:
+    """A job of ``list --json``; ``state`` is the shown one (``interrupted``
+    when no coordinator runs it), ``stored_state`` the store's."""
+    state = (shown or {}).get(job.id, job.state.value)
     return {
         "id": job.id,
         "name": job.name,
         "run_key": job.run_key,
-        "state": job.state.value,
+        "state": state,
+        "stored_state": job.state.value,
+        "resume": f"jobctl resume {job.id}" if state == "interrupted" else None,
         "priority": job.priority.name,
         "queue": job.queue,
         "created_at": job.created_at,
@@ -199,6 +206,8 @@ def print_status(status: JobStatus) -> None:
         lines.append(f"  output: {doc['output']}")
     if doc["error"]:
         lines.append(f"  error: {doc['error']}")
+    if doc["resume"]:
+        lines.append(f"  no coordinator runs it: go on with `{doc['resume']}`")
     if status.problems:
         lines.append(f"  dead chunks by error ({len(status.problems)}):")
         lines += error_group_lines(_groups(status), doc["id"], indent="    ")
@@ -214,13 +223,13 @@ def print_status(status: JobStatus) -> None:
         console.print(line, markup=False)
 
 
-def print_jobs(jobs: list[JobRecord]) -> None:
+def print_jobs(jobs: list[JobRecord], shown: dict[int, str] | None = None) -> None:
     heads = ["id", "name", "state", "priority", "run key", "created", "finished"]
     rows = [
         [
             str(job.id),
             job.name,
-            job.state.value,
+            (shown or {}).get(job.id, job.state.value),
             job.priority.name,
             job.run_key,
             fmt_time(job.created_at),

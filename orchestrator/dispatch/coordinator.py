@@ -241,13 +241,15 @@ class Coordinator:
         # their lease expires (reap): a resume after a crash starts at once
         reclaim_orphans(self.store, self.owner, self.host)
         self.store.reap_expired()
+        # registered before a job is opened (else `status` finds it running
+        # with no coordinator: interrupted) and before the first lease (a peer
+        # that finds our chunks also finds us, and leaves them while we live)
+        self.store.coordinator_heartbeat(self.owner, [], self.tracker.lease_seconds())
         self.duties["admit"].last_run = time.monotonic()
         self._admit()
         if self.tracker.finished():
+            self.store.deregister_coordinator(self.owner)
             return self.tracker.final_states()
-        # registered before the first lease: a peer that finds our chunks also
-        # finds us, and does not take them over while we live
-        self.store.coordinator_heartbeat(self.owner, [], self.tracker.lease_seconds())
         self.listening.start()
         previous = install_stop_signals(
             self.options.install_signal_handlers,
@@ -293,6 +295,8 @@ class Coordinator:
         try:
             self.leases.save_checkpoints()
             self.guard.insist(lambda: self._flush(force=True), deadline)
+            for job_id in self.tracker.jobs if self.interrupted else ():  # resume goes on
+                self._event("job_interrupted", job_id, None, {"owner": self.owner})
             self.guard.insist(
                 lambda: self.store.release_leases(self.owner, "coordinator stopping"), deadline
             )

@@ -46,6 +46,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
         "partitions",
         "partition_size",
         "sort_by",
+        "memory_budget",
     ),
     "hybrid": ("type", "phases"),
     "custom": ("type", "planner", "max_phases"),
@@ -86,6 +87,8 @@ class StrategySpec:
     partitions: int | None = None  # None: from the input size
     partition_size: int = DEFAULT_PARTITION_SIZE
     sort_by: tuple[str, ...] = ()
+    #: the Arrow bytes a reduce worker may hold (None: shuffle/manifest.py's default)
+    memory_budget: int | None = None
     # hybrid: its phases, each with ``name`` and ``processor`` set
     phases: tuple[StrategySpec, ...] = ()
     name: str | None = None
@@ -126,6 +129,7 @@ class StrategySpec:
             partitions=d.get("partitions"),
             partition_size=int(d.get("partition_size") or DEFAULT_PARTITION_SIZE),
             sort_by=tuple(d.get("sort_by") or ()),
+            memory_budget=d.get("memory_budget"),
             phases=tuple(cls.from_dict(p) for p in d.get("phases") or ()),
             name=d.get("name"),
             processor=ref(d.get("processor")),
@@ -206,6 +210,9 @@ def _read_body(
     size = DEFAULT_PARTITION_SIZE
     if (n := get("partition_size")) is not None:
         size = c.size(n, f"{path}.partition_size") or size
+    budget = None
+    if (n := get("memory_budget")) is not None:
+        budget = c.size(n, f"{path}.memory_budget")
     normalize: tuple[str, ...] = ()
     if (n := get("normalize")) is not None:
         normalize = tuple(_choices(c, n, f"{path}.normalize", _NORMALIZERS))
@@ -217,6 +224,7 @@ def _read_body(
         partitions=partitions,
         partition_size=size,
         sort_by=_columns(c, get("sort_by"), f"{path}.sort_by"),
+        memory_budget=budget,
     )
 
 

@@ -342,6 +342,10 @@ class Store(abc.ABC):
         """Remove ``owner`` from the registry (it is exiting)."""
 
     @abc.abstractmethod
+    def registered_coordinators(self) -> list[LeaseOwner]:
+        """Every coordinator in the registry (``chunks`` 0), with its heartbeat age."""
+
+    @abc.abstractmethod
     def lease_owners(self) -> list[LeaseOwner]:
         """Every owner of running chunks, with its registry row if it has one."""
 

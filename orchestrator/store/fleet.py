@@ -194,6 +194,10 @@ class SqlStore(SqlCore):
         with self._tx() as tx:
             tx.run("delete_coordinator", {"owner": owner})
 
+    def registered_coordinators(self) -> list[LeaseOwner]:
+        with self._tx(write=False) as tx:
+            return [rows.lease_owner(r) for r in tx.all("registered_coordinators")]
+
     def lease_owners(self) -> list[LeaseOwner]:
         with self._tx(write=False) as tx:
             return [rows.lease_owner(r) for r in tx.all("lease_owners")]

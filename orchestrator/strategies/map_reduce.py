@@ -49,7 +49,10 @@ class MapReduce(Strategy):
         partitions = self.spec.partitions or choose_partitions(
             est_input_bytes, self.spec.partition_size
         )
-        return {"partitions": partitions}
+        facts: dict[str, Any] = {"partitions": partitions}
+        if self.spec.memory_budget:  # the reduce is split to fit it, or refused naming the key
+            facts["memory_budget"] = self.spec.memory_budget
+        return facts
 
     def partitions(self, planned: Mapping[str, Any]) -> int:
         value = planned.get("partitions") or self.spec.partitions

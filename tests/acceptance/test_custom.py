@@ -70,5 +70,7 @@ def test_custom_planner_converges_to_the_union_find_components(
     found = dict(zip(table["node"].to_pylist(), table["label"].to_pylist(), strict=True))
     assert table.num_rows == len(found)  # one row per node
     assert found == _union_find(edges)
+    staging = tmp_path / ".out.jobctl-staging"  # the planner's labels files went with it
+    assert not staging.exists() or not any(staging.iterdir()), list(staging.rglob("*"))
     events = jobctl("events", "components", env=env, cwd=tmp_path).stdout
     assert events.count("phase_started") >= 3  # iterated, then the last copy phase

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tests.acceptance.cli import jobctl
+from tests.acceptance.cli import cli_env, jobctl
 
 SPEC = """version: 1
 jobs:
@@ -36,7 +36,8 @@ jobs:
 """
 
 
-def test_hybrid_map_reduce_then_sequential(tmp_path: Path, env: dict[str, str]) -> None:
+def test_hybrid_map_reduce_then_sequential(tmp_path: Path, pg_url: str) -> None:
+    env = cli_env(tmp_path, pg_url)  # SQLite runs phases in test_custom and test_sequential
     sums: Counter[str] = Counter()
     lines = ["user,amount"]
     for i in range(600):

@@ -61,8 +61,9 @@ def _check(tmp_path: Path, amounts: list[int]) -> None:
 
 
 def test_sequential_runs_one_chunk_at_a_time_in_order_with_carried_state(
-    tmp_path: Path, env: dict[str, str]
+    tmp_path: Path, sqlite_url: str
 ) -> None:
+    env = cli_env(tmp_path, sqlite_url)  # PostgreSQL: the worker-kill test below
     amounts = _write(tmp_path)
     assert jobctl("validate", "jobs.yaml", env=env, cwd=tmp_path).returncode == 0
     result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)

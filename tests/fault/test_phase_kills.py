@@ -110,7 +110,8 @@ def _check(tmp_path: Path, url: str, sums: dict[str, int]) -> None:
     assert all(commits[c.id] == 1 for c in chunks), commits
     assert sum(1 for e in events if e.kind == "phase_started") == 1  # the reduce, once
     assert len({c.seq for c in chunks}) == len(chunks)
-    assert not (tmp_path / "out" / ".jobctl-staging").exists()
+    staging = tmp_path / ".out.jobctl-staging"  # intermediate outputs: gone at publish
+    assert not staging.exists() or not any(staging.iterdir()), list(staging.rglob("*"))
 
 
 def _hooked(*hooks: str) -> list[str]:

@@ -492,6 +492,12 @@ WITH renewed AS (
 )
 SELECT id, fencing_token FROM chunks WHERE lease_owner = %(owner)s AND state = 'running'
 
+-- name: registered_coordinators
+-- Every registered coordinator (the registry: run, resume, serve) and the age
+-- of its last heartbeat by the database clock; no chunk count.
+SELECT owner, 0 AS chunks, host, pid, extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age
+FROM coordinators ORDER BY owner
+
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.

@@ -373,6 +373,12 @@ UPDATE chunks SET lease_expires_at = :now + :lease_seconds
 WHERE lease_owner = :owner AND state = 'running'
   AND json_extract(:leases, '$."' || id || '"') = fencing_token
 
+-- name: registered_coordinators
+-- Every registered coordinator (the registry: run, resume, serve) and the age
+-- of its last heartbeat by the database clock; no chunk count.
+SELECT owner, 0 AS chunks, host, pid, :now - heartbeat_at AS heartbeat_age
+FROM coordinators ORDER BY owner
+
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.
