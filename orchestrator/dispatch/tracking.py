@@ -105,6 +105,8 @@ class JobTracker:
                 raise
             except JobctlError as exc:  # one bad job must not stop the others
                 self.message = f"job {job_id} could not start: {exc}"
+                if not self.source.dynamic:  # a given job: the run must not wait for it
+                    self.final[job_id] = self.store.get_job(job_id).state
                 continue
             if isinstance(opened, ActiveJob):
                 self.final.pop(job_id, None)
