@@ -116,3 +116,50 @@ def test_layout_mistakes_are_refused_at_validate(
     assert where in result.stderr and "Traceback" not in result.stderr
     for word in words:
         assert word in result.stderr, result.stderr
+
+
+GROUP_BY_SPEC = """version: 1
+jobs:
+  - name: gb
+    python: tests.procs:group_by_reduce
+    params:
+      keys: [k]
+      aggregations: [[v, sum], [v, count], [tag, count_distinct]]
+    strategy: {type: map_reduce, partition_by: [k], partitions: 3}
+    input: {path: in.parquet, format: parquet}
+    chunking: {rows: 100}
+    output: {path: out/, format: parquet, merge: {files: 2, sort_by: [k]}}
+    executor: {local: {workers: 2}}
+"""
+
+
+def test_map_reduce_group_by_through_jobctl_run_equals_pyarrow(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    import random
+
+    import pyarrow as pa
+
+    rng = random.Random(17)
+    n = 500
+    table = pa.table(
+        {
+            "k": pa.array([rng.randrange(40) for _ in range(n)], pa.int32()),
+            "v": pa.array([rng.choice([None, *range(-5, 50)]) for _ in range(n)], pa.int64()),
+            "tag": pa.array([rng.choice(["a", "b", "c", None]) for _ in range(n)], pa.string()),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet", row_group_size=50)
+    (tmp_path / "jobs.yaml").write_text(GROUP_BY_SPEC)
+    result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    manifest = json.loads((out / "_SUCCESS").read_text())
+    assert [p["file"] for p in manifest["parts"]] == ["part-00000.parquet", "part-00001.parquet"]
+    got = ds.dataset(out, format="parquet").to_table()  # files in order: globally sorted
+    want = table.group_by(["k"]).aggregate(
+        [("v", "sum"), ("v", "count"), ("tag", "count_distinct")]
+    )
+    assert got.column("k").to_pylist() == sorted(got.column("k").to_pylist())
+    assert got.equals(want.sort_by([("k", "ascending")]).select(got.column_names))
+    assert manifest["rows"] == want.num_rows
