@@ -842,7 +842,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma list: dispatch,parquet,csv,resume,state,ssh "
-        "(and, opt-in, transform,report,validate,realpath,scale)",
+        "(and, opt-in, transform,report,validate,realpath,scale,identity)",
     )
     parser.add_argument(
         "--sizes",
@@ -853,6 +853,16 @@ def main() -> None:
         "--kinds",
         default="parquet_groups,small_files,csv_ranges",
         help="realpath: which of its scenarios to run (comma list)",
+    )
+    parser.add_argument(
+        "--records",
+        default="1000000",
+        help="identity: comma list of record counts (default 1000000)",
+    )
+    parser.add_argument(
+        "--contenders",
+        default="splink,jobctl",
+        help="identity: which of splink,jobctl to run (default both)",
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -920,6 +930,14 @@ def main() -> None:
         print(f"validate: 6 rules over {rows:,} rows, jobctl vs pandera", flush=True)
         results["validate"] = scenario_validate(data_rounds, rows)
     extra: list[str] = []
+    if "identity" in only:  # opt-in (bench/identity.py): one run per size
+        from bench import identity
+
+        results["identity"] = []
+        for records in (int(x) for x in args.records.split(",")):
+            done = identity.scenario_identity(records, tuple(args.contenders.split(",")))
+            results["identity"].append(done)
+            extra += identity.markdown(done)
     if "realpath" in only:
         from bench.realpath import markdown as realpath_markdown
         from bench.realpath import scenario_realpath
@@ -940,6 +958,8 @@ def main() -> None:
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
+    if "identity" in only:  # one file per size list, so a small check keeps the big run
+        stamp += "-" + args.records.replace(",", "-")
     if args.quick:
         stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
@@ -952,6 +972,8 @@ def main() -> None:
         from bench.validate_bench import markdown_lines
 
         table += "\n" + "\n".join(markdown_lines(results["validate"], data_rounds))
+    if "identity" in results:
+        table += "\n" + "\n".join(extra)
     (RESULTS / f"{stamp}.md").write_text(table + "\n")
     if full and not args.no_readme:
         update_readme(table)

@@ -34,6 +34,7 @@ PEER_REQUIREMENTS: tuple[str, ...] = (
     "psutil",
     "pandera[polars]",
     "polars",
+    "splink",  # the identity scenario (bench/identity.py): Splink 5 on DuckDB
 )
 
 # command on PATH -> Debian package that provides it

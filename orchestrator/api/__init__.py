@@ -13,6 +13,7 @@ commands that need them import: :mod:`orchestrator.api.runs`,
 from __future__ import annotations
 
 from orchestrator.api.jobs import (
+    PURGED_HINT,
     DeadChunk,
     JobEvent,
     JobStatus,
@@ -20,6 +21,7 @@ from orchestrator.api.jobs import (
     dlq_list,
     dlq_purge,
     dlq_retry,
+    gc_staging,
     get_job,
     job_elapsed,
     job_events,
@@ -83,6 +85,7 @@ from orchestrator.store.base import (
 )
 
 __all__ = [
+    "PURGED_HINT",
     "AttemptLog",
     "ChunkRecord",
     "DeadChunk",
@@ -109,6 +112,7 @@ __all__ = [
     "dlq_retry",
     "first_failure",
     "follow_logs",
+    "gc_staging",
     "get_job",
     "group_errors",
     "in_dependency_order",

@@ -57,18 +57,19 @@ class IdentityEvaluation:
 
 
 def _parts(path: Path) -> list[Path]:
-    """The data files of ``path``: itself, or the Parquet/CSV parts in the folder
-    (recursively; names starting with ``_`` or ``.`` such as ``_SUCCESS`` skipped)."""
+    """The data files of ``path``: itself, or the Parquet/CSV parts directly in the
+    folder (names starting with ``_`` or ``.`` such as ``_SUCCESS`` skipped, and
+    subfolders, such as an identity job's ``edges/``)."""
     if not path.exists():
         raise EvaluateInputError(f"{path}: no such file or folder")
     if path.is_file():
         return [path]
     found = sorted(
         part
-        for part in path.rglob("*")
+        for part in path.iterdir()
         if part.is_file()
         and part.suffix.lower() in _SUFFIXES
-        and not any(piece.startswith(("_", ".")) for piece in part.relative_to(path).parts)
+        and not part.name.startswith(("_", "."))
     )
     if not found:
         raise EvaluateInputError(f"{path}: no .parquet or .csv parts in this folder")

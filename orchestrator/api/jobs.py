@@ -243,6 +243,22 @@ def dlq_purge(store: Store, job: JobRecord) -> int:
     return store.purge_dead(job.id)
 
 
+#: what ``dlq purge`` tells the user: the job is over for good
+PURGED_HINT = (
+    "it can never publish now (purged chunks are never run again, also not by "
+    "resume): run the spec again with a new run key to redo the job, and "
+    "`jobctl gc` removes this one's staging"
+)
+
+
+def gc_staging(store: Store, dry_run: bool = False) -> list[Any]:
+    """``jobctl gc``: remove the staging of failed and cancelled jobs
+    (``dispatch/cleanup.py``); the list of what was (or would be) removed."""
+    from orchestrator.dispatch.cleanup import collect_staging
+
+    return list(collect_staging(store, dry_run=dry_run))
+
+
 def rollback(store: Store, job: JobRecord) -> RollbackResult:
     """Remove the output ``job`` published and mark it rolled back (refused while
     it is pending or running)."""

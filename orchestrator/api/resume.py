@@ -74,6 +74,10 @@ def prepare_resume(
         JobState.CANCELLED,
     ):
         return ResumeCheck(record.id)
+    if not replan:  # gc removed its staging: its finished parts are gone
+        from orchestrator.dispatch.cleanup import refuse_resume_without_staging
+
+        refuse_resume_without_staging(store, record)
     if is_deferred(record.spec):
         return ResumeCheck(record.id)  # not planned yet: it is planned when it starts
     changes = []

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "events": ("jobs", "events"),
     "logs": ("logs", "logs"),
     "rollback": ("jobs", "rollback"),
+    "gc": ("gc", "gc"),
     "serve": ("scheduling", "serve"),
     "update": ("scheduling", "update"),
     "cron": ("crontab", "cron"),

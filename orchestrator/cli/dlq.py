@@ -104,7 +104,10 @@ def purge(job_ref: JobRef, db: DbOption = None, json_output: JsonOption = False)
     with cli_store(db, quiet=json_output) as store:
         record = api.resolve_job(store, job_ref)
         count = api.dlq_purge(store, record)
+    hint = api.PURGED_HINT if count else None
     if json_output:
-        print_json({"id": record.id, "purged": count})
+        print_json({"id": record.id, "purged": count, "can_publish": not count, "hint": hint})
         return
     console.print(f"job {record.id} {record.name}: {count} dead chunk(s) purged", markup=False)
+    if hint:
+        console.print(f"job {record.id}: {hint}", markup=False)

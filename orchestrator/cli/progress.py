@@ -8,6 +8,7 @@ log lines straight to stderr and never pays for importing it.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from datetime import datetime
@@ -94,7 +95,14 @@ def job_line(job: JobView, width: int) -> str:
 
 def render_lines(snapshot: RunSnapshot, width: int) -> list[str]:
     """The live view as plain lines, none longer than ``width``."""
-    lines = [job_line(job, width) for job in snapshot.jobs]
+    # after Ctrl-C a running job is not going on: say so on its own line too
+    jobs = [
+        dataclasses.replace(job, state="stopping")
+        if snapshot.stopping and job.state == "running"
+        else job
+        for job in snapshot.jobs
+    ]
+    lines = [job_line(job, width) for job in jobs]
     for job in snapshot.jobs:
         if job.error:
             lines.append(_cut(f"  ! {job.name}: {job.error}", width))

@@ -30,7 +30,7 @@ import selectors
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from orchestrator.dispatch.active import ActiveJob
@@ -421,18 +421,8 @@ class Coordinator:
             return False
         if not self.ledger.committing:
             self.feeder.wake()  # committed: a job may have ended
-            self._settle_touched()
+            self.tracker.settle_touched(self.ledger, self.guard, self._emit_ended)
         return True
-
-    def _settle_touched(self) -> None:
-        """Settle each job a chunk of which just ended, if it is finished."""
-        for job in self.ledger.take_touched():
-            ok, _ = self.guard.attempt(
-                lambda: self._end_if_settled(job, self.tracker.settle_if_finished)  # noqa: B023
-            )
-            if not ok:
-                self.ledger.touched[id(job)] = job  # checked again after the outage
-                return
 
     def _flush_due(self, duty: Duty, now: float) -> bool:
         waiting = self.ledger.waiting()
@@ -490,15 +480,13 @@ class Coordinator:
     def _check_job_ends(self) -> None:
         """Settle the jobs none of whose chunks is still ours."""
         for job in self.tracker.without_tasks(task.job for task in self.tasks.values()):
-            self._end_if_settled(job, self.tracker.settle)
+            state = self.tracker.settle(job)
+            if state is not None:
+                self.tracker.end(job, state)
+                self._emit_ended(job)
 
-    def _end_if_settled(
-        self, job: ActiveJob, settle: Callable[[ActiveJob], JobState | None]
-    ) -> None:
-        state = settle(job)
-        if state is not None:
-            self.tracker.end(job, state)
-            self._emit(time.monotonic(), extra=job)
+    def _emit_ended(self, job: ActiveJob) -> None:
+        self._emit(time.monotonic(), extra=job)
 
     # -- observation ----------------------------------------------------------------------
 

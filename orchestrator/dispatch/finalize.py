@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.dispatch.output_layout import write_layout
 from orchestrator.dispatch.phases import phase_rows
 from orchestrator.dispatch.reconcile import (
     check_csv_rows,
@@ -41,7 +42,7 @@ from orchestrator.io.renames import exchange
 from orchestrator.io.sidecars import publish_sidecars
 from orchestrator.spec.model import JobSpec
 from orchestrator.states import ChunkState
-from orchestrator.store.base import JobRecord, Store
+from orchestrator.store.base import ChunkRecord, JobRecord, Store
 
 MANIFEST_NAME = "_SUCCESS"
 #: Where the output keeps the CSV rows rejected under ``input.csv.bad_rows: reject``
@@ -88,12 +89,15 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     earlier = [chunk for chunk in chunks if chunk.phase != last]
     chunks = [chunk for chunk in chunks if chunk.phase == last]
     ready.mkdir(parents=True, exist_ok=True)
-    parts = []
-    rejects = []
+    parts: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
     files: dict[str, dict[str, Any]] = {}
     rows_total = 0
     schema = None
     first_seq = min((chunk.seq for chunk in chunks), default=0)
+    if spec.output.laid_out:  # merge / partition_by: the parts read into a new layout
+        parts, rejects, rows_total, schema = _laid_out_parts(chunks, staging, ready, spec)
+        chunks = []
     for chunk in chunks:
         final_name = final_part_name(chunk.seq - first_seq, spec.output.format)
         target = ready / final_name
@@ -181,6 +185,35 @@ def _publish_side_outputs(staging: Path, ready: Path) -> tuple[list[str], dict[s
                 raise PublishError(f"side output {name} of the job is missing: {source}")
             os.replace(source, target)
     return names, dict(doc.get("summary") or {})
+
+
+def _laid_out_parts(
+    chunks: list[ChunkRecord], staging: Path, ready: Path, spec: JobSpec
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, Any]:
+    """The last phase's committed parts rewritten under ``ready`` as
+    ``output.merge`` / ``output.partition_by`` ask (:mod:`.output_layout`):
+    (manifest parts, rejects, rows, schema)."""
+    assert spec.output is not None
+    sources: list[Path] = []
+    schema = None
+    rejects = []
+    rows = 0
+    for chunk in sorted(chunks, key=lambda c: c.seq):
+        if chunk.part_file is None:
+            continue  # the processor produced no output for this chunk
+        source = Path(chunk.part_file)
+        if chunk.rows_rejected and _publish_rejects(source, ready, chunk.seq):
+            rejects.append({"file": f"{REJECTS_DIR}/{chunk.seq:05d}.csv", "seq": chunk.seq})
+        if not source.exists():
+            raise PublishError(f"committed part of chunk {chunk.seq} is missing: {source}")
+        schema = check_schema(schema, part_schema(source, spec.output.format), source.name)
+        sources.append(source)
+        rows += chunk.rows_out or 0
+    try:
+        parts = write_layout(sources, staging / "layout", ready, spec.output, rows)
+    except ValueError as exc:
+        raise PublishError(f"output layout: {exc}") from exc
+    return parts, rejects, rows, schema
 
 
 def _publish_rejects(part_file: Path, ready: Path, seq: int) -> bool:

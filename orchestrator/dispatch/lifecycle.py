@@ -9,6 +9,7 @@ way is followed by one that does the same again.
 from __future__ import annotations
 
 from orchestrator.dispatch.active import ActiveJob
+from orchestrator.dispatch.cleanup import refuse_resume_without_staging
 from orchestrator.dispatch.finalize import publish
 from orchestrator.dispatch.phases import advance, current_phase
 from orchestrator.errors import IllegalTransition, JobctlError, StoreUnavailable
@@ -21,6 +22,7 @@ def resume_job(store: Store, record: JobRecord) -> JobRecord:
     """Give every chunk that did not succeed a fresh start (dead ones too);
     chunks purged from the dead-letter queue stay cancelled unless the whole
     job was cancelled. A failed or cancelled job runs again."""
+    refuse_resume_without_staging(store, record)
     if record.state != JobState.SUCCEEDED:
         store.record_event("job_resumed", job_id=record.id, detail={"from": record.state.value})
     again = [ChunkState.DEAD, ChunkState.FAILED]

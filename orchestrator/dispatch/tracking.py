@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from orchestrator.dispatch.active import ActiveJob
 from orchestrator.dispatch.admission import JobSource, QueuedJobs, plan_if_deferred
+from orchestrator.dispatch.ledger import Ledger
 from orchestrator.dispatch.lifecycle import open_job, settle_job
 from orchestrator.dispatch.options import (
     ADMIT_LISTEN_POLL_SECONDS,
@@ -25,6 +26,7 @@ from orchestrator.dispatch.options import (
     local_worker_count,
 )
 from orchestrator.dispatch.recovery import gone_reason
+from orchestrator.dispatch.storeguard import StoreGuard
 from orchestrator.errors import JobctlError, StoreUnavailable
 from orchestrator.states import JOB_TERMINAL, ChunkState, JobState
 from orchestrator.store.base import JobListener, Store
@@ -105,6 +107,8 @@ class JobTracker:
                 raise
             except JobctlError as exc:  # one bad job must not stop the others
                 self.message = f"job {job_id} could not start: {exc}"
+                if not self.source.dynamic:  # a given job: the run must not wait for it
+                    self.final[job_id] = self.store.get_job(job_id).state
                 continue
             if isinstance(opened, ActiveJob):
                 self.final.pop(job_id, None)
@@ -155,6 +159,20 @@ class JobTracker:
         if counts.get(ChunkState.PENDING, 0) or counts.get(ChunkState.RUNNING, 0):
             return None
         return self.settle(job)
+
+    def settle_touched(
+        self, ledger: Ledger, guard: StoreGuard, ended: Callable[[ActiveJob], None]
+    ) -> None:
+        """Settle each job a chunk of which just ended in a commit, if it is
+        finished; ``ended(job)`` for each one that ended."""
+        for job in ledger.take_touched():
+            ok, state = guard.attempt(lambda: self.settle_if_finished(job))  # noqa: B023
+            if not ok:
+                ledger.touched[id(job)] = job  # checked again after the outage
+                return
+            if state is not None:
+                self.end(job, state)
+                ended(job)
 
     def settle(self, job: ActiveJob) -> JobState | None:
         """Settle a job whose chunks all ended, when this coordinator wins the

@@ -37,6 +37,7 @@ from orchestrator.spec.model import (
     Timeouts,
 )
 from orchestrator.spec.names import NAME_MAX, NAME_PATTERN
+from orchestrator.spec.output_layout import OUTPUT_KEYS, read_output_layout
 from orchestrator.spec.schedule import cron_error
 from orchestrator.spec.ssh import SshExecutorSpec
 from orchestrator.spec.ssh_section import read_ssh_section
@@ -358,7 +359,7 @@ class JobReader:
         mapping = c.mapping(node, p)
         if mapping is None:
             return None
-        c.keys(mapping, p, ("path", "format", "compression", "mode", "schema"), required=("path",))
+        c.keys(mapping, p, OUTPUT_KEYS, required=("path",))
         path_node = mapping.get("path")
         raw = c.string(path_node, f"{p}.path") if path_node else None
         if raw is not None and path_node is not None and (refusal := output_path_refusal(raw)):
@@ -383,8 +384,10 @@ class JobReader:
         schema = None
         if (schema_node := mapping.get("schema")) is not None:
             schema = self._column_types(schema_node, f"{p}.schema")
-        return OutputSpec(
-            path=path, schema=schema, **{k: v for k, v in options.items() if v is not None}
+        layout = read_output_layout(c, mapping, p, fmt)
+        given: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+        return dataclasses.replace(
+            OutputSpec(path=path, schema=schema, **given), **dataclasses.asdict(layout)
         )
 
     # -- where and how it runs ------------------------------------------------

@@ -110,6 +110,17 @@ class OutputSpec:
     #: the output's declared schema, ``{column: arrow type name}`` in column order:
     #: every part is cast to it (safely) or its chunk fails naming column and types
     schema: dict[str, str] | None = None
+    #: ``merge.files``: the parts coalesced into this many files at publish
+    merge_files: int | None = None
+    #: ``merge.sort_by``: the merged rows in this order
+    sort_by: tuple[str, ...] = ()
+    #: hive-style directories ``col=value/`` at publish
+    partition_by: tuple[str, ...] = ()
+
+    @property
+    def laid_out(self) -> bool:
+        """True when publish rewrites the parts (merge or partition_by)."""
+        return self.merge_files is not None or bool(self.sort_by or self.partition_by)
 
 
 @dataclass(frozen=True)
@@ -243,7 +254,7 @@ class JobSpec:
             strategy_options=d.get("strategy_options"),
             input=InputSpec(**inp),
             chunking=ChunkingSpec(**(d.get("chunking") or {})),
-            output=OutputSpec(**d["output"]) if d.get("output") else None,
+            output=_output_from_dict(d["output"]) if d.get("output") else None,
             executor=ExecutorSpec(
                 local=LocalExecutorSpec(**local) if local is not None else None,
                 ssh=SshExecutorSpec.from_dict(executor["ssh"]) if executor.get("ssh") else None,
@@ -274,3 +285,10 @@ class SpecFile:
             if job.name == name:
                 return job
         raise KeyError(name)
+
+
+def _output_from_dict(data: dict[str, Any]) -> OutputSpec:
+    d = dict(data)
+    for key in ("sort_by", "partition_by"):
+        d[key] = tuple(d.get(key) or ())
+    return OutputSpec(**d)

@@ -38,6 +38,8 @@ def _clustered_folder(folder: Path, with_truth: bool = True) -> Path:
             columns["cluster_id"] = [TRUE[i] for i in part]
         pq.write_table(pa.table(columns), folder / f"part-{number:05d}.parquet")
     (folder / "_SUCCESS").write_text("{}")
+    (folder / "edges").mkdir()  # an identity job's links: not records, never read
+    pq.write_table(pa.table({"id_l": [1], "id_r": [2]}), folder / "edges" / "part-0.parquet")
     return folder
 
 

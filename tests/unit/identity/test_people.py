@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestrator.datagen.people import SCHEMA, generate, write_people
+from orchestrator.datagen.people import SCHEMA, Corruption, generate, write_people
 from orchestrator.standardize import apply_step
 
 REPO = Path(__file__).resolve().parents[3]
@@ -110,3 +110,42 @@ def test_make_people_script(tmp_path: Path) -> None:
     assert pq.read_schema(out).names[-1] == "truth"
     write_people(tmp_path / "none.parquet", 10, seed=1, truth_column=None)
     assert "cluster_id" not in pq.read_schema(tmp_path / "none.parquet").names
+
+
+def test_copies_per_person_follow_the_zipf_law_it_draws_from() -> None:
+    """P(k copies) = k^-s / zeta(s) for s = Corruption.dup_exponent (2.2), below the cap."""
+    exponent = Corruption().dup_exponent
+    _, sizes = np.unique(people(60_000, block_rows=20_000)["cluster_id"], return_counts=True)
+    k = np.arange(1, 2_000_001, dtype=np.float64)
+    zeta = (k**-exponent).sum() + 2_000_000 ** (1 - exponent) / (exponent - 1)
+    for copies in (1, 2, 3, 4):
+        expected = copies**-exponent / zeta
+        share = float((sizes == copies).mean())
+        assert abs(share - expected) < 0.02, (copies, share, expected)
+    assert sizes.max() <= Corruption().max_copies
+
+
+def test_transpositions_and_phonetic_spellings_when_asked_for() -> None:
+    """With only those two kinds of damage on, copies of one person's surname
+    differ from the person's first row by two adjacent letters swapped, or by a
+    sound-alike substitution (anything else counts as the latter: both copies
+    may be damaged). Both kinds must show up."""
+    only = Corruption(
+        typo=0, transpose=0.5, phonetic=0.5, nickname=0, swap_names=0, missing=0, moved=0,
+        new_phone=0, new_email=0, dob_typo=0,
+    )  # fmt: skip
+    table = pa.concat_tables(generate(6000, 9, only, block_rows=3000)).sort_by("person_id")
+    last = apply_step("name", table["last_name"]).to_pylist()
+    first_of: dict[int, str] = {}
+    swapped = sounded = 0
+    for cluster, name in zip(table["cluster_id"].to_pylist(), last, strict=True):
+        original = first_of.setdefault(cluster, name)
+        if name == original or len(name) != len(original):
+            sounded += name != original  # a substitution that changed the length
+            continue
+        diff = [i for i, (a, b) in enumerate(zip(name, original, strict=True)) if a != b]
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and name[diff[0]] == original[diff[1]]:
+            swapped += 1
+        else:
+            sounded += 1
+    assert swapped > 50 and sounded > 50, (swapped, sounded)
