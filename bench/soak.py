@@ -360,6 +360,10 @@ class Soak:
             "invariant_failures": failures,
             "rss_samples": {str(k): v for k, v in self.rss.items()},
             "rss_slope_bytes_per_minute": {str(k): v for k, v in slopes.items()},
+            # without the first two samples (20 s): the start-up ramp is not a leak
+            "rss_slope_after_warmup_bytes_per_minute": {
+                str(k): slope_per_minute(v[2:]) for k, v in self.rss.items()
+            },
             "rss_longest_serve": {
                 "samples": len(longest),
                 "first_mb": round(longest[0][1] / 2**20, 1) if longest else None,

@@ -842,7 +842,7 @@ def main() -> None:
         "--only",
         default="",
         help="comma list: dispatch,parquet,csv,resume,state,ssh "
-        "(and, opt-in, transform,report,validate,realpath,scale,identity)",
+        "(and, opt-in, transform,report,validate,realpath,scale,identity,shuffle)",
     )
     parser.add_argument(
         "--sizes",
@@ -863,6 +863,9 @@ def main() -> None:
         "--contenders",
         default="splink,jobctl",
         help="identity: which of splink,jobctl to run (default both)",
+    )
+    parser.add_argument(
+        "--shuffle-rows", default="", help="shuffle: rows (default 10000000; --quick: 200000)"
     )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
@@ -947,6 +950,14 @@ def main() -> None:
         print(f"realpath: read + identity + part, 2 workers, N = {sizes}", flush=True)
         results["realpath"] = scenario_realpath(sizes, kinds=tuple(args.kinds.split(",")))
         extra += realpath_markdown(results["realpath"])
+    if "shuffle" in only:  # opt-in (bench/shuffle_bench.py): one run
+        from bench.shuffle_bench import markdown as shuffle_markdown
+        from bench.shuffle_bench import scenario_shuffle
+
+        shuffle_rows = int(args.shuffle_rows or (200_000 if args.quick else 10_000_000))
+        print(f"shuffle: dedupe and group-by of {shuffle_rows:,} rows, jobctl vs peers", flush=True)
+        results["shuffle"] = scenario_shuffle(shuffle_rows)
+        extra += shuffle_markdown(results["shuffle"])
     if "scale" in only:
         from bench.scale import markdown as scale_markdown
         from bench.scale import scenario_scale

@@ -15,6 +15,7 @@ from typing import Any
 from orchestrator.io.formats import default_compression, output_problem
 from orchestrator.spec.checks import PYTHON_REF, Checker, one_of, suggest
 from orchestrator.spec.env_section import read_env
+from orchestrator.spec.key_chunking import CHUNKING_KEYS, key_chunking
 from orchestrator.spec.local_paths import resolve_path
 from orchestrator.spec.model import (
     COMPRESSIONS,
@@ -90,6 +91,8 @@ class JobReader:
         inp = self._input(input_node, f"{p}.input") if input_node else InputSpec()
         strategy = self._strategy(get("strategy"), f"{p}.strategy", type_, get("params"), params)
         params, strategy, steps = typed.after_strategy(inp, params, strategy)
+        chunking = get("chunking")
+        strategy = key_chunking(c, chunking, f"{p}.chunking", get("strategy"), strategy)
         job = JobSpec(
             name=self._name(get("name"), f"{p}.name") or "",
             type=type_,
@@ -100,7 +103,7 @@ class JobReader:
             queue=self._name(get("queue"), f"{p}.queue") or "default",
             **strategy,
             input=inp,
-            chunking=self._chunking(get("chunking"), f"{p}.chunking"),
+            chunking=self._chunking(chunking, f"{p}.chunking"),
             output=self._output(get("output"), f"{p}.output"),
             executor=self._executor(get("executor"), f"{p}.executor"),
             timeouts=self._timeouts(get("timeouts"), f"{p}.timeouts"),
@@ -341,8 +344,14 @@ class JobReader:
         mapping = c.mapping(node, p) if node is not None else None
         if mapping is None:
             return ChunkingSpec()
-        c.keys(mapping, p, ("rows", "bytes"))
+        c.keys(mapping, p, CHUNKING_KEYS)
         rows_node, bytes_node = mapping.get("rows"), mapping.get("bytes")
+        if (
+            rows_node is None
+            and bytes_node is None
+            and (mapping.get("hash") or mapping.get("window"))
+        ):
+            return ChunkingSpec()  # the map phase reads chunks of the default size
         if rows_node is not None and bytes_node is not None:
             c.add(mapping.key_node("bytes"), f"{p}.bytes", "set either rows or bytes, not both")
         if rows_node is None and bytes_node is None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -116,3 +117,111 @@ def test_layout_mistakes_are_refused_at_validate(
     assert where in result.stderr and "Traceback" not in result.stderr
     for word in words:
         assert word in result.stderr, result.stderr
+
+
+GROUP_BY_SPEC = """version: 1
+jobs:
+  - name: gb
+    python: tests.procs:group_by_reduce
+    params:
+      keys: [k]
+      aggregations: [[v, sum], [v, count], [tag, count_distinct]]
+    strategy: {type: map_reduce, partition_by: [k], partitions: 3}
+    input: {path: in.parquet, format: parquet}
+    chunking: {rows: 100}
+    output: {path: out/, format: parquet, merge: {files: 2, sort_by: [k]}}
+    executor: {local: {workers: 2}}
+"""
+
+
+def test_map_reduce_group_by_through_jobctl_run_equals_pyarrow(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    import random
+
+    rng = random.Random(17)
+    n = 500
+    table = pa.table(
+        {
+            "k": pa.array([rng.randrange(40) for _ in range(n)], pa.int32()),
+            "v": pa.array([rng.choice([None, *range(-5, 50)]) for _ in range(n)], pa.int64()),
+            "tag": pa.array([rng.choice(["a", "b", "c", None]) for _ in range(n)], pa.string()),
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet", row_group_size=50)
+    (tmp_path / "jobs.yaml").write_text(GROUP_BY_SPEC)
+    result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    manifest = json.loads((out / "_SUCCESS").read_text())
+    assert [p["file"] for p in manifest["parts"]] == ["part-00000.parquet", "part-00001.parquet"]
+    got = ds.dataset(out, format="parquet").to_table()  # files in order: globally sorted
+    want = table.group_by(["k"]).aggregate(
+        [("v", "sum"), ("v", "count"), ("tag", "count_distinct")]
+    )
+    assert got.column("k").to_pylist() == sorted(got.column("k").to_pylist())
+    assert got.equals(want.sort_by([("k", "ascending")]).select(got.column_names))
+    assert manifest["rows"] == want.num_rows
+
+
+HASH_SPEC = """version: 1
+jobs:
+  - name: hk
+    python: tests.procs:group_by_reduce
+    params: {keys: [k], aggregations: [[v, sum], [[], count_all]]}
+    input: {path: in.parquet, format: parquet}
+    chunking: {rows: 60, hash: {key: [k], partitions: 4}}
+    output: {path: out/, format: parquet, merge: {files: 1, sort_by: [k]}}
+    executor: {local: {workers: 2}}
+"""
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_hash_chunking_gives_a_chunk_every_row_of_its_keys(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+
+    table = pa.table({"k": [i * 7 % 23 for i in range(400)], "v": list(range(400))})
+    pq.write_table(table, tmp_path / "in.parquet", row_group_size=30)
+    (tmp_path / "jobs.yaml").write_text(HASH_SPEC)
+    result = jobctl("run", "jobs.yaml", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    got = pq.read_table(tmp_path / "out" / "part-00000.parquet")
+    want = table.group_by(["k"]).aggregate([("v", "sum"), ([], "count_all")])
+    # one output row per key: no key was split across two chunks
+    assert got.equals(want.sort_by([("k", "ascending")]).select(got.column_names))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    ("chunking", "words"),
+    [
+        ("{window: {column: ts, every: 1h}}", ("chunking.window", "not available")),
+        ("{hash: {partitions: 4}}", ("key",)),
+        ("{hash: {key: [k], partitions: 0}}", ("partitions",)),
+    ],
+)
+def test_chunking_mistakes_are_refused_at_validate(
+    tmp_path: Path, env: dict[str, str], chunking: str, words: tuple[str, ...]
+) -> None:
+    pq.write_table(pa.table({"k": [1]}), tmp_path / "in.parquet")
+    text = HASH_SPEC.replace("{rows: 60, hash: {key: [k], partitions: 4}}", chunking)
+    (tmp_path / "jobs.yaml").write_text(text)
+    result = jobctl("validate", "jobs.yaml", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "jobs.yaml:7" in result.stderr and "Traceback" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_hash_chunking_with_a_strategy_is_refused(tmp_path: Path, env: dict[str, str]) -> None:
+    (tmp_path / "jobs.yaml").write_text(
+        SPEC.format(layout="mode: overwrite").replace(
+            "chunking: {bytes: 2KB}", "chunking: {bytes: 2KB, hash: {key: [email]}}"
+        )
+    )
+    (tmp_path / "in.csv").write_text("id,email,country\n1,a@x,FR\n")
+    result = jobctl("validate", "jobs.yaml", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "chunking.hash" in result.stderr and "jobs.yaml:" in result.stderr
