@@ -54,9 +54,9 @@ CASES = {
         ["job type 'household'"],
     ),
     "strategy": (
-        "  - {name: a, type: noop, input: {sequence: 1}, strategy: hybrid}",
+        "  - {name: a, type: noop, input: {sequence: 1}, strategy: streaming}",
         3,
-        ["strategy 'hybrid'"],
+        ["strategy 'streaming'"],
     ),
     "output-uri": (
         "  - {name: a, type: noop, input: {sequence: 1}, output: {path: 's3://bucket/out/'}}",
