@@ -45,7 +45,12 @@ def test_dead_letter_queue_list_retry_purge(tmp_path: Path, env: dict[str, str])
     retried = json.loads(jobctl("dlq", "retry", job_id, "--chunk", "1", "--json", env=env).stdout)
     assert retried == {"id": int(job_id), "requeued": 1, "state": "running"}
     purged = json.loads(jobctl("dlq", "purge", job_id, "--json", env=env).stdout)
-    assert purged == {"id": int(job_id), "purged": 1}
+    assert {k: purged[k] for k in ("id", "purged", "can_publish")} == {
+        "id": int(job_id),
+        "purged": 1,
+        "can_publish": False,
+    }
+    assert "new run key" in purged["hint"]
     assert json.loads(jobctl("dlq", "list", "--job", job_id, "--json", env=env).stdout) == []
 
     resumed = jobctl("resume", job_id, env=env)
