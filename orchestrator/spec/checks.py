@@ -247,3 +247,21 @@ class Checker:
             if text is not None:
                 result.append((text, item))
         return result
+
+
+def column_list(
+    c: Checker, node: YNode | None, path: str, *, distinct: bool = False
+) -> tuple[str, ...]:
+    """Column names given as one name or a non-empty list (``partition_by``,
+    ``sort_by``); ``distinct``: a name given twice is an error too."""
+    if node is None:
+        return ()
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        return (node.value,)
+    items = c.string_list(node, path)
+    if items is not None and not items:
+        c.add(node, path, "must name at least one column")
+    names = [text for text, _ in items or ()]
+    if distinct and len(set(names)) != len(names):
+        c.add(node, path, "a column is named twice")
+    return tuple(names)

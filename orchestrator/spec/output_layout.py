@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.spec.checks import Checker
-from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar
+from orchestrator.spec.checks import Checker, column_list
+from orchestrator.spec.yaml_nodes import YMap
 
 #: every key of ``output`` (the layout ones read here, the others in job_reader)
 OUTPUT_KEYS = ("path", "format", "compression", "mode", "schema", "merge", "partition_by")
@@ -51,20 +51,6 @@ def read_output_layout(c: Checker, mapping: YMap, p: str, fmt: str) -> OutputLay
                 if files is not None and files > MAX_MERGE_FILES:
                     c.add(files_node, f"{p}.merge.files", f"at most {MAX_MERGE_FILES} files")
                     files = None
-            sort_by = _columns(c, merge.get("sort_by"), f"{p}.merge.sort_by")
-    partition_by = _columns(c, partition_node, f"{p}.partition_by")
+            sort_by = column_list(c, merge.get("sort_by"), f"{p}.merge.sort_by", distinct=True)
+    partition_by = column_list(c, partition_node, f"{p}.partition_by", distinct=True)
     return OutputLayout(merge_files=files, sort_by=sort_by, partition_by=partition_by)
-
-
-def _columns(c: Checker, node: YNode | None, path: str) -> tuple[str, ...]:
-    if node is None:
-        return ()
-    if isinstance(node, YScalar) and isinstance(node.value, str):
-        return (node.value,)
-    items = c.string_list(node, path)
-    if items is not None and not items:
-        c.add(node, path, "must name at least one column")
-    names = [text for text, _ in items or ()]
-    if len(set(names)) != len(names):
-        c.add(node, path, "a column is named twice")
-    return tuple(names)

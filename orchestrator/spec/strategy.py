@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.spec.checks import PYTHON_REF, Checker
+from orchestrator.spec.checks import PYTHON_REF, Checker, column_list
 from orchestrator.spec.strategy_names import STRATEGIES
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, YSeq, to_plain
 
@@ -219,11 +219,11 @@ def _read_body(
     return StrategySpec(
         type="map_reduce",
         map=map_ref,
-        partition_by=_columns(c, get("partition_by"), f"{path}.partition_by"),
+        partition_by=column_list(c, get("partition_by"), f"{path}.partition_by"),
         normalize=normalize,
         partitions=partitions,
         partition_size=size,
-        sort_by=_columns(c, get("sort_by"), f"{path}.sort_by"),
+        sort_by=column_list(c, get("sort_by"), f"{path}.sort_by"),
         memory_budget=budget,
     )
 
@@ -366,17 +366,6 @@ def _processor(
     if type_ is None and python is None and command is None:
         return None
     return ProcessorRef(type=type_, python=python, command=command, params=params)
-
-
-def _columns(c: Checker, node: YNode | None, path: str) -> tuple[str, ...]:
-    if node is None:
-        return ()
-    if isinstance(node, YScalar) and isinstance(node.value, str):
-        return (node.value,)
-    items = c.string_list(node, path)
-    if items is not None and not items:
-        c.add(node, path, "must name at least one column")
-    return tuple(text for text, _ in items or ())
 
 
 def _choices(c: Checker, node: YNode, path: str, allowed: tuple[str, ...]) -> list[str]:
