@@ -11,11 +11,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-import pytest
 
 from tests.acceptance.cli import cli_env, jobctl
 from tests.acceptance.test_report import _customers
-from tests.fault.test_identity_kill import kill_during
+from tests.fault.test_identity_kill import kill_a_run_during
 
 SPEC = """version: 1
 jobs:
@@ -34,13 +33,7 @@ def test_kill_9_in_the_map_phase_then_resume(tmp_path: Path, pg_url: str) -> Non
     pq.write_table(table, tmp_path / "customers.parquet", row_group_size=100)
     (tmp_path / "jobs.yaml").write_text(SPEC)
     env = cli_env(tmp_path, pg_url)
-    job_id = None
-    for attempt in range(4):  # the phase may finish before the kill lands: start over
-        job_id = kill_during(tmp_path, env, 0, ["run", "jobs.yaml", "--run-key", f"k{attempt}"])
-        if job_id is not None:
-            break
-    else:
-        pytest.fail("could not catch the map phase in 4 runs")
+    job_id = kill_a_run_during(tmp_path, env, 0)
     out = tmp_path / "report"
     assert not out.exists()  # nothing published by the dead run
     resumed = jobctl("resume", str(job_id), env=env, cwd=tmp_path, timeout=240)

@@ -76,6 +76,16 @@ def kill_during(
     return None
 
 
+def kill_a_run_during(tmp: Path, env: dict[str, str], phase: int, tries: int = 4) -> int:
+    """``jobctl run jobs.yaml`` SIGKILLed while ``phase`` runs (a new run key per
+    try: the phase may finish before the kill lands); the killed job's id."""
+    for attempt in range(tries):
+        job_id = kill_during(tmp, env, phase, ["run", "jobs.yaml", "--run-key", f"kill-{attempt}"])
+        if job_id is not None:
+            return job_id
+    pytest.fail(f"could not catch phase {phase} in {tries} runs")
+
+
 def test_kill_9_during_compare_and_during_clustering_then_resume(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -91,13 +101,7 @@ def test_kill_9_during_compare_and_during_clustering_then_resume(
     ran = jobctl("run", "jobs.yaml", env=env, cwd=reference_dir, timeout=240)
     assert ran.returncode == 0, ran.stderr
     write_job(tmp_path)
-    for attempt in range(4):  # the phase may finish before the kill lands: start over
-        run = ["run", "jobs.yaml", "--run-key", f"kill-{attempt}"]
-        job_id = kill_during(tmp_path, env, COMPARE, run)
-        if job_id is not None:
-            break
-    else:
-        pytest.fail("could not catch the compare phase in 4 runs")
+    job_id = kill_a_run_during(tmp_path, env, COMPARE)
     assert not (tmp_path / "out").exists()  # nothing published by the dead run
     caught = None
     for _ in range(4):

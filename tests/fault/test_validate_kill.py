@@ -8,24 +8,16 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.acceptance.cli import cli_env, jobctl
 from tests.acceptance.test_validate import SPEC, write_orders
-from tests.fault.test_identity_kill import kill_during
+from tests.fault.test_identity_kill import kill_a_run_during
 
 
 def test_kill_9_in_the_map_phase_then_resume(tmp_path: Path, pg_url: str) -> None:
     expected = write_orders(tmp_path)
     (tmp_path / "jobs.yaml").write_text(SPEC.replace("{rate}", "50%"))
     env = cli_env(tmp_path, pg_url)
-    job_id = None
-    for attempt in range(4):  # the phase may finish before the kill lands: start over
-        job_id = kill_during(tmp_path, env, 0, ["run", "jobs.yaml", "--run-key", f"k{attempt}"])
-        if job_id is not None:
-            break
-    else:
-        pytest.fail("could not catch the map phase in 4 runs")
+    job_id = kill_a_run_during(tmp_path, env, 0)
     out = tmp_path / "out"
     assert not (out / "_SUCCESS").exists()  # nothing published by the dead run
     resumed = jobctl("resume", str(job_id), env=env, cwd=tmp_path, timeout=240)
