@@ -144,7 +144,11 @@ def scenario_shuffle(
     from bench import analytics, suite
 
     source = make_data(rows, suite.WORK / f"shuffle-{rows}.parquet")
-    results: dict[str, Any] = {"rows": rows, "profile": shuffle_profile(source)}
+    results: dict[str, Any] = {
+        "rows": rows,
+        "profile": shuffle_profile(source),
+        "profile_group_by": shuffle_profile(source, "k", (), ["k", "v", "t"]),
+    }
     for task in tasks:
         out = suite.WORK / f"out-shuffle-{task}"
         suite.warm_file(source)
@@ -170,16 +174,27 @@ def scenario_shuffle(
     return results
 
 
-def shuffle_profile(source: Path) -> Result:
-    """The shuffle on one 250k-row map chunk, against Arrow IPC and the disk."""
+def shuffle_profile(
+    source: Path,
+    key: str = "email",
+    normalize: tuple[str, ...] = ("lower", "trim"),
+    columns: list[str] | None = None,
+) -> Result:
+    """The shuffle on one 250k-row map chunk, against Arrow IPC and the disk.
+
+    The default is the dedupe's shuffle (every column, by the normalized
+    e-mail); the group-by's reads and spills ``k, v, t`` only, by ``k``.
+    """
     from orchestrator.shuffle.spill import SPILL_COMPRESSION, write_map_output
 
-    table = pq.ParquetFile(source).read_row_group(0)
+    cpu, wall = time.process_time(), time.perf_counter()
+    table = pq.ParquetFile(source).read_row_group(0, columns=columns)
+    read_cpu_input, read_wall_input = time.process_time() - cpu, time.perf_counter() - wall
     n = table.num_rows
     work = Path(tempfile.mkdtemp(prefix="shuffle-profile-", dir=source.parent))
     try:
         cpu, wall = time.process_time(), time.perf_counter()
-        out = write_map_output(table, str(work), "m0", ["email"], 64, ["lower", "trim"])
+        out = write_map_output(table, str(work), "m0", [key], 64, list(normalize))
         map_cpu, map_wall = time.process_time() - cpu, time.perf_counter() - wall
         data = Path(out.directory) / "data.arrow"
         cpu, wall = time.process_time(), time.perf_counter()
@@ -212,6 +227,9 @@ def shuffle_profile(source: Path) -> Result:
         spill_bytes = data.stat().st_size
         return {
             "rows": n,
+            "columns": ",".join(table.column_names),
+            "parquet_read_cpu_us_per_row": read_cpu_input / n * 1e6,
+            "parquet_read_wall_us_per_row": read_wall_input / n * 1e6,
             "spill_bytes_per_row": spill_bytes / n,
             "read_bytes_per_row": spill_bytes / n,
             "map_cpu_us_per_row": map_cpu / n * 1e6,
@@ -254,9 +272,15 @@ def markdown(results: dict[str, Any]) -> list[str]:
                 f"| {name} | {r['seconds']:.1f} | {rss:.0f} | {r['rows_out']:,} | {load:.1f} |"
             )
         lines.append("")
-    p = results["profile"]
-    lines.append(
-        "shuffle profile (one 250k-row map chunk): "
-        + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in p.items())
-    )
+    for label, key in (("dedupe", "profile"), ("group_by", "profile_group_by")):
+        if key not in results:
+            continue
+        lines.append(
+            f"shuffle profile, {label} (one 250k-row map chunk): "
+            + ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in results[key].items()
+            )
+        )
+        lines.append("")
     return lines
