@@ -23,7 +23,7 @@ import pyarrow as pa
 from orchestrator.io.csv_errors import BadRow
 from orchestrator.io.output_schema import cast_to, declared_schema
 from orchestrator.io.parts import part_filename, serialize, write_part, write_rejects
-from orchestrator.io.readers import read_chunk
+from orchestrator.io.readers import read_chunk, read_chunk_projected
 from orchestrator.io.sidecars import write_sidecars
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
@@ -66,6 +66,7 @@ class LoadedJob:
         "params",
         "payload",
         "processor",
+        "read_columns",
         "ready",
         "resources",
         "return_part",
@@ -92,6 +93,14 @@ class LoadedJob:
         self.return_part = bool(payload.get("return_part"))
         #: preprocessing ``steps:``, run on the input rows (the first phase) only
         self.steps: list[dict[str, Any]] = list(payload.get("steps") or ())
+        #: the only input columns the phase reads (map side of a keyed transform);
+        #: never with ``steps:``, which may derive what the query reads from others
+        columns = payload.get("read_columns")
+        self.read_columns: frozenset[str] | None = (
+            frozenset(str(c).lower() for c in columns)
+            if columns is not None and not self.steps
+            else None
+        )
         self.hooks: Hooks = NO_HOOKS
         self.ready = False  # setup has run in this process
         self.resources: Any = None
@@ -141,6 +150,10 @@ def run_attempt(
         table = _EMPTY
     elif chunk.kind == SHUFFLE_KIND:  # a reduce chunk: its partition, all map outputs
         table = read_shuffle_chunk(chunk, job.payload)
+    elif job.read_columns is not None:
+        table = read_chunk_projected(
+            chunk, job.read_columns, job.csv, schema=job.csv_schema, rejected=bad_rows
+        )
     else:
         table = read_chunk(chunk, job.csv, schema=job.csv_schema, rejected=bad_rows)
     t1 = time.perf_counter()

@@ -72,6 +72,29 @@ def read_chunk(
     raise ValueError(f"unknown chunk kind {desc.kind!r}")
 
 
+def kept_columns(names: list[str], keep: frozenset[str]) -> list[str]:
+    """The columns among ``names`` whose lower-case name is in ``keep``, in input order."""
+    return [n for n in names if n.lower() in keep]
+
+
+def read_chunk_projected(
+    desc: ChunkDescriptor,
+    keep: frozenset[str],
+    csv: CsvOptions | None = None,
+    schema: pa.Schema | None = None,
+    rejected: list[BadRow] | None = None,
+) -> pa.Table:
+    """The chunk's columns named in ``keep`` (lower case, as SQL compares
+    identifiers): a Parquet input decodes only those, others drop the rest
+    after the read."""
+    if desc.kind == "parquet" and desc.path is not None:
+        with PARQUET_FILES.open(desc.path) as opened:
+            names = kept_columns(opened.file.schema_arrow.names, keep)
+        return read_chunk(desc, csv, names, schema, rejected)
+    table = read_chunk(desc, csv, None, schema, rejected)
+    return table.select(kept_columns(table.column_names, keep))
+
+
 def iter_chunk_batches(
     desc: ChunkDescriptor,
     csv: CsvOptions | None = None,

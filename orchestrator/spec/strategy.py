@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.spec.checks import PYTHON_REF, Checker, column_list
+from orchestrator.spec.sql_columns import referenced_names
 from orchestrator.spec.strategy_names import STRATEGIES
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, YSeq, to_plain
 
@@ -89,6 +90,9 @@ class StrategySpec:
     sort_by: tuple[str, ...] = ()
     #: the Arrow bytes a reduce worker may hold (None: shuffle/manifest.py's default)
     memory_budget: int | None = None
+    #: the only input columns the map side reads and spills (lower case; None:
+    #: all), set for a keyed transform whose reduce sql names its columns
+    map_columns: tuple[str, ...] | None = None
     # hybrid: its phases, each with ``name`` and ``processor`` set
     phases: tuple[StrategySpec, ...] = ()
     name: str | None = None
@@ -98,7 +102,10 @@ class StrategySpec:
     max_phases: int = DEFAULT_MAX_PHASES
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if data["map_columns"] is None:  # absent: the stored form of specs without it
+            del data["map_columns"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | str | None) -> StrategySpec:
@@ -130,6 +137,7 @@ class StrategySpec:
             partition_size=int(d.get("partition_size") or DEFAULT_PARTITION_SIZE),
             sort_by=tuple(d.get("sort_by") or ()),
             memory_budget=d.get("memory_budget"),
+            map_columns=tuple(d["map_columns"]) if d.get("map_columns") is not None else None,
             phases=tuple(cls.from_dict(p) for p in d.get("phases") or ()),
             name=d.get("name"),
             processor=ref(d.get("processor")),
@@ -321,7 +329,15 @@ def _keyed_transform(spec: StrategySpec, params: dict[str, Any]) -> StrategySpec
     map_ref = spec.map
     if map_ref is None and params.get("map_sql") is not None:
         map_ref = ProcessorRef(type="transform", params={**params, "step": "map"})
-    return _replace(spec, type="map_reduce", partition_by=spec.partition_by or keys, map=map_ref)
+    partition_by = spec.partition_by or keys
+    columns = None
+    if map_ref is None and isinstance(params.get("sql"), str):  # the rows go to sql as read
+        names = referenced_names(params["sql"])
+        if names is not None:
+            columns = tuple(sorted(names | {k.lower() for k in partition_by}))
+    return _replace(
+        spec, type="map_reduce", partition_by=partition_by, map=map_ref, map_columns=columns
+    )
 
 
 #: The constant shuffle key of a report's summaries (processors/report/processor.py).

@@ -63,6 +63,8 @@ class PhaseSpec:
     serial: bool = False
     #: map side: hash-partition the output by these keys instead of writing a part
     shuffle: Mapping[str, Any] | None = None
+    #: read only the input columns of these names (case-insensitive; None: all)
+    columns: tuple[str, ...] | None = None
     #: reduce side: sort each partition by these columns
     sort_by: tuple[str, ...] = ()
     #: reduce side: the most Arrow bytes a reduce chunk may hold (None: default)
@@ -79,6 +81,8 @@ class PhaseSpec:
             extra.update(self.processor.payload())
         if self.shuffle is not None:
             extra["shuffle_write"] = dict(self.shuffle)
+        if self.columns is not None:
+            extra["read_columns"] = list(self.columns)
         read: dict[str, Any] = {}
         if self.sort_by:
             read["sort_by"] = list(self.sort_by)

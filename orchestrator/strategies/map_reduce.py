@@ -68,7 +68,12 @@ class MapReduce(Strategy):
                 "partitions": self.partitions(planned),
             }
             return PhaseSpec(
-                index=0, name="map", processor=self.spec.map or IDENTITY_MAP, shuffle=shuffle, of=2
+                index=0,
+                name="map",
+                processor=self.spec.map or IDENTITY_MAP,
+                shuffle=shuffle,
+                columns=self.spec.map_columns,
+                of=2,
             )
         if index == 1:
             budget = planned.get("memory_budget")

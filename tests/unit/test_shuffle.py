@@ -118,7 +118,31 @@ def test_reduce_ranges_coalesce_small_partitions_and_split_big_ones() -> None:
         ReduceRange(5, 6, 10, 50),
     ]
     assert choose_partitions(0) == 1
-    assert choose_partitions(10 * 128 * 1024 * 1024) == 20
+    assert choose_partitions(10 * 128 * 1024 * 1024) == 40
+
+
+@given(
+    sizes=st.lists(st.integers(0, 60), min_size=1, max_size=40),
+    target=st.integers(20, 200),
+)
+def test_reduce_ranges_are_cut_even_and_cover_every_partition_once(
+    sizes: list[int], target: int
+) -> None:
+    manifest = _manifest([(s, s) for s in sizes])
+    ranges = plan_reduce_ranges(manifest, target_bytes=target, max_bytes=4 * target)
+    covered = [p for r in ranges for p in range(r.first, r.stop) if sizes[p]]
+    assert covered == [p for p, s in enumerate(sizes) if s]  # each once, in order
+    total = sum(sizes)
+    if total:
+        assert len(ranges) <= -(-total // target)  # the fewest of about target bytes
+        assert max(r.nbytes for r in ranges) <= min(4 * target, total / len(ranges) + max(sizes))
+
+
+def test_reduce_ranges_split_work_evenly_not_first_fit() -> None:
+    manifest = _manifest([(22, 22)] * 9)
+    ranges = plan_reduce_ranges(manifest, target_bytes=134, max_bytes=256)
+    # filling up to the target made 6 + 3 partitions: one worker idle a third of the phase
+    assert [(r.first, r.stop) for r in ranges] == [(0, 4), (4, 9)]
 
 
 def _map_all(table: pa.Table, tmp_path: Path, chunk_rows: int, partitions: int) -> Manifest:
