@@ -6,9 +6,9 @@ SIGTERM, kill -9, a lost machine): the chunks not finished wait for
 ``interrupted`` (with the resume command) when no coordinator that could be
 running it is alive: none registered, or every registered one provably gone
 (its pid no longer exists on this host) or silent for longer than
-:data:`COORDINATOR_STALE_SECONDS`. The coordinator registry does not say
-which jobs a ``serve`` takes, so any live coordinator counts: a job is never
-called interrupted while something may still be running it.
+:data:`COORDINATOR_STALE_SECONDS`. Only the coordinators linked to the job
+count (a coordinator links a job before it opens it, store migration 0007):
+a ``serve`` alive for other jobs does not hide a job whose own run died.
 """
 
 from __future__ import annotations
@@ -52,9 +52,8 @@ def interrupted_jobs(store: Store, jobs: Sequence[JobRecord]) -> set[int]:
     if not running:
         return set()
     host = socket.gethostname()
-    if any(alive(c, host) for c in store.registered_coordinators()):
-        return set()
-    return running
+    linked = store.job_coordinators(sorted(running))
+    return {job_id for job_id in running if not any(alive(c, host) for c in linked.get(job_id, []))}
 
 
 def shown_states(store: Store, jobs: Sequence[JobRecord]) -> dict[int, str]:

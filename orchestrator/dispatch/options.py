@@ -49,6 +49,10 @@ SHUTDOWN_STORE_SECONDS = 30.0
 #: How long a worker whose output closed may take to exit, so its exit status
 #: (a signal, an exit code) can be recorded with the chunk it was running.
 EXIT_STATUS_WAIT_SECONDS = 0.5
+#: a worker that has not said "ready" this long after its start is silent: one
+#: stopped or hung while it starts (imports, a stalled host) must not hold the
+#: chunks queued to it for ever (generous: a loaded host imports slowly)
+STARTUP_SILENCE_SECONDS = 30.0
 #: Local workers report they are alive at most this often (seconds).
 WORKER_HEARTBEAT_MAX_SECONDS = 1.0
 #: How often a dispatcher looks for jobs to take on (serve, and jobs waiting

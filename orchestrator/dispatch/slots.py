@@ -30,6 +30,7 @@ from orchestrator.dispatch.options import (
     RESPAWN_MIN_SECONDS,
     SLOT_RETRY_MAX_SECONDS,
     SLOT_RETRY_MIN_SECONDS,
+    STARTUP_SILENCE_SECONDS,
 )
 from orchestrator.executors.base import Slot, SlotUnavailable
 
@@ -165,11 +166,12 @@ class Supervisor:
         self.states[slot.slot].crashes = 0
 
     def responsive(self, slot: Slot, now: float) -> bool:
-        """Whether the worker showed signs of life recently. A worker that never
-        promised heartbeats (an older or foreign runtime) is trusted."""
+        """Whether the worker showed signs of life recently. A worker that is
+        ready but never promised heartbeats (an older or foreign runtime) is
+        trusted; one not ready yet has STARTUP_SILENCE_SECONDS to say so."""
         state = self.states[slot.slot]
         if state.heartbeat is None:
-            return True
+            return slot.ready or now - _heard(state, now) <= STARTUP_SILENCE_SECONDS
         limit = max(4 * state.heartbeat, 2 * self.heartbeat_interval())
         return now - _heard(state, now) <= limit
 

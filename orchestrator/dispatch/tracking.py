@@ -101,12 +101,16 @@ class JobTracker:
             self.final.setdefault(job_id, state)
         for job_id in self.source.candidates(self.store, set(self.jobs), set(self.final)):
             try:
+                # linked before it is opened: a running job always names the
+                # coordinators that run it (`interrupted` when all are gone)
+                self.store.link_coordinator_job(self.owner, job_id)
                 plan_if_deferred(self.store, self.store.get_job(job_id))
                 opened = open_job(self.store, job_id, self.resume)
             except StoreUnavailable:
                 raise
             except JobctlError as exc:  # one bad job must not stop the others
                 self.message = f"job {job_id} could not start: {exc}"
+                self._unlink(job_id)
                 if not self.source.dynamic:  # a given job: the run must not wait for it
                     self.final[job_id] = self.store.get_job(job_id).state
                 continue
@@ -116,7 +120,14 @@ class JobTracker:
                 opened_any = True
             else:
                 self.final[job_id] = opened
+                self._unlink(job_id)
         return opened_any
+
+    def _unlink(self, job_id: int) -> None:
+        """Best effort: a link left behind goes when this coordinator deregisters,
+        and only running jobs are judged by their links."""
+        with contextlib.suppress(JobctlError):
+            self.store.unlink_coordinator_job(self.owner, job_id)
 
     def more_may_come(self) -> bool:
         """Whether polling for jobs is worth it: a serving source, or given jobs
@@ -202,6 +213,7 @@ class JobTracker:
         self.final[job.record.id] = state
         del self.jobs[job.record.id]
         self.admit_due = True
+        self._unlink(job.record.id)
 
     # -- the whole --------------------------------------------------------------------
 

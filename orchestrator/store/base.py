@@ -346,6 +346,19 @@ class Store(abc.ABC):
         """Every coordinator in the registry (``chunks`` 0), with its heartbeat age."""
 
     @abc.abstractmethod
+    def link_coordinator_job(self, owner: str, job_id: int) -> None:
+        """``owner`` runs ``job_id`` (before it opens the job; twice is once)."""
+
+    @abc.abstractmethod
+    def unlink_coordinator_job(self, owner: str, job_id: int) -> None:
+        """``job_id`` is no longer ``owner``'s to run."""
+
+    @abc.abstractmethod
+    def job_coordinators(self, job_ids: Sequence[int]) -> dict[int, list[LeaseOwner]]:
+        """The registered coordinators linked to each of ``job_ids`` (a job none
+        runs is absent), with their heartbeat age."""
+
+    @abc.abstractmethod
     def lease_owners(self) -> list[LeaseOwner]:
         """Every owner of running chunks, with its registry row if it has one."""
 

@@ -397,6 +397,7 @@ class SqlCore(Store):
             params = self._victims(owner, False, None, "orphaned", kind, 1, reason)
             moved = self._return_running(tx, params)
             tx.run("delete_coordinator", {"owner": owner})
+            tx.run("delete_coordinator_jobs", {"owner": owner})
         return moved
 
     def _back_to_pending(self, params: dict[str, Any]) -> int:

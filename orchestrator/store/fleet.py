@@ -193,10 +193,29 @@ class SqlStore(SqlCore):
     def deregister_coordinator(self, owner: str) -> None:
         with self._tx() as tx:
             tx.run("delete_coordinator", {"owner": owner})
+            tx.run("delete_coordinator_jobs", {"owner": owner})
 
     def registered_coordinators(self) -> list[LeaseOwner]:
         with self._tx(write=False) as tx:
             return [rows.lease_owner(r) for r in tx.all("registered_coordinators")]
+
+    def link_coordinator_job(self, owner: str, job_id: int) -> None:
+        with self._tx() as tx:
+            tx.run("link_coordinator_job", {"owner": owner, "job_id": job_id})
+
+    def unlink_coordinator_job(self, owner: str, job_id: int) -> None:
+        with self._tx() as tx:
+            tx.run("unlink_coordinator_job", {"owner": owner, "job_id": job_id})
+
+    def job_coordinators(self, job_ids: Sequence[int]) -> dict[int, list[LeaseOwner]]:
+        if not job_ids:
+            return {}
+        params = {"job_ids": self._array([int(i) for i in job_ids])}
+        linked: dict[int, list[LeaseOwner]] = {}
+        with self._tx(write=False) as tx:  # a transaction: the heartbeat ages use its clock
+            for row in tx.all("job_coordinators", params):
+                linked.setdefault(int(row["job_id"]), []).append(rows.lease_owner(row))
+        return linked
 
     def lease_owners(self) -> list[LeaseOwner]:
         with self._tx(write=False) as tx:

@@ -35,3 +35,32 @@ def test_ctrl_c_leaves_an_interrupted_job_that_resumes(tmp_path: Path, pg_url: s
     assert kinds.index("job_interrupted") < kinds.index("job_resumed")
     final = json.loads(jobctl("status", str(job["id"]), "--json", env=env).stdout)
     assert final["state"] == "succeeded" and final["resume"] is None
+
+
+def test_a_live_coordinator_of_another_job_does_not_hide_an_interrupted_one(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Two runs on one store; the run of job A is killed -9 while the run of
+    job B goes on: A shows `interrupted` (its own coordinator is gone), B
+    `running` (migration 0007 links each job to the coordinators running it);
+    both stores."""
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    spec_a = job_spec(tmp_path / "a.yaml", [logged_job("job-a", 6, log_a, 2.0)])
+    spec_b = job_spec(tmp_path / "b.yaml", [logged_job("job-b", 6, log_b, 2.0)])
+    run_a = jobctl_popen("run", str(spec_a), "--workers", "1", env=env)
+    run_b = jobctl_popen("run", str(spec_b), "--workers", "1", env=env)
+    try:
+        wait_for(lambda: started(log_a) and started(log_b), 60, "both jobs to start")
+        run_a.send_signal(signal.SIGKILL)
+        run_a.wait(timeout=30)
+        listed = jobctl("list", "--json", env=env)
+        assert listed.returncode == 0, listed.stderr + listed.stdout
+        shown = {j["name"]: j for j in json.loads(listed.stdout)}
+        assert shown["job-a"]["state"] == "interrupted", shown["job-a"]
+        assert shown["job-a"]["resume"] == f"jobctl resume {shown['job-a']['id']}"
+        assert shown["job-b"]["state"] == "running", shown["job-b"]
+        status_b = json.loads(jobctl("status", str(shown["job-b"]["id"]), "--json", env=env).stdout)
+        assert status_b["state"] == "running" and status_b["resume"] is None
+    finally:
+        run_b.kill()
+        run_b.communicate(timeout=30)

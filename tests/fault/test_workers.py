@@ -45,6 +45,9 @@ def test_sigstop_of_a_worker_past_its_lease(
     )
     run = s.run()
     workers = wait_for(lambda: len(children(run.pid)) == 2 and children(run.pid), 30, "workers")
+    # both workers warmed up (a chunk done, so the pause hits a worker that is
+    # ready and heartbeating, not one still importing), then both busy again
+    s.wait_succeeded(1)
     wait_for(lambda: s.chunk_states().get("running", 0) >= 2, 30, "running chunks")
     time.sleep(0.3)
     paused = workers[0]

@@ -13,6 +13,8 @@ import pytest
 
 from orchestrator.executors.ssh.push import PushTransfer
 from orchestrator.executors.ssh.remote_commands import (
+    PID_LINE_PREFIX,
+    in_workdir,
     kill_worker_command,
     python_command,
     remote_path,
@@ -50,6 +52,19 @@ def test_commands_run_by_a_real_shell_take_every_word_literally(tmp_path: Path) 
     assert kill_worker_command(1234).count("1234") == 2
     with pytest.raises(ValueError):
         kill_worker_command(True)  # type: ignore[arg-type]
+
+
+def test_the_worker_shell_announces_the_pid_it_execs_into(tmp_path: Path) -> None:
+    """The pid line on stderr is the pid of the process the shell becomes, so a
+    worker stopped before its ready frame can still be killed."""
+    host = HostSpec(name="h", address="h", python=sys.executable, workdir=str(tmp_path / "w"))
+    command = in_workdir(
+        host, f"{sys.executable} -c 'import os; print(os.getpid())'", announce_pid=True
+    )
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines()[0] == f"{PID_LINE_PREFIX}{out.stdout.strip()}"
+    assert PID_LINE_PREFIX in worker_command(host)
 
 
 def _csv_job(tmp_path: Path) -> tuple[dict[str, object], dict[str, object]]:

@@ -40,15 +40,28 @@ def quote_all(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(arg) for arg in argv)
 
 
-def in_workdir(host: HostSpec, command: str, extra_env: dict[str, str] | None = None) -> str:
+#: the first line a remote worker's shell writes to stderr, before it becomes the
+#: worker (``exec`` keeps the pid): the coordinator can kill a worker that hangs
+#: or is stopped before its ``ready`` frame, which would say the pid
+PID_LINE_PREFIX = "jobctl-worker-pid "
+
+
+def in_workdir(
+    host: HostSpec,
+    command: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    announce_pid: bool = False,
+) -> str:
     """``command`` run in the host's workdir (created if missing), replacing the shell."""
     workdir = remote_path(host.workdir)
+    announce = f'echo "{PID_LINE_PREFIX}$$" >&2 && ' if announce_pid else ""
     env = ""
     variables = {**(extra_env or {}), **host.env}
     if variables:
         pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(variables.items()))
         env = f"env {pairs} "
-    return f"mkdir -p {workdir} && cd {workdir} && exec {env}{command}"
+    return f"mkdir -p {workdir} && cd {workdir} && {announce}exec {env}{command}"
 
 
 def python_command(host: HostSpec, *args: str) -> str:
@@ -59,7 +72,8 @@ def python_command(host: HostSpec, *args: str) -> str:
 def worker_command(host: HostSpec) -> str:
     """``cd WORKDIR && exec env [K=V ...] PYTHON -m orchestrator.worker``, all quoted."""
     heartbeat = {HEARTBEAT_ENV: f"{WORKER_HEARTBEAT_SECONDS:g}"}
-    return in_workdir(host, f"{remote_path(host.python)} -m {WORKER_MODULE}", heartbeat)
+    command = f"{remote_path(host.python)} -m {WORKER_MODULE}"
+    return in_workdir(host, command, heartbeat, announce_pid=True)
 
 
 def kill_worker_command(pid: int) -> str:

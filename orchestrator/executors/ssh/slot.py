@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ from orchestrator.errors import SshError
 from orchestrator.executors.base import Frame, SlotUnavailable
 from orchestrator.executors.ssh.host import RemoteHost
 from orchestrator.executors.ssh.push import PushTransfer
-from orchestrator.executors.ssh.remote_commands import worker_command
+from orchestrator.executors.ssh.remote_commands import PID_LINE_PREFIX, worker_command
 from orchestrator.protocol import MessageReader, ProtocolError, encode_message
 
 #: SSH window for a worker channel: large enough that a chunk-sized part streams
@@ -45,6 +46,7 @@ CHANNEL_WINDOW = 16 * 1024 * 1024
 SEND_BLOCK = 256 * 1024
 #: bytes of a worker's last stderr kept for error messages
 STDERR_TAIL = 2000
+_PID_LINE = re.compile(rb"^" + re.escape(PID_LINE_PREFIX.encode()) + rb"(\d+)$", re.M)
 
 _STOP = object()
 
@@ -182,7 +184,7 @@ class SshSlot:
         self.remote.report()
         open_ = not (chan.closed or chan.eof_received) or chan.recv_ready()
         if not open_:
-            self._note_end(chan)
+            self._note_end(chan, tell_host=True)
         return messages, open_
 
     def _incoming(self, header: dict[str, Any], payload: bytes | None) -> Frame:
@@ -223,9 +225,10 @@ class SshSlot:
         chan = self._chan
         if chan is None:
             return
-        if not chan.exit_status_ready() and self._pid is not None:
+        ended_by_itself = chan.exit_status_ready()
+        if not ended_by_itself and self._pid is not None:
             self.remote.kill_remote(self._pid)
-        self._note_end(chan)
+        self._note_end(chan, tell_host=ended_by_itself)
         self._close()
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -250,9 +253,12 @@ class SshSlot:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _note_end(self, chan: paramiko.Channel) -> None:
+    def _note_end(self, chan: paramiko.Channel, *, tell_host: bool) -> None:
         """Remember a worker that ended before it was ready (bad python, no package):
-        the next start() fails with its stderr instead of respawning in a loop."""
+        the next start() fails with its stderr instead of respawning in a loop.
+        With ``tell_host`` (the worker ended by itself, not by our kill) the host
+        is marked failed at once, so its state is right even when the run ends
+        before the slot would have been started again."""
         if self.ready or self._early_exit is not None:
             return
         with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
@@ -265,11 +271,17 @@ class SshSlot:
                 f"the remote worker exited with status {status} before it was ready"
                 + (f": {' | '.join(tail)}" if tail else "")
             )
+            if tell_host:
+                self.remote.mark(False, SshError(f"host {self.host}: {self._early_exit}"))
 
     def _stderr(self, data: bytes) -> None:
         if not data:
             return
         self._stderr_tail = (self._stderr_tail + data)[-STDERR_TAIL:]
+        if self._pid is None:  # the shell's pid line, before the ready frame
+            found = _PID_LINE.search(self._stderr_tail)
+            if found:
+                self._pid = int(found.group(1))
         if self._log is not None:
             with contextlib.suppress(OSError):
                 self._log.write(data)

@@ -107,6 +107,19 @@ SELECT * FROM hosts ORDER BY name
 -- Deregister a coordinator (it exits, or a peer proved it gone).
 DELETE FROM coordinators WHERE owner = :owner
 
+-- name: delete_coordinator_jobs
+-- A deregistered coordinator runs no job any more (migration 0007).
+DELETE FROM coordinator_jobs WHERE owner = :owner
+
+-- name: link_coordinator_job
+-- This coordinator runs this job (before it opens it; twice is once).
+INSERT INTO coordinator_jobs (owner, job_id) VALUES (:owner, :job_id)
+ON CONFLICT DO NOTHING
+
+-- name: unlink_coordinator_job
+-- The job is no longer this coordinator's to run.
+DELETE FROM coordinator_jobs WHERE owner = :owner AND job_id = :job_id
+
 -- name: running_chunk_owners
 -- Who holds running chunks of a job (replan refuses while anyone does).
 SELECT lease_owner AS owner, count(*) AS n FROM chunks

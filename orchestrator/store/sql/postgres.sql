@@ -498,6 +498,14 @@ SELECT id, fencing_token FROM chunks WHERE lease_owner = %(owner)s AND state = '
 SELECT owner, 0 AS chunks, host, pid, extract(epoch FROM now() - heartbeat_at)::float8 AS heartbeat_age
 FROM coordinators ORDER BY owner
 
+-- name: job_coordinators
+-- The registered coordinators linked to these jobs, with the job id and the
+-- age of their last heartbeat by the database clock (0007).
+SELECT l.job_id, k.owner, 0 AS chunks, k.host, k.pid,
+       extract(epoch FROM now() - k.heartbeat_at)::float8 AS heartbeat_age
+FROM coordinator_jobs l JOIN coordinators k ON k.owner = l.owner
+WHERE l.job_id = ANY(%(job_ids)s::bigint[])
+
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.

@@ -379,6 +379,14 @@ WHERE lease_owner = :owner AND state = 'running'
 SELECT owner, 0 AS chunks, host, pid, :now - heartbeat_at AS heartbeat_age
 FROM coordinators ORDER BY owner
 
+-- name: job_coordinators
+-- The registered coordinators linked to these jobs (JSON list), with the job
+-- id and the age of their last heartbeat by the database clock (0007).
+SELECT l.job_id AS job_id, k.owner AS owner, 0 AS chunks, k.host AS host, k.pid AS pid,
+       :now - k.heartbeat_at AS heartbeat_age
+FROM coordinator_jobs l JOIN coordinators k ON k.owner = l.owner
+WHERE l.job_id IN (SELECT value FROM json_each(:job_ids))
+
 -- name: lease_owners
 -- Every owner of running chunks with its registry row (NULL when it has none)
 -- and the age of its last heartbeat by the database clock.

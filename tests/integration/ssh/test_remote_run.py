@@ -173,8 +173,12 @@ def test_host_killed_mid_run_fails_over_and_comes_back(
 
 
 def test_stopped_remote_worker_loses_its_lease_and_is_killed(
-    ssh_cluster: SshCluster, lite: Store, tmp_path: Path
+    ssh_cluster: SshCluster, lite: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # on a loaded machine the stop can land before the worker's ready frame: such
+    # a worker is silent after STARTUP_SILENCE_SECONDS (shortened here; the run is
+    # in this process) and is killed by the pid its shell announced
+    monkeypatch.setattr("orchestrator.dispatch.slots.STARTUP_SILENCE_SECONDS", 5.0)
     rows = write_csvs(tmp_path / "data", files=1, rows=300)
     host = ssh_cluster.hosts[0]
     spec = write_spec(
@@ -230,6 +234,9 @@ def test_broken_host_and_drained_host_are_skipped(
         output=tmp_path / "out",
         ssh=ssh_cluster.section(),
         local_workers=None,
+        # chunks that take a moment, so the run outlasts h2's failing worker start
+        python="tests.procs:sleep_then_identity",
+        params={"seconds": 0.2},
     )
     job_id, state = run_spec(lite, spec)
     assert state == JobState.SUCCEEDED
