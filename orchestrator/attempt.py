@@ -27,7 +27,13 @@ from orchestrator.io.readers import read_chunk, read_chunk_projected
 from orchestrator.io.sidecars import write_sidecars
 from orchestrator.planning.model import ChunkDescriptor
 from orchestrator.planning.schema import decode_schema
-from orchestrator.processors.base import PROCESSOR_LOGGER, ChunkContext, Processor, SetupContext
+from orchestrator.processors.base import (
+    PROCESSOR_LOGGER,
+    ChunkContext,
+    Processor,
+    SetupContext,
+    is_partition_wise,
+)
 from orchestrator.processors.capture import clip_traceback
 from orchestrator.processors.environment import job_environment
 from orchestrator.processors.python_callable import NO_HOOKS, Hooks
@@ -35,6 +41,7 @@ from orchestrator.shuffle.runtime import (
     SHUFFLE_KIND,
     phase_fields,
     read_shuffle_chunk,
+    reduce_by_slab,
     write_shuffle_output,
 )
 from orchestrator.spec.model import CsvOptions
@@ -144,7 +151,11 @@ def run_attempt(
 ) -> tuple[dict[str, Any], bytes | None]:
     t0 = time.perf_counter()
     bad_rows: list[BadRow] = []
-    if data is not None:
+    #: a partition-wise reduce reads its chunk slab by slab, inside the processor call
+    by_slab = chunk.kind == SHUFFLE_KIND and data is None and is_partition_wise(processor)
+    if by_slab:
+        table = _EMPTY
+    elif data is not None:
         table = pa.ipc.open_stream(data).read_all()
     elif chunk.kind == "sequence":
         table = _EMPTY
@@ -175,8 +186,12 @@ def run_attempt(
         bad_rows=bad_rows,
         csv=job.csv,
     )
+    rows_read = table.num_rows
     with job_environment(job.payload.get("env")):  # the job's env: section
-        out = processor(table, ctx)
+        if by_slab:
+            out, rows_read = reduce_by_slab(processor, ctx, chunk, job.payload)
+        else:
+            out = processor(table, ctx)
     t2 = time.perf_counter()
     if out is not None and not isinstance(out, pa.Table):
         if isinstance(out, pa.RecordBatch):
@@ -222,7 +237,7 @@ def run_attempt(
         "task": task,
         "token": token,
         "ok": True,
-        "rows_in": table.num_rows + len(bad_rows),  # records read, rejected ones too
+        "rows_in": rows_read + len(bad_rows),  # records read, rejected ones too
         "rows_out": out.num_rows if out is not None else 0,
         "rows_rejected": ctx.rows_rejected,
         "bytes_out": part.bytes if part is not None else 0,

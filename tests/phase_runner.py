@@ -8,12 +8,15 @@ claim will. No store: the outcomes are kept in a list.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
 from orchestrator.planning.model import ChunkDescriptor
+from orchestrator.shuffle import runtime
 from orchestrator.spec.model import JobSpec
 from orchestrator.spec.strategy import StrategySpec
 from orchestrator.strategies import strategy_for
@@ -100,3 +103,15 @@ def run_phases(
             return run
         chunks, index, next_seq = following, index + 1, next_seq + len(following)
     raise AssertionError(f"no end after {max_phases} phases")
+
+
+@contextlib.contextmanager
+def slabs_of_size(nbytes: int) -> Iterator[None]:
+    """Partition-wise reduce processors called on slabs of ``nbytes`` (the
+    in-process worker reads the module constant)."""
+    saved = runtime.SLAB_BYTES
+    runtime.SLAB_BYTES = nbytes
+    try:
+        yield
+    finally:
+        runtime.SLAB_BYTES = saved

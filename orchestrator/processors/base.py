@@ -28,6 +28,27 @@ if TYPE_CHECKING:
 Processor = Callable[["pa.Table", "ChunkContext"], "pa.Table | None"]
 Emit = Callable[[dict[str, Any]], None]
 
+#: The attribute :func:`partition_wise` sets on a processor.
+PARTITION_WISE_ATTR = "jobctl_partition_wise"
+
+
+def partition_wise(processor: Processor) -> Processor:
+    """Mark a reduce processor whose result over several shuffle partitions is
+    the concatenation of its results over each (true of any processor that
+    only needs every row of a key together, as the reduce contract promises):
+    a reduce chunk then calls it once per slab of its partitions instead of
+    once over all of them. Smaller inputs keep a hash table in cache: DuckDB
+    groups 5M rows a third faster in 16 slabs than at once, and the worker
+    holds one slab at a time. Only built-ins that set nothing on ``ctx`` but
+    ``reject`` are marked."""
+    setattr(processor, PARTITION_WISE_ATTR, True)
+    return processor
+
+
+def is_partition_wise(processor: Processor) -> bool:
+    return bool(getattr(processor, PARTITION_WISE_ATTR, False))
+
+
 #: Distinct ``reject`` reasons kept per chunk; the rest are counted as "(other)".
 MAX_REJECT_REASONS = 50
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from orchestrator.processors.base import ChunkContext
+from orchestrator.processors.base import ChunkContext, partition_wise
 from orchestrator.shuffle.reduce_ops import check_dedupe_params
 from orchestrator.shuffle.reduce_ops import dedupe as dedupe_rows
 
@@ -23,6 +23,7 @@ def check_params(params: Mapping[str, Any]) -> None:
     check_dedupe_params(params)
 
 
+@partition_wise
 def dedupe(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     key, normalize, keep, null_keys = check_dedupe_params(ctx.params)
     out = dedupe_rows(table, key, normalize, keep, null_keys)

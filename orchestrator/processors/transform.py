@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestrator.errors import ProcessorError
-from orchestrator.processors.base import ChunkContext, SetupContext
+from orchestrator.processors.base import ChunkContext, SetupContext, partition_wise
 
 #: The view name a query reads the rows from.
 CHUNK_VIEW = "chunk"
@@ -136,6 +136,7 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, table: pa.Table) -> pa.Tab
         con.unregister(CHUNK_VIEW)
 
 
+@partition_wise
 def transform(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     params = ctx.params
     sql = params["map_sql"] if params.get("step") == MAP_STEP else params["sql"]

@@ -37,7 +37,7 @@ from orchestrator.shuffle.spill import (
 )
 from orchestrator.spec.model import ChunkingSpec, JobSpec
 from orchestrator.spec.strategy import StrategySpec
-from tests.phase_runner import run_phases
+from tests.phase_runner import run_phases, slabs_of_size
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -279,9 +279,14 @@ def single_process_dedupe(table: pa.Table) -> set[tuple]:
     ),
     partitions=st.integers(1, 6),
     chunk_rows=st.integers(1, 50),
+    slab_bytes=st.sampled_from([1, 200, 1 << 30]),  # a partition per slab ... one slab
 )
 def test_map_reduce_dedupe_equals_the_single_process_result(
-    tmp_path_factory: pytest.TempPathFactory, emails: list, partitions: int, chunk_rows: int
+    tmp_path_factory: pytest.TempPathFactory,
+    emails: list,
+    partitions: int,
+    chunk_rows: int,
+    slab_bytes: int,
 ) -> None:
     tmp = tmp_path_factory.mktemp("dedupe")
     table = pa.table({"email": pa.array(emails, pa.string()), "n": list(range(len(emails)))})
@@ -294,7 +299,8 @@ def test_map_reduce_dedupe_equals_the_single_process_result(
         partitions=partitions,
     )
     chunks = _parquet(table, tmp / "in.parquet", chunk_rows) if emails else []
-    run = run_phases(job, strategy, chunks, str(tmp / "staging"))
+    with slabs_of_size(slab_bytes):  # dedupe is partition-wise: called once per slab
+        run = run_phases(job, strategy, chunks, str(tmp / "staging"))
     got = run.output()
     assert {tuple(r.values()) for r in got.to_pylist()} == single_process_dedupe(table)
     assert got.num_rows == len(single_process_dedupe(table))

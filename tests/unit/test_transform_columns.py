@@ -23,7 +23,7 @@ from orchestrator.spec.loader import load_spec_text
 from orchestrator.spec.model import ChunkingSpec, JobSpec
 from orchestrator.spec.sql_columns import referenced_names
 from orchestrator.spec.strategy import StrategySpec
-from tests.phase_runner import run_phases
+from tests.phase_runner import run_phases, slabs_of_size
 
 
 @pytest.mark.parametrize(
@@ -105,6 +105,7 @@ QUERIES = [
     query=st.sampled_from(QUERIES),
     partitions=st.integers(1, 5),
     chunk_rows=st.integers(1, 60),
+    slab_bytes=st.sampled_from([1, 300, 1 << 30]),
 )
 def test_pruned_shuffle_gives_the_same_answer_and_spills_only_named_columns(
     tmp_path_factory: pytest.TempPathFactory,
@@ -112,7 +113,11 @@ def test_pruned_shuffle_gives_the_same_answer_and_spills_only_named_columns(
     query: str,
     partitions: int,
     chunk_rows: int,
+    slab_bytes: int,
 ) -> None:
+    """Also: transform is partition-wise, so the pruned run calls it once per
+    slab of ``slab_bytes`` (one partition each ... the whole range); the
+    whole-column run once per reduce chunk."""
     tmp = tmp_path_factory.mktemp("pruned")
     table = pa.table(
         {
@@ -129,8 +134,10 @@ def test_pruned_shuffle_gives_the_same_answer_and_spills_only_named_columns(
     pruned = StrategySpec.from_dict(dict(job.strategy_options or {}))
     pruned = dataclasses.replace(pruned, partitions=partitions)
     whole = dataclasses.replace(pruned, map_columns=None)
-    got = run_phases(job, pruned, chunks, str(tmp / "a"))
-    want = run_phases(job, whole, chunks, str(tmp / "b"))
+    with slabs_of_size(slab_bytes):
+        got = run_phases(job, pruned, chunks, str(tmp / "a"))
+    with slabs_of_size(1 << 40):
+        want = run_phases(job, whole, chunks, str(tmp / "b"))
     key = sorted(got.output().column_names)
     assert (
         got.output()
