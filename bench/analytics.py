@@ -105,6 +105,8 @@ def _jobctl(name: str, body: str, out: Path, rows: int) -> Result:
         "seconds_to_exit": to_exit,
         "rows_per_second": rows / seconds,
         "peak_rss_bytes": max(memory["coordinator_peak_rss"], memory["max_worker_peak_rss"]),
+        "coordinator_peak_rss_bytes": memory["coordinator_peak_rss"],
+        "max_worker_peak_rss_bytes": memory["max_worker_peak_rss"],
         # the published rows (the job's rows_out counts every phase's, the map's too)
         "rows_out": json.loads((out / "_SUCCESS").read_text())["rows"],
         "command": f"jobctl run {spec.relative_to(suite.REPO)} --db postgresql://.../bench_{name}",

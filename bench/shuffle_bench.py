@@ -132,41 +132,69 @@ def _jobctl_body(task: str, source: Path, out: Path) -> str:
     """
 
 
-def scenario_shuffle(rows: int) -> dict[str, Any]:
+PEERS = ("duckdb", "duckdb_1gb", "polars", "polars_streaming", "pyarrow")
+TASKS = ("dedupe", "group_by")
+
+
+def scenario_shuffle(
+    rows: int, tasks: tuple[str, ...] = TASKS, peers: tuple[str, ...] = PEERS
+) -> dict[str, Any]:
+    """Each task: jobctl, then each peer, one after the other; every row also
+    records the 1-minute load average when it started (the machine is shared)."""
     from bench import analytics, suite
 
     source = make_data(rows, suite.WORK / f"shuffle-{rows}.parquet")
-    results: dict[str, Any] = {"rows": rows, "profile": shuffle_profile(source)}
-    for task in ("dedupe", "group_by"):
+    results: dict[str, Any] = {
+        "rows": rows,
+        "profile": shuffle_profile(source),
+        "profile_group_by": shuffle_profile(source, "k", (), ["k", "v", "t"]),
+    }
+    for task in tasks:
         out = suite.WORK / f"out-shuffle-{task}"
         suite.warm_file(source)
         name = f"shuffle-{task.replace('_', '-')}"
+        load = os.getloadavg()[0]
         ours = analytics._jobctl(name, _jobctl_body(task, source, out), out, rows)
+        ours["load_at_start"] = load
         rows_task = [ours]
-        for tool in ("duckdb", "duckdb_1gb", "polars", "polars_streaming", "pyarrow"):
+        print(f"  {task} jobctl: {ours['seconds']:.1f}s (load {load:.1f})", flush=True)
+        for tool in peers:
             dst = suite.WORK / f"peer-{task}-{tool}.parquet"
             suite.warm_file(source)
+            load = os.getloadavg()[0]
             try:
                 peer = analytics._peer(tool, PEER, [tool, task, str(source), str(dst)])
             except RuntimeError as exc:
                 peer = {"name": tool, "error": str(exc)[-300:]}
             peer["name"] = tool
+            peer["load_at_start"] = load
             rows_task.append(peer)
-            print(f"  {task} {tool}: {peer.get('seconds', 0):.1f}s", flush=True)
+            print(f"  {task} {tool}: {peer.get('seconds', 0):.1f}s (load {load:.1f})", flush=True)
         results[task] = rows_task
     return results
 
 
-def shuffle_profile(source: Path) -> Result:
-    """The shuffle on one 250k-row map chunk, against Arrow IPC and the disk."""
+def shuffle_profile(
+    source: Path,
+    key: str = "email",
+    normalize: tuple[str, ...] = ("lower", "trim"),
+    columns: list[str] | None = None,
+) -> Result:
+    """The shuffle on one 250k-row map chunk, against Arrow IPC and the disk.
+
+    The default is the dedupe's shuffle (every column, by the normalized
+    e-mail); the group-by's reads and spills ``k, v, t`` only, by ``k``.
+    """
     from orchestrator.shuffle.spill import SPILL_COMPRESSION, write_map_output
 
-    table = pq.ParquetFile(source).read_row_group(0)
+    cpu, wall = time.process_time(), time.perf_counter()
+    table = pq.ParquetFile(source).read_row_group(0, columns=columns)
+    read_cpu_input, read_wall_input = time.process_time() - cpu, time.perf_counter() - wall
     n = table.num_rows
     work = Path(tempfile.mkdtemp(prefix="shuffle-profile-", dir=source.parent))
     try:
         cpu, wall = time.process_time(), time.perf_counter()
-        out = write_map_output(table, str(work), "m0", ["email"], 64, ["lower", "trim"])
+        out = write_map_output(table, str(work), "m0", [key], 64, list(normalize))
         map_cpu, map_wall = time.process_time() - cpu, time.perf_counter() - wall
         data = Path(out.directory) / "data.arrow"
         cpu, wall = time.process_time(), time.perf_counter()
@@ -199,6 +227,9 @@ def shuffle_profile(source: Path) -> Result:
         spill_bytes = data.stat().st_size
         return {
             "rows": n,
+            "columns": ",".join(table.column_names),
+            "parquet_read_cpu_us_per_row": read_cpu_input / n * 1e6,
+            "parquet_read_wall_us_per_row": read_wall_input / n * 1e6,
             "spill_bytes_per_row": spill_bytes / n,
             "read_bytes_per_row": spill_bytes / n,
             "map_cpu_us_per_row": map_cpu / n * 1e6,
@@ -218,23 +249,38 @@ def shuffle_profile(source: Path) -> Result:
 
 def markdown(results: dict[str, Any]) -> list[str]:
     lines = ["", f"### shuffle: {results['rows']:,} rows", ""]
-    for task in ("dedupe", "group_by"):
+    for task in (t for t in TASKS if t in results):
         lines += [
             f"{task}:",
             "",
-            "| contender | seconds | peak RSS MiB | rows out |",
-            "|---|---|---|---|",
+            "| contender | seconds | peak RSS MiB | rows out | load at start |",
+            "|---|---|---|---|---|",
         ]
         for r in results[task]:
             if "error" in r:
-                lines.append(f"| {r['name']} | failed: {r['error'][-80:]} | | |")
+                lines.append(f"| {r['name']} | failed: {r['error'][-80:]} | | | |")
                 continue
             rss = r["peak_rss_bytes"] / 2**20
-            lines.append(f"| {r['name']} | {r['seconds']:.1f} | {rss:.0f} | {r['rows_out']:,} |")
+            load = r.get("load_at_start", 0.0)
+            name = r["name"]
+            if "max_worker_peak_rss_bytes" in r:  # jobctl: the largest of its processes
+                name += (
+                    f" (coordinator {r['coordinator_peak_rss_bytes'] / 2**20:.0f},"
+                    f" largest worker {r['max_worker_peak_rss_bytes'] / 2**20:.0f} MiB)"
+                )
+            lines.append(
+                f"| {name} | {r['seconds']:.1f} | {rss:.0f} | {r['rows_out']:,} | {load:.1f} |"
+            )
         lines.append("")
-    p = results["profile"]
-    lines.append(
-        "shuffle profile (one 250k-row map chunk): "
-        + ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in p.items())
-    )
+    for label, key in (("dedupe", "profile"), ("group_by", "profile_group_by")):
+        if key not in results:
+            continue
+        lines.append(
+            f"shuffle profile, {label} (one 250k-row map chunk): "
+            + ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in results[key].items()
+            )
+        )
+        lines.append("")
     return lines

@@ -867,6 +867,14 @@ def main() -> None:
     parser.add_argument(
         "--shuffle-rows", default="", help="shuffle: rows (default 10000000; --quick: 200000)"
     )
+    parser.add_argument(
+        "--shuffle-tasks", default="dedupe,group_by", help="shuffle: which of dedupe,group_by"
+    )
+    parser.add_argument(
+        "--shuffle-peers",
+        default="duckdb,duckdb_1gb,polars,polars_streaming,pyarrow",
+        help="shuffle: the single-process peers run beside jobctl (a big run may drop some)",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
         "--data-rounds",
@@ -956,7 +964,11 @@ def main() -> None:
 
         shuffle_rows = int(args.shuffle_rows or (200_000 if args.quick else 10_000_000))
         print(f"shuffle: dedupe and group-by of {shuffle_rows:,} rows, jobctl vs peers", flush=True)
-        results["shuffle"] = scenario_shuffle(shuffle_rows)
+        results["shuffle"] = scenario_shuffle(
+            shuffle_rows,
+            tasks=tuple(args.shuffle_tasks.split(",")),
+            peers=tuple(args.shuffle_peers.split(",")),
+        )
         extra += shuffle_markdown(results["shuffle"])
     if "scale" in only:
         from bench.scale import markdown as scale_markdown
@@ -971,6 +983,8 @@ def main() -> None:
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
     if "identity" in only:  # one file per size list, so a small check keeps the big run
         stamp += "-" + args.records.replace(",", "-")
+    if "shuffle" in only and results["shuffle"]["rows"] != 10_000_000:  # one file per size
+        stamp += f"-{results['shuffle']['rows']}"
     if args.quick:
         stamp += "-quick"
     (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
