@@ -57,7 +57,7 @@ from orchestrator.dispatch.options import (
 from orchestrator.dispatch.placement import end_unplaceable
 from orchestrator.dispatch.preemption import Preemptor
 from orchestrator.dispatch.prestart import local_workers
-from orchestrator.dispatch.recovery import reap, reclaim_orphans
+from orchestrator.dispatch.recovery import reap
 from orchestrator.dispatch.renewal import LeaseKeeper
 from orchestrator.dispatch.signals import install_stop_signals, restore_signals
 from orchestrator.dispatch.slots import Supervisor
@@ -237,19 +237,16 @@ class Coordinator:
         self.interrupted = True
 
     def run(self) -> dict[int, JobState]:
-        # chunks left running by a dead owner come back now (proof) or when
-        # their lease expires (reap): a resume after a crash starts at once
-        reclaim_orphans(self.store, self.owner, self.host)
-        self.store.reap_expired()
-        # registered before a job is opened (else `status` finds it running
-        # with no coordinator: interrupted) and before the first lease (a peer
-        # that finds our chunks also finds us, and leaves them while we live)
-        self.store.coordinator_heartbeat(self.owner, [], self.tracker.lease_seconds())
-        self.duties["admit"].last_run = time.monotonic()
-        self._admit()
+        if self.hooks.hold_start:  # tests: the database goes away right here
+            time.sleep(self.hooks.hold_start)
+        # through the guard: a store that is down (a restart) is waited for
+        self.guard.insist(self._begin, time.monotonic() + self.guard.max_outage)
         if self.tracker.finished():
-            self.store.deregister_coordinator(self.owner)
-            return self.tracker.final_states()
+            self.guard.insist(
+                lambda: self.store.deregister_coordinator(self.owner),
+                time.monotonic() + SHUTDOWN_STORE_SECONDS,
+            )
+            return self._final_states()
         self.listening.start()
         previous = install_stop_signals(
             self.options.install_signal_handlers,
@@ -264,7 +261,23 @@ class Coordinator:
             restore_signals(previous)
         if problem is not None:
             raise problem
-        return self.tracker.final_states()
+        return self._final_states()
+
+    def _begin(self) -> None:
+        """Reap, register, first admission: each safe to repeat when the store
+        went away half-way (the guard tries again)."""
+        reap(self.store, self.owner, self.host)  # a resume after a crash starts at once
+        # registered before a job is opened (else `status` finds it running
+        # with no coordinator: interrupted) and before the first lease (a peer
+        # that finds our chunks also finds us, and leaves them while we live)
+        self.store.coordinator_heartbeat(self.owner, [], self.tracker.lease_seconds())
+        self.duties["admit"].last_run = time.monotonic()
+        self._admit()
+
+    def _final_states(self) -> dict[int, JobState]:
+        """The final read of the jobs' states, through the guard."""
+        deadline = time.monotonic() + SHUTDOWN_STORE_SECONDS
+        return self.guard.insist(self.tracker.final_states, deadline)
 
     def _start_slots(self) -> None:
         env = worker_env(self.tracker.heartbeat_interval())

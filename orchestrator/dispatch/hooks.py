@@ -21,6 +21,11 @@ what a slow or unlucky coordinator would really do.
     settlement claim waits SECONDS before it plans the next phase: a test
     kills it there (after the last commit of a phase, before the next one
     exists), or lets a second coordinator race it for the planning.
+
+``hold_start=SECONDS``
+    A coordinator waits SECONDS before its first store call (reclaim, reap,
+    registration, first admission): a test takes the database away there, and
+    the start must wait for it through the store guard, not fail.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from orchestrator.errors import JobctlError
 class TestHooks:
     hold_commit: float = 0.0
     hold_phase_plan: float = 0.0
+    hold_start: float = 0.0
 
     __test__ = False  # not a pytest test class
 

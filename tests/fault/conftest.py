@@ -59,6 +59,8 @@ class Cluster:
 
     data: Path
     port: int
+    #: the server's options (``pg_ctl start -o``), to start it again after a stop
+    options: str = ""
 
     @property
     def url(self) -> str:
@@ -74,6 +76,12 @@ class Cluster:
     def restart_immediate(self) -> None:
         """``pg_ctl restart -m immediate``: every session dies, no clean shutdown."""
         self.pg_ctl("-m", "immediate", "-l", str(self.log), "restart")
+
+    def down_for(self, seconds: float) -> None:
+        """Stop the server (``-m immediate``), keep it down ``seconds``, start it."""
+        self.pg_ctl("-m", "immediate", "stop")
+        time.sleep(seconds)
+        self.pg_ctl("-l", str(self.log), "-o", self.options, "start")
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -97,11 +105,12 @@ def own_postgres() -> Iterator[Cluster]:
     _as_postgres(
         str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"
     )
-    cluster = Cluster(data, free_port())
+    port = free_port()
     options = (
-        f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={base} "
+        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={base} "
         "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
     )
+    cluster = Cluster(data, port, options)
     cluster.pg_ctl("-l", str(cluster.log), "-o", options, "start")
     try:
         cluster.wait_ready()

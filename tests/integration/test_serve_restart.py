@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -78,3 +79,52 @@ def test_serve_survives_a_postgres_restart(own_postgres: Cluster, tmp_path: Path
     assert "Traceback" not in err and "error connecting" not in err, err
     coordinator_log = tmp_path / "state" / "jobctl" / "logs" / "coordinator.log"
     assert coordinator_log.exists() and "psycopg" in coordinator_log.read_text()
+
+
+def jobctl_sessions(url: str) -> int:
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'jobctl'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_serve_whose_database_goes_away_as_it_starts_waits_for_it(
+    own_postgres: Cluster, tmp_path: Path
+) -> None:
+    """The start of a run (reap, registration, first admission) goes through
+    the store guard: the server is stopped for 5 s just before it, and the
+    serve waits for it, then runs the job; no traceback."""
+    env = cli_env(tmp_path, own_postgres.url)
+    log = tmp_path / "started.log"
+    spec = job_spec(tmp_path / "jobs.yaml", [logged_job("late", 4, log, 0)])
+    [job_id] = submit(spec, env, tmp_path)
+    hooked = [sys.executable, "-m", "tests.hooked", "hold_start=4", "--"]
+    proc = subprocess.Popen(
+        [*hooked, "serve", "--workers", "1"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # the serve has its store open and now holds before its first store call
+        wait_for(lambda: jobctl_sessions(own_postgres.url) >= 1, 30, "serve to connect")
+        own_postgres.down_for(5.0)
+        store = open_store(own_postgres.url)
+        try:
+            wait_for(lambda: state_of(store, job_id) == "succeeded", 90, "the job")
+        finally:
+            store.close()
+        assert proc.poll() is None, proc.communicate()[1]
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            _out, err = proc.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
