@@ -225,8 +225,18 @@ class Soak:
             self.skew = False
             return
         # libfaketime preloaded into serve itself (not the `faketime` wrapper,
-        # which would stand between serve and our SIGTERM); its workers inherit it
-        env = {**self.env, "LD_PRELOAD": lib, "FAKETIME": "+30s", "FAKETIME_DONT_RESET": "1"}
+        # which would stand between serve and our SIGTERM); its workers inherit it.
+        # Only the wall clock is skewed, as between two machines: a faked
+        # CLOCK_MONOTONIC is not seen by the kernel's timed waits, so every
+        # Python timed wait (a thread join, a lock with a timeout) lasted 30 s
+        # longer and the coordinator did not stop within 120 s of SIGTERM.
+        env = {
+            **self.env,
+            "LD_PRELOAD": lib,
+            "FAKETIME": "+30s",
+            "FAKETIME_DONT_RESET": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
         argv = [JOBCTL, "serve", "--local-only", "--workers", "1"]
         self.skewed = subprocess.Popen(
             [*argv, "--db", self.proxy_url],
