@@ -319,3 +319,20 @@ def test_reduce_helpers_match_pyarrow() -> None:
     assert aggregate(keys, ["k"], aggs).equals(
         keys.group_by(["k"], use_threads=False).aggregate(aggs)
     )
+
+
+def test_planning_a_reduce_does_not_import_polars_and_the_hash_id_names_its_version() -> None:
+    """The coordinator plans reduce phases from shuffle/manifest.py; polars
+    (0.3 s to import) is the workers' hash only."""
+    code = (
+        "import sys, orchestrator.strategies.map_reduce as m, orchestrator.shuffle.keys as k\n"
+        "assert 'polars' not in sys.modules, 'polars imported'\n"
+        "import polars\n"
+        "assert k.HASH_ID == f'polars-{polars.__version__}-hash_rows-{k.HASH_SEED}', k.HASH_ID\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
