@@ -17,10 +17,12 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.dispatch.hooks import installed
 from orchestrator.dispatch.output_layout import write_layout
 from orchestrator.dispatch.phases import phase_rows
 from orchestrator.dispatch.reconcile import (
@@ -150,6 +152,8 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
         **({"validation": validation} if validation is not None else {}),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True)
+    if hold := installed().hold_publish:  # tests: a kill with the files ready, no _SUCCESS
+        time.sleep(hold)
     write_bytes_atomic(str(ready), MANIFEST_NAME, text.encode())
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)

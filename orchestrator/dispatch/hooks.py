@@ -22,6 +22,11 @@ what a slow or unlucky coordinator would really do.
     kills it there (after the last commit of a phase, before the next one
     exists), or lets a second coordinator race it for the planning.
 
+``hold_publish=SECONDS``
+    A publish waits SECONDS after its files are in the job's ``publish``
+    directory (a merged or partitioned layout written), before ``_SUCCESS`` is
+    written and the directory swapped onto the output: a test kills it there.
+
 ``hold_start=SECONDS``
     A coordinator waits SECONDS before its first store call (reclaim, reap,
     registration, first admission): a test takes the database away there, and
@@ -41,6 +46,7 @@ class TestHooks:
     hold_commit: float = 0.0
     hold_phase_plan: float = 0.0
     hold_start: float = 0.0
+    hold_publish: float = 0.0
 
     __test__ = False  # not a pytest test class
 
