@@ -22,6 +22,11 @@ what a slow or unlucky coordinator would really do.
     kills it there (after the last commit of a phase, before the next one
     exists), or lets a second coordinator race it for the planning.
 
+``hold_phase_start=SECONDS``
+    A coordinator that has just added a phase's chunks waits SECONDS before
+    it leases any of them: a test kills it while that phase is pending, however
+    quickly the phase would otherwise run.
+
 ``hold_publish=SECONDS``
     A publish waits SECONDS after its files are in the job's ``publish``
     directory (a merged or partitioned layout written), before ``_SUCCESS`` is
@@ -45,6 +50,7 @@ from orchestrator.errors import JobctlError
 class TestHooks:
     hold_commit: float = 0.0
     hold_phase_plan: float = 0.0
+    hold_phase_start: float = 0.0
     hold_start: float = 0.0
     hold_publish: float = 0.0
 

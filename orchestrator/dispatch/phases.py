@@ -90,6 +90,8 @@ def advance(store: Store, job: ActiveJob) -> bool:
         job.phase = last + 1
         job.phase_first = len(chunks)
         job.load_progress(store.job_progress(job.record.id))
+        if following and (hold := installed().hold_phase_start):  # tests: a kill in the phase
+            time.sleep(hold)
         if following or not added:  # not added: another planner did it first
             return True
     raise PlanningError(f"more than {MAX_EMPTY_PHASES} empty phases in a row")

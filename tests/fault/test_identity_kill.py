@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -50,13 +51,15 @@ def phase_in_progress(db_url: str, phase: int) -> int | None:
 
 
 def kill_during(
-    tmp: Path, env: dict[str, str], phase: int, command: list[str], job_id: int | None = None
+    tmp: Path, env: dict[str, str], phase: int, command: list[str], *, hooked: bool = False
 ) -> int | None:
     """Run ``command`` and SIGKILL it while ``phase`` runs; the job id, or None
-    when the phase finished before the kill landed."""
+    when the phase finished before the kill landed. ``hooked``: each phase
+    waits a second before its first lease (hook ``hold_phase_start``)."""
     url = env["JOBCTL_DATABASE_URL"]
+    argv = [sys.executable, "-m", "tests.hooked", "hold_phase_start=1", "--"]
     proc = subprocess.Popen(
-        [*jobctl_argv(), *command],
+        [*(argv if hooked else jobctl_argv()), *command],
         cwd=tmp,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -80,7 +83,8 @@ def kill_a_run_during(tmp: Path, env: dict[str, str], phase: int, tries: int = 4
     """``jobctl run jobs.yaml`` SIGKILLed while ``phase`` runs (a new run key per
     try: the phase may finish before the kill lands); the killed job's id."""
     for attempt in range(tries):
-        job_id = kill_during(tmp, env, phase, ["run", "jobs.yaml", "--run-key", f"kill-{attempt}"])
+        run = ["run", "jobs.yaml", "--run-key", f"kill-{attempt}"]
+        job_id = kill_during(tmp, env, phase, run, hooked=True)
         if job_id is not None:
             return job_id
     pytest.fail(f"could not catch phase {phase} in {tries} runs")
@@ -104,8 +108,8 @@ def test_kill_9_during_compare_and_during_clustering_then_resume(
     job_id = kill_a_run_during(tmp_path, env, COMPARE)
     assert not (tmp_path / "out").exists()  # nothing published by the dead run
     caught = None
-    for _ in range(4):
-        caught = kill_during(tmp_path, env, CLUSTER, ["resume", str(job_id)])
+    for _ in range(4):  # each phase waits 1 s before its first lease: the kill lands in it
+        caught = kill_during(tmp_path, env, CLUSTER, ["resume", str(job_id)], hooked=True)
         if caught is not None or (tmp_path / "out").exists():
             break
     resumed = jobctl("resume", str(job_id), env=env, cwd=tmp_path, timeout=240)

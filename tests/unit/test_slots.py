@@ -17,6 +17,7 @@ from orchestrator.dispatch.ledger import Ledger
 from orchestrator.dispatch.options import (
     RESPAWN_MIN_SECONDS,
     SLOT_RETRY_MIN_SECONDS,
+    STARTUP_SILENCE_SECONDS,
     worker_env,
 )
 from orchestrator.dispatch.slots import Supervisor
@@ -149,7 +150,11 @@ def test_a_worker_that_promised_heartbeats_and_went_quiet_is_not_responsive(
     try:
         supervisor.start(slot)
         now = time.monotonic()
-        assert supervisor.responsive(slot, now + 3600)  # promised nothing: trusted
+        # not ready yet: it has STARTUP_SILENCE_SECONDS to say so
+        assert supervisor.responsive(slot, now + STARTUP_SILENCE_SECONDS - 1)
+        assert not supervisor.responsive(slot, now + STARTUP_SILENCE_SECONDS + 1)
+        slot.ready = True
+        assert supervisor.responsive(slot, now + 3600)  # ready, promised nothing: trusted
         supervisor.promised(slot, 1.0)
         assert slot.ready
         supervisor.heard(slot, now)

@@ -126,13 +126,13 @@ def test_phase_specs_of_each_strategy() -> None:
     assert first is not None and first.serial and first.label() == "phase 1/1 sequential"
     mr = strategy_for(StrategySpec(type="map_reduce", partition_by=("k",), sort_by=("ts",)))
     planned = mr.planned_facts(10 * 128 * 1024 * 1024)
-    assert planned == {"partitions": 20}
+    assert planned == {"partitions": 40}
     map_phase, reduce_phase = mr.phase(0, planned), mr.phase(1, planned)
     assert map_phase is not None and reduce_phase is not None and mr.phase(2, planned) is None
     assert map_phase.payload()["shuffle_write"] == {
         "keys": ["k"],
         "normalize": [],
-        "partitions": 20,
+        "partitions": 40,
     }
     assert map_phase.payload()["python"] == "orchestrator.shuffle.runtime:identity"
     assert reduce_phase.payload() == {"phase": 1, "shuffle_read": {"sort_by": ["ts"]}}
