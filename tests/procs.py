@@ -299,3 +299,28 @@ def dump_env(table: pa.Table, ctx: ChunkContext) -> pa.Table:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(dict(os.environ), handle)
     return table
+
+
+def window_summary(table: pa.Table, ctx: ChunkContext) -> pa.Table:
+    """A window chunking's reduce step: per ``window_start``, the rows, the sum
+    of ``v``, and whether its times came sorted (``in_order``)."""
+    ts = table.column("ts").to_pylist()
+    windows = table.column("window_start").to_pylist()
+    v = table.column("v").to_pylist()
+    summary: dict[Any, list[Any]] = {}
+    for window, t, value in zip(windows, ts, v, strict=True):
+        row = summary.setdefault(window, [0, 0, True, None])
+        row[0] += 1
+        row[1] += value
+        if t is not None:
+            row[2] = row[2] and (row[3] is None or row[3] <= t)
+            row[3] = t
+    keys = list(summary)
+    return pa.table(
+        {
+            "window_start": pa.array(keys, table.schema.field("window_start").type),
+            "rows": pa.array([summary[k][0] for k in keys], pa.int64()),
+            "v": pa.array([summary[k][1] for k in keys], pa.int64()),
+            "in_order": pa.array([summary[k][2] for k in keys], pa.bool_()),
+        }
+    )

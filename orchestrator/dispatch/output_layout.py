@@ -65,7 +65,9 @@ def write_layout(
         if output.sort_by:
             order = " ORDER BY " + ", ".join(_sql_name(col) for col in output.sort_by)
         relation = con.sql(f"SELECT * FROM read_parquet([{files}]){order}")
-        reader = relation.to_arrow_reader(ROW_GROUP_ROWS)
+        # DuckDB hands a zoned timestamp back in UTC (and may widen other
+        # types): the output keeps the parts' own schema
+        reader = relation.to_arrow_reader(ROW_GROUP_ROWS).cast(_part_schema(sources[0]))
         per_file = max(1, math.ceil(rows_expected / (output.merge_files or 1)))
         if not output.merge_files:
             per_file = ROW_GROUP_ROWS
@@ -131,3 +133,11 @@ def _sql_string(text: str) -> str:
 
 def _sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _part_schema(path: Path) -> Any:
+    """The schema every committed part shares (checked at commit), without the
+    writer's metadata."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).remove_metadata()

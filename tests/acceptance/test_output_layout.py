@@ -196,7 +196,6 @@ def test_hash_chunking_gives_a_chunk_every_row_of_its_keys(
 @pytest.mark.parametrize(
     ("chunking", "words"),
     [
-        ("{window: {column: ts, every: 1h}}", ("chunking.window", "not available")),
         ("{hash: {partitions: 4}}", ("key",)),
         ("{hash: {key: [k], partitions: 0}}", ("partitions",)),
     ],
