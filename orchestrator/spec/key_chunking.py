@@ -55,8 +55,8 @@ def key_chunking(
             "(or this job type's own strategy already groups its rows)",
         )
         return strategy
-    if window_node is not None:
-        return _window_chunking(c, window_node, f"{p}.window", strategy)
+    if hash_node is None:
+        return _window_chunking(c, keyed, f"{p}.window", strategy)
     mapping = c.mapping(hash_node, f"{p}.hash")
     if mapping is None:
         return strategy
