@@ -29,7 +29,17 @@ MODES = ("dedupe", "link")
 RUNNABLE_MODES = ("dedupe",)
 DERIVATIONS = ("soundex", "metaphone", "nysiis", "match_rating", "year")
 _PREFIX = re.compile(r"prefix([1-9][0-9]?)")
-KEYS = ("mode", "id", "fields", "blocking", "threshold", "model", "max_block", "random_pairs")
+KEYS = (
+    "mode",
+    "id",
+    "fields",
+    "blocking",
+    "threshold",
+    "model",
+    "max_block",
+    "random_pairs",
+    "split_bridges",
+)
 FIELD_KEYS = ("standardize", "compare", "term_frequency")
 DEFAULT_MAX_BLOCK = 2000
 DEFAULT_RANDOM_PAIRS = 200_000
@@ -81,6 +91,8 @@ class MatchConfig:
     model: str | None = None
     max_block: int = DEFAULT_MAX_BLOCK
     random_pairs: int = DEFAULT_RANDOM_PAIRS
+    #: drop weak bridge edges inside clusters (processors/identity/bridges.py)
+    split_bridges: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -169,6 +181,8 @@ def collect_errors(params: Mapping[str, Any]) -> list[ConfigError]:
             isinstance(value, bool) or not isinstance(value, int) or value < minimum
         ):
             errors.append(ConfigError((key,), f"{key} must be an integer >= {minimum}"))
+    if not isinstance(params.get("split_bridges", False), bool):
+        errors.append(ConfigError(("split_bridges",), "split_bridges must be true or false"))
     return errors
 
 
@@ -290,4 +304,5 @@ def _build(params: Mapping[str, Any]) -> MatchConfig:
         model=params.get("model"),
         max_block=int(params.get("max_block") or DEFAULT_MAX_BLOCK),
         random_pairs=int(params.get("random_pairs") or DEFAULT_RANDOM_PAIRS),
+        split_bridges=bool(params.get("split_bridges", False)),
     )
