@@ -37,6 +37,7 @@ KEYS = (
     "model",
     "max_block",
     "random_pairs",
+    "split_bridges",
 )
 #: a dataset's name: it prefixes its records' ids in link mode (``crm/17``)
 _DATASET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -93,6 +94,8 @@ class MatchConfig:
     model: str | None = None
     max_block: int = DEFAULT_MAX_BLOCK
     random_pairs: int = DEFAULT_RANDOM_PAIRS
+    #: drop weak bridge edges inside clusters (processors/identity/bridges.py)
+    split_bridges: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -188,6 +191,8 @@ def collect_errors(params: Mapping[str, Any]) -> list[ConfigError]:
             isinstance(value, bool) or not isinstance(value, int) or value < minimum
         ):
             errors.append(ConfigError((key,), f"{key} must be an integer >= {minimum}"))
+    if not isinstance(params.get("split_bridges", False), bool):
+        errors.append(ConfigError(("split_bridges",), "split_bridges must be true or false"))
     return errors
 
 
@@ -337,4 +342,5 @@ def _build(params: Mapping[str, Any]) -> MatchConfig:
         model=params.get("model"),
         max_block=int(params.get("max_block") or DEFAULT_MAX_BLOCK),
         random_pairs=int(params.get("random_pairs") or DEFAULT_RANDOM_PAIRS),
+        split_bridges=bool(params.get("split_bridges", False)),
     )

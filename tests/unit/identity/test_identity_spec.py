@@ -68,6 +68,8 @@ def test_a_good_spec_is_accepted_and_plans_its_own_phases() -> None:
         ("threshold: auto", "treshold: auto", 14, "params.treshold", "unknown key 'treshold'"),
         ("term_frequency: true}", "term_frequency: true, weight: 2}", 10, "last_name.weight",
          "unknown key 'weight'"),
+        ("threshold: auto", "threshold: auto\n      split_bridges: often", 15,
+         "params.split_bridges", "split_bridges must be true or false"),
     ],
 )  # fmt: skip
 def test_bad_params_are_refused_at_their_line(
