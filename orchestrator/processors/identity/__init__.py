@@ -44,7 +44,7 @@ def identity_match(table: pa.Table, ctx: ChunkContext) -> pa.Table | None:
     if phase == files.PREPARE:
         from orchestrator.processors.identity.prepare import prepare
 
-        return prepare(table, config)
+        return prepare(table, config, ctx.chunk.path)
     staging = ctx.staging_dir
     if staging is None:
         raise ProcessorError("identity_match needs an output (its staging area)")
@@ -77,5 +77,5 @@ def identity_match(table: pa.Table, ctx: ChunkContext) -> pa.Table | None:
     if phase >= files.ENTITIES:  # after a partitioned clustering: a later phase
         from orchestrator.processors.identity.entities import entities
 
-        return entities(table, config, staging)
+        return entities(table, config, staging, ctx.chunk.path)
     raise ProcessorError(f"identity_match has no phase {phase}")

@@ -6,7 +6,10 @@ earlier rule's key already agrees is dropped, because that rule produced it
 (in whichever partition its block went), so across all partitions no pair is
 compared twice. A block larger than ``max_block`` records is not expanded
 whole: a deterministic sample of ``max_block`` of its records is paired, and
-a warning names the block (never a silent quadratic blow-up).
+a warning names the block (never a silent quadratic blow-up). In link mode
+only pairs of records from different datasets are kept (the random pairs
+too), and the records are counted per dataset: all possible pairs are then
+the cross-dataset ones.
 
 The chunk's part is the candidate pairs (``id_l``, ``id_r``, ``rule``,
 ``pattern``, and for term-frequency fields the agreed value), plus sampled
@@ -32,6 +35,7 @@ from orchestrator.matching.patterns import count_patterns, pack
 from orchestrator.matching.term_frequency import value_counts
 from orchestrator.processors.identity.files import (
     BLOCK,
+    DATASET_INDEX,
     PRIMARY,
     RANDOM,
     RULE,
@@ -82,6 +86,7 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Row pairs of ``table`` (left, right, rule), each pair once, and blocking statistics."""
     rules = table[RULE].to_numpy()
+    origin = table[DATASET_INDEX].to_numpy() if config.linking else None
     lefts, rights, which = [], [], []
     per_rule, largest, sampled = [], [], 0
     for index in range(len(config.rules)):
@@ -97,6 +102,10 @@ def candidate_pairs(
         pairs = block_pairs(limited)
         earlier = [sub[key_column(j)] for j in range(index)]
         pairs = drop_found_earlier(BlockedPairs(pairs.left, pairs.right), earlier)
+        if origin is not None:  # link: records of one dataset are never paired
+            sub_origin = origin[rows]
+            cross = sub_origin[pairs.left] != sub_origin[pairs.right]
+            pairs = BlockedPairs(pairs.left[cross], pairs.right[cross])
         per_rule.append(len(pairs))
         lefts.append(rows[pairs.left])
         rights.append(rows[pairs.right])
@@ -137,6 +146,11 @@ def compare(
         if len(ri)
         else np.zeros(0, bool)
     )
+    by_dataset: list[int] = []
+    if config.linking:
+        origin = table[DATASET_INDEX].to_numpy()
+        keep &= origin[ri] != origin[rj]
+        by_dataset = np.bincount(origin[primary], minlength=len(config.datasets)).tolist()
     ri, rj = ri[keep], rj[keep]
     all_left = np.concatenate([left, ri]).astype(np.int64)
     all_right = np.concatenate([right, rj]).astype(np.int64)
@@ -171,6 +185,7 @@ def compare(
         {
             "seq": seq,
             "records": len(primary),
+            "records_by_dataset": [int(n) for n in by_dataset],
             "patterns": [[int(p), int(c)] for p, c in zip(patterns, pattern_counts, strict=True)],
             "random_patterns": [[int(p), int(c)] for p, c in zip(rpatterns, rcounts, strict=True)],
         }

@@ -36,6 +36,8 @@ PHASE_NAMES = ("prepare", "compare", "train", "score", "cluster", "entities")
 BLOCK = "_block"
 RULE = "_rule"
 PRIMARY = "_primary"
+#: link mode: the index of the record's dataset in ``params.datasets``
+DATASET_INDEX = "_dataset"
 #: rule index of a record no rule blocks (counted, never paired)
 UNBLOCKED = -1
 #: rule index of a sampled random pair in a compare part (u estimation, never scored)

@@ -3,7 +3,8 @@
 ``m`` and the blocked-set prior λ come from EM on the candidate pairs' pattern
 counts with ``u`` free; the ``u`` used for scoring comes from the random pairs
 every compare chunk sampled; the prior is corrected from the blocked pairs to
-all N(N-1)/2 pairs (``matching/model.py`` says why). ``threshold: auto`` is
+all N(N-1)/2 pairs (in link mode, all pairs across datasets; ``matching/model.py``
+says why). ``threshold: auto`` is
 the weight cut that maximizes the expected pairwise F1 of the edges under the
 model (``matching/threshold.py``), but never below match probability
 :data:`AUTO_MIN_PROBABILITY`: connected components turn every false edge into
@@ -94,7 +95,7 @@ def train(config: MatchConfig, staging: str, seqs: range) -> dict[str, Any]:
     if config.model:
         doc = _previous(config, Path(config.model))
     else:
-        doc = _fit(config, rad, patterns, counts, rpatterns, rcounts, records)
+        doc = _fit(config, rad, patterns, counts, rpatterns, rcounts, _possible_pairs(stats))
     doc["term_frequency"] = u_exact
     doc["training"] = {
         "records": records,
@@ -121,6 +122,16 @@ def train(config: MatchConfig, staging: str, seqs: range) -> dict[str, Any]:
     return doc
 
 
+def _possible_pairs(stats: list[dict[str, Any]]) -> int:
+    """Every pair a matcher could compare: N(N-1)/2 records when deduplicating,
+    the pairs of records of different datasets when linking."""
+    by_dataset = [s.get("records_by_dataset") or [] for s in stats]
+    if not any(by_dataset):
+        return total_pairs(sum(int(s["records"]) for s in stats))
+    sizes = np.sum([row for row in by_dataset if row], axis=0).astype(object)
+    return int((sum(sizes) ** 2 - sum(n * n for n in sizes)) // 2)
+
+
 def _fit(
     config: MatchConfig,
     rad: list[int],
@@ -128,13 +139,13 @@ def _fit(
     counts: np.ndarray,
     rpatterns: np.ndarray,
     rcounts: np.ndarray,
-    records: int,
+    possible: int,
 ) -> dict[str, Any]:
     u = _random_u(rpatterns, rcounts, rad)
     if not len(patterns):
         raise ProcessorError("identity_match: blocking produced no candidate pairs to train on")
     em = expectation_maximisation(patterns, counts, rad, initial_m(rad), u, START_LAMBDA)
-    prior = prior_over_all_pairs(em.lambda_, int(counts.sum()), total_pairs(records))
+    prior = prior_over_all_pairs(em.lambda_, int(counts.sum()), possible)
     model = Model(config.names, tuple(rad), em.m, u, prior)
     if config.threshold == "auto":
         cut = expected_f1_threshold(model.pattern_weights(patterns), counts)
