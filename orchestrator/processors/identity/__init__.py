@@ -70,7 +70,7 @@ def identity_match(table: pa.Table, ctx: ChunkContext) -> pa.Table | None:
 
         return score(table, config, staging)
     if phase == files.CLUSTER or files.cluster_step(staging, phase) is not None:
-        from orchestrator.processors.identity.cluster import cluster_chunk
+        from orchestrator.processors.identity.cluster_steps import cluster_chunk
 
         cluster_chunk(ctx, config)
         return None

@@ -30,10 +30,8 @@ import pyarrow.parquet as pq
 
 from orchestrator.matching.clusters import connected_components
 from orchestrator.matching.config import MatchConfig
-from orchestrator.processors.base import ChunkContext
 from orchestrator.processors.identity.files import (
     cluster_stats_path,
-    cluster_step,
     clusters_path,
     edges_list_path,
     model_path,
@@ -59,19 +57,6 @@ def components(id_l: pa.Array, id_r: pa.Array) -> pa.Table:
             "cluster_size": pa.array(sizes[labels], pa.int64()),
         }
     )
-
-
-def cluster_chunk(ctx: ChunkContext, config: MatchConfig) -> None:
-    """Run one chunk of the cluster phase(s): the one-worker clustering, or
-    one step of the partitioned one (``cluster_steps.py``)."""
-    staging = str(ctx.staging_dir)
-    step = cluster_step(staging, ctx.chunk.phase)
-    if step is None:
-        cluster(staging, trained_records(staging), config)
-        return
-    from orchestrator.processors.identity.cluster_steps import run_step
-
-    ctx.result = run_step(staging, step, ctx.chunk.start, config)
 
 
 def trained_records(staging: str) -> int:

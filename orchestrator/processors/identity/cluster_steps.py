@@ -36,8 +36,16 @@ import pyarrow.parquet as pq
 from orchestrator.errors import ProcessorError
 from orchestrator.matching.config import MatchConfig
 from orchestrator.matching.stars import Rows, route, star_step, unique_rows
+from orchestrator.processors.base import ChunkContext
+from orchestrator.processors.identity.cluster import (
+    cluster,
+    empty_clusters,
+    trained_records,
+    write_clusters,
+)
 from orchestrator.processors.identity.files import (
     cc_dir,
+    cluster_step,
     edges_list_path,
     read_json,
     write_arrow_batches,
@@ -102,12 +110,6 @@ def star(staging: str, step: Mapping[str, Any], index: int) -> int:
 
 def finish(staging: str, step: Mapping[str, Any], config: MatchConfig) -> None:
     """The clusters file from the converged stars."""
-    from orchestrator.processors.identity.cluster import (
-        empty_clusters,
-        trained_records,
-        write_clusters,
-    )
-
     leaves_u, leaves_v = [], []
     for u, v in _read(staging, step, None):
         leaf = v < u  # converged: a leaf's one row names its centre
@@ -155,6 +157,17 @@ def _id_type(staging: str) -> pa.DataType:
     if not parts:
         return pa.int64()
     return pq.read_schema(parts[0]).field("id_l").type
+
+
+def cluster_chunk(ctx: ChunkContext, config: MatchConfig) -> None:
+    """Run one chunk of the cluster phase(s): the one-worker clustering, or
+    one step of the partitioned one (:func:`run_step`)."""
+    staging = str(ctx.staging_dir)
+    step = cluster_step(staging, ctx.chunk.phase)
+    if step is None:
+        cluster(staging, trained_records(staging), config)
+        return
+    ctx.result = run_step(staging, step, ctx.chunk.start, config)
 
 
 def run_step(staging: str, step: Mapping[str, Any], index: int, config: MatchConfig) -> Any:
