@@ -1,0 +1,90 @@
+"""``split_bridges: true``: clusters held together only by a weak edge become two.
+
+In every cluster of at least :data:`MIN_SIZE` records, an edge is dropped
+when it is a bridge (removing it disconnects the cluster:
+``matching/bridges.py``) and it is weak: its match weight is below the
+model's threshold weight plus :data:`MARGIN_BITS` (log2 of 10: the pair's
+odds of a match are less than ten times the threshold's odds; with a
+threshold of p = 0.9 that is p < 0.989). Each side then is an entity of its
+own, named by its smallest id, as any cluster is; a side of one record is
+unlinked again (``entity_id`` its own id, ``cluster_size`` 1). A strong
+bridge, and any edge on a cycle, stays. A pair (cluster of 2) is never split:
+its one edge passed the threshold and chains nothing.
+
+Memory: two passes over the edges, holding only the edges of the clusters
+that have a weak edge (the same code for the one-worker and the partitioned
+clustering, so both publish the same entities).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from orchestrator.matching.bridges import bridges
+from orchestrator.matching.clusters import connected_components
+
+#: weak: a match weight below the threshold weight + this many bits (x10 odds)
+MARGIN_BITS = math.log2(10)
+#: clusters smaller than this are never split
+MIN_SIZE = 3
+
+Edges = Callable[[], Iterator[pa.Table]]
+
+
+def _entity_of(clusters: pa.Table, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Entity id and cluster size of each id (clusters sorted by id, ids all in it)."""
+    known = clusters["id"].to_numpy()
+    where = np.searchsorted(known, ids)
+    return (
+        clusters["entity_id"].to_numpy()[where],
+        clusters["cluster_size"].to_numpy()[where],
+    )
+
+
+def split_weak_bridges(clusters: pa.Table, edges: Edges, level: float) -> tuple[pa.Table, int]:
+    """``clusters`` (``id``, ``entity_id``, ``cluster_size``, sorted by id) with
+    the weak bridges below match weight ``level`` cut; and how many were cut.
+    ``edges()`` yields the edge tables (``id_l``, ``id_r``, ``match_weight``)."""
+    if not clusters.num_rows:
+        return clusters, 0
+    suspects: list[np.ndarray] = []
+    for table in edges():  # pass 1: the clusters that have a weak edge
+        weak = table["match_weight"].to_numpy() < level
+        entity, size = _entity_of(clusters, table["id_l"].to_numpy()[weak])
+        suspects.append(entity[size >= MIN_SIZE])
+    candidates = np.unique(np.concatenate(suspects)) if suspects else np.zeros(0, np.int64)
+    if not len(candidates):
+        return clusters, 0
+    left, right, weight = [], [], []
+    for table in edges():  # pass 2: every edge of those clusters
+        id_l = table["id_l"].to_numpy()
+        entity, _ = _entity_of(clusters, id_l)
+        keep = np.isin(entity, candidates)
+        left.append(id_l[keep])
+        right.append(table["id_r"].to_numpy()[keep])
+        weight.append(table["match_weight"].to_numpy()[keep])
+    a, b, w = np.concatenate(left), np.concatenate(right), np.concatenate(weight)
+    nodes = np.unique(np.concatenate([a, b]))
+    ca, cb = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+    cut = bridges(len(nodes), ca, cb) & (w < level)
+    labels = connected_components(len(nodes), ca[~cut], cb[~cut])
+    sizes = np.bincount(labels, minlength=len(nodes))
+    known = clusters["id"].to_numpy()
+    entity_id = clusters["entity_id"].to_numpy().copy()
+    cluster_size = clusters["cluster_size"].to_numpy().copy()
+    where = np.searchsorted(known, nodes)
+    entity_id[where] = nodes[labels]
+    cluster_size[where] = sizes[labels]
+    linked = cluster_size > 1
+    result = pa.table(
+        {
+            "id": clusters["id"].filter(pa.array(linked)),
+            "entity_id": pa.array(entity_id[linked], clusters["entity_id"].type),
+            "cluster_size": pa.array(cluster_size[linked], pa.int64()),
+        }
+    )
+    return result, int(cut.sum())
