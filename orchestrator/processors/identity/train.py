@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestrator.errors import ProcessorError
+from orchestrator.matching.blocking_recall import estimate_recall
 from orchestrator.matching.config import MatchConfig
 from orchestrator.matching.model import (
     Model,
@@ -38,6 +39,7 @@ from orchestrator.matching.model import (
     initial_m,
     level_distribution,
     prior_over_all_pairs,
+    probability,
     total_pairs,
 )
 from orchestrator.matching.patterns import merge_counts, unpack
@@ -115,11 +117,33 @@ def train(config: MatchConfig, staging: str, seqs: range) -> dict[str, Any]:
                 (tuple(b) for s in stats for b in s["largest_blocks"]), reverse=True
             )[:5]
         ],
+        "oversized_blocks_split": sum(int(s.get("oversized_blocks_split", 0)) for s in stats),
+        "records_not_paired_in_oversized_blocks": sum(
+            int(s.get("records_not_paired_in_oversized_blocks", 0)) for s in stats
+        ),
+        "blocking_recall": _blocking_recall(config, doc, stats),
     }
     if tf_tables:
         write_arrow(tf_path(staging), pa.concat_tables(tf_tables))
     write_json(model_path(staging), doc)
     return doc
+
+
+def _blocking_recall(
+    config: MatchConfig, doc: dict[str, Any], stats: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The blocking's estimated recall (``matching/blocking_recall.py``), each
+    compared pair counted with its match probability among the blocked pairs."""
+    rows = [row for s in stats for row in s.get("pattern_rules", [])]
+    labels = [config.rule_label(i) for i in range(len(config.rules))]
+    if not rows:
+        return estimate_recall(np.zeros(0), np.zeros(0, np.int64), np.zeros(0), labels)
+    grouped = np.array(rows, dtype=np.int64)
+    model = Model.from_dict(doc)
+    share = float(doc.get("lambda_blocked") or model.prior)
+    blocked_prior = math.log2(share / (1.0 - share)) if 0.0 < share < 1.0 else 0.0
+    weights = model.pattern_weights(grouped[:, 0]) - model.prior_weight + blocked_prior
+    return estimate_recall(probability(weights), grouped[:, 1], grouped[:, 2], labels)
 
 
 def _possible_pairs(stats: list[dict[str, Any]]) -> int:
