@@ -78,12 +78,14 @@ from orchestrator.strategies.map_reduce import _map_output
 PARTITION_BYTES = 32 * 1024 * 1024
 #: the prepare phase emits a record about once per blocking rule
 ROWS_PER_RECORD = 4
-#: a worker clusters in memory about this many bytes per edge (cluster.py:
-#: 3.7M edges of 1M generated people, 370 MiB more than the worker)
-CLUSTER_BYTES_PER_EDGE = 100
+#: the one-worker cluster chunk's peak RSS per edge over an idle worker
+#: (bench/cluster_paths.py: 3.75M edges of 1M generated people, 725 MiB
+#: against 103 MiB: ~170 bytes per edge)
+CLUSTER_BYTES_PER_EDGE = 170
 #: past this many edges the cluster phase is partitioned (a planned fact, so a
-#: test can plant a small one): ~1.5 GiB at the one-worker path's rate
-CLUSTER_MAX_EDGES = 15_000_000
+#: test can plant a small one): what the worker memory budget (1 GiB) holds
+#: at the one-worker path's rate, ~6.3M edges (~1.7M generated people)
+CLUSTER_MAX_EDGES = WORKER_MEMORY_BUDGET // CLUSTER_BYTES_PER_EDGE
 #: phases of star steps at most (a chain of n records takes ~2 log2 n)
 MAX_STAR_STEPS = 200
 #: what the planner tells publish to move into the output folder

@@ -12,8 +12,8 @@ bridge, and any edge on a cycle, stays. A pair (cluster of 2) is never split:
 its one edge passed the threshold and chains nothing.
 
 Memory: two passes over the edges, holding only the edges of the clusters
-that have a weak edge (the same code for the one-worker and the partitioned
-clustering, so both publish the same entities).
+that have a weak edge, as numpy arrays (the same code for the one-worker and
+the partitioned clustering, so both publish the same entities).
 """
 
 from __future__ import annotations
@@ -45,6 +45,25 @@ def _entity_of(clusters: pa.Table, ids: np.ndarray) -> tuple[np.ndarray, np.ndar
     )
 
 
+def weak_bridges(n: int, left: np.ndarray, right: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Which edges are weak bridges. Only a weak edge can be cut, so the strong
+    edges are contracted first (vectorized connected components): a weak edge
+    inside a strong component is on a cycle; one between two is a bridge of
+    the graph exactly when it is one of the (much smaller) contracted graph,
+    which is all the Python depth-first search sees (1M generated people: 71k
+    weak edges, against 2.5M edges in the clusters that have one)."""
+    strong = connected_components(n, left[~weak], right[~weak])
+    at = np.flatnonzero(weak)
+    sl, sr = strong[left[at]], strong[right[at]]
+    between = sl != sr
+    at, sl, sr = at[between], sl[between], sr[between]
+    groups = np.unique(np.concatenate([sl, sr]))
+    found = bridges(len(groups), np.searchsorted(groups, sl), np.searchsorted(groups, sr))
+    cut = np.zeros(len(left), bool)
+    cut[at[found]] = True
+    return cut
+
+
 def split_weak_bridges(clusters: pa.Table, edges: Edges, level: float) -> tuple[pa.Table, int]:
     """``clusters`` (``id``, ``entity_id``, ``cluster_size``, sorted by id) with
     the weak bridges below match weight ``level`` cut; and how many were cut.
@@ -70,7 +89,7 @@ def split_weak_bridges(clusters: pa.Table, edges: Edges, level: float) -> tuple[
     a, b, w = np.concatenate(left), np.concatenate(right), np.concatenate(weight)
     nodes = np.unique(np.concatenate([a, b]))
     ca, cb = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
-    cut = bridges(len(nodes), ca, cb) & (w < level)
+    cut = weak_bridges(len(nodes), ca, cb, w < level)
     labels = connected_components(len(nodes), ca[~cut], cb[~cut])
     sizes = np.bincount(labels, minlength=len(nodes))
     known = clusters["id"].to_numpy()

@@ -5,10 +5,10 @@ the edge list loaded into this one worker: the ids of the records that have an
 edge are ranked (sorted distinct values), so a component's label is its
 smallest id, which is the record's ``entity_id`` (stable: the same records give
 the same id, whichever partition or run found the edges). Memory: measured at
-about 100 bytes per edge on top of the worker (3.7M edges of 1M generated
-people: 370 MiB more, 4 s). Past the planner's ``cluster_max_edges``
-(``strategies/identity_match.py``) the edges are clustered in partitions
-instead, over several phases (``cluster_steps.py``), which end in
+about 170 bytes per edge on top of the worker (3.75M edges of 1M generated
+people: 725 MiB peak in a process that idles at 103 MiB, 4.9 s). Past the
+planner's ``cluster_max_edges`` (``strategies/identity_match.py``) the edges
+are clustered in partitions instead, over several phases (``cluster_steps.py``), which end in
 :func:`write_clusters` as this one does: the same file, the same figures.
 An edge from a record to itself (a duplicated id) links nothing.
 

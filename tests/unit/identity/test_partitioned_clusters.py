@@ -164,3 +164,20 @@ def test_a_strong_bridge_and_weak_edges_on_cycles_are_kept() -> None:
     split, cut = split_weak_bridges(before, lambda: iter([edges_table(LEFT, RIGHT, weights)]), 8.0)
     assert cut == 0
     assert split.equals(before)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    edges=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12), st.booleans()), max_size=30)
+)
+def test_weak_bridges_after_contracting_strong_edges_equal_brute_force(
+    edges: list[tuple[int, int, bool]],
+) -> None:
+    from orchestrator.processors.identity.bridges import weak_bridges
+
+    edges = [e for e in edges if e[0] != e[1]]
+    left, right = [a for a, _, _ in edges], [b for _, b, _ in edges]
+    weak = np.array([w for _, _, w in edges], bool)
+    expected = np.array(brute_bridges(13, left, right), bool) & weak
+    got = weak_bridges(13, np.array(left, np.int64), np.array(right, np.int64), weak)
+    assert got.tolist() == expected.tolist()
