@@ -106,3 +106,37 @@ def test_split_bridges_cuts_weak_bridges_the_same_on_both_paths(
     other = read_output(many)
     assert other[1].sort_by("person_id").equals(entities.sort_by("person_id"))
     assert other[0]["summary"] == manifest["summary"]
+
+
+def test_text_keys_of_link_mode_cluster_the_same_past_one_worker(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """``<dataset>/<id>`` keys are hashed for the partitions; each entity is
+    still its smallest key, as on the one-worker path."""
+    from tests.acceptance.cli import cli_env
+    from tests.acceptance.test_identity_link import two_datasets, write_link_job
+
+    env = cli_env(tmp_path, sqlite_url)
+    outs = []
+    for name, small in (("one", False), ("many", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        two_datasets(folder, rows=3000)
+        write_link_job(folder)
+        ran = (
+            run_small(folder, env, 300)
+            if small
+            else jobctl("run", "jobs.yaml", env=env, cwd=folder, timeout=240)
+        )
+        assert ran.returncode == 0, ran.stderr
+        assert ("cluster step or entities" in ran.stdout + ran.stderr) == small
+        manifest, entities, _ = read_output(folder / "out")
+        outs.append(
+            (
+                manifest["summary"],
+                entities.sort_by([("dataset", "ascending"), ("person_id", "ascending")]),
+            )
+        )
+    assert outs[0][1].equals(outs[1][1])
+    assert outs[0][0] == outs[1][0]
+    assert outs[1][0]["identity_match"]["multi_record_clusters"] > 0

@@ -25,6 +25,7 @@ records (as the entities phase does).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,32 @@ def _read(staging: str, step: Mapping[str, Any], partition: int | None) -> Itera
                 yield np.array(batch.column(0)), np.array(batch.column(1))  # copies
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def key_hashes(keys: list[str]) -> np.ndarray:
+    """A 64-bit blake2b of each text id (``<dataset>/<id>`` keys of ``mode:
+    link``): the same in every process, host and library version, which a
+    partition assignment read by other workers needs."""
+    return np.fromiter(
+        (
+            int.from_bytes(blake2b(k.encode(), digest_size=8).digest(), "little", signed=True)
+            for k in keys
+        ),
+        np.int64,
+        count=len(keys),
+    )
+
+
 def _edge_ids(table: pa.Table, column: str) -> np.ndarray:
     values = table[column]
+    if _is_text(values.type):
+        return key_hashes(values.to_pylist())
     if not pa.types.is_integer(values.type):
         raise ProcessorError(
-            f"identity_match: clustering past one worker needs integer ids; {column} is "
-            f"{values.type} (raise the threshold or tighten the blocking rules)"
+            f"identity_match: clustering past one worker needs integer or text ids; "
+            f"{column} is {values.type}"
         )
     return np.asarray(values.cast(pa.int64()).to_numpy())
 
@@ -127,17 +148,19 @@ def finish(staging: str, step: Mapping[str, Any], config: MatchConfig) -> None:
     if len(np.unique(lu)) != len(lu):
         raise ProcessorError("identity_match: the partitioned clustering did not converge")
     _, inverse, counts = np.unique(entity, return_inverse=True, return_counts=True)
-    clusters = (
-        pa.table(
+    kind = _id_type(staging)
+    if not len(ids):
+        clusters = empty_clusters()
+    elif _is_text(kind):
+        clusters = _named(staging, ids, entity, counts[inverse], kind)
+    else:
+        clusters = pa.table(
             {
-                "id": pa.array(ids, _id_type(staging)),
-                "entity_id": pa.array(entity, _id_type(staging)),
+                "id": pa.array(ids, kind),
+                "entity_id": pa.array(entity, kind),
                 "cluster_size": pa.array(counts[inverse], pa.int64()),
             }
         )
-        if len(ids)
-        else empty_clusters()
-    )
     split = config.split_bridges
     parts = read_json(edges_list_path(staging))["parts"]
 
@@ -148,6 +171,37 @@ def finish(staging: str, step: Mapping[str, Any], config: MatchConfig) -> None:
 
     write_clusters(
         staging, clusters, int(step["edges"]), trained_records(staging), split, edge_tables
+    )
+
+
+def _named(
+    staging: str, hashes: np.ndarray, centres: np.ndarray, sizes: np.ndarray, kind: pa.DataType
+) -> pa.Table:
+    """The clusters of text ids, from their hashes: each component's entity is
+    its smallest key (as on the one-worker path, not the smallest hash),
+    sorted by key. Two keys of one hash are refused (odds ~n²/2^65)."""
+    parts = read_json(edges_list_path(staging))["parts"]
+    seen = [pc.unique(pq.read_table(p, columns=[c])[c]) for p in parts for c in ("id_l", "id_r")]
+    keys = pc.unique(pa.chunked_array(seen, kind).combine_chunks())
+    known = key_hashes(keys.to_pylist())
+    order = np.argsort(known, kind="stable")
+    known, keys = known[order], keys.take(pa.array(order))
+    if len(known) > 1 and (known[1:] == known[:-1]).any():
+        raise ProcessorError(
+            "identity_match: two ids share a 64-bit hash; cluster them in one worker"
+        )
+    names = keys.take(pa.array(np.searchsorted(known, hashes)))
+    table = pa.table({"id": names, "centre": pa.array(centres)})
+    smallest = table.group_by("centre").aggregate([("id", "min")])
+    where = pc.index_in(table["centre"], value_set=smallest["centre"])
+    entity = smallest["id_min"].take(where)
+    by_key = pc.sort_indices(names)
+    return pa.table(
+        {
+            "id": names.take(by_key),
+            "entity_id": entity.take(by_key).cast(kind),
+            "cluster_size": pa.array(sizes, pa.int64()).take(by_key),
+        }
     )
 
 
