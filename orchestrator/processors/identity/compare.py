@@ -122,8 +122,10 @@ def _pattern_rules(
     masks = rule_masks(keys, left, right)
     if not len(codes):
         return []
-    grouped, counts = np.unique(np.stack([codes, masks], axis=1), axis=0, return_counts=True)
-    return [[int(p), int(m), int(c)] for (p, m), c in zip(grouped, counts, strict=True)]
+    shift = len(config.rules)  # one number per (pattern, mask): a 1-D unique is 10x a 2-D one
+    grouped, counts = np.unique((codes.astype(np.int64) << shift) | masks, return_counts=True)
+    low = (1 << shift) - 1
+    return [[int(g >> shift), int(g & low), int(c)] for g, c in zip(grouped, counts, strict=True)]
 
 
 def compare(
