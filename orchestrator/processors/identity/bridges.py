@@ -11,9 +11,11 @@ unlinked again (``entity_id`` its own id, ``cluster_size`` 1). A strong
 bridge, and any edge on a cycle, stays. A pair (cluster of 2) is never split:
 its one edge passed the threshold and chains nothing.
 
-Memory: two passes over the edges, holding only the edges of the clusters
-that have a weak edge, as numpy arrays (the same code for the one-worker and
-the partitioned clustering, so both publish the same entities).
+Memory: the one-worker path makes two passes over its edges, holding the
+edges of the clusters that have a weak edge. The partitioned path clusters
+the strong edges only, in partitions, and its finish joins the weak edges
+(a few percent of them) to the strong groups it found
+(:func:`join_weak_edges`): the same cut, so both publish the same entities.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ MARGIN_BITS = math.log2(10)
 MIN_SIZE = 3
 
 Edges = Callable[[], Iterator[pa.Table]]
+
+
+def bridge_level(staging: str) -> float:
+    """The match weight below which an edge is weak: threshold + margin."""
+    from orchestrator.processors.identity.files import model_path, read_json
+
+    return float(read_json(model_path(staging))["threshold"]["weight"]) + MARGIN_BITS
 
 
 def _entity_of(clusters: pa.Table, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,3 +116,56 @@ def split_weak_bridges(clusters: pa.Table, edges: Edges, level: float) -> tuple[
         }
     )
     return result, int(cut.sum())
+
+
+def join_weak_edges(
+    strong: pa.Table, left: np.ndarray, right: np.ndarray, kind: pa.DataType
+) -> tuple[pa.Table, int]:
+    """The clusters of every edge from ``strong`` (the clusters of the strong
+    edges, sorted by id) and the weak edges ``left - right``, their weak
+    bridges cut; and how many were cut. Each strong group is one node of the
+    weak edges' graph (a weak edge inside one is on a cycle: never cut), so
+    this holds the linked records and the weak edges, never the strong ones.
+    ``kind``: the ids' Arrow type."""
+    ids = strong["id"].to_numpy(zero_copy_only=False)
+    strong_entity = strong["entity_id"].to_numpy(zero_copy_only=False)
+    strong_size = strong["cluster_size"].to_numpy()
+
+    def group(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Strong group (its smallest id) and size of each id; itself and 1 if none."""
+        where = np.minimum(np.searchsorted(ids, x), max(len(ids) - 1, 0))
+        found = (ids[where] == x) if len(ids) else np.zeros(len(x), bool)
+        return (
+            np.where(found, strong_entity[where] if len(ids) else x, x),
+            np.where(found, strong_size[where] if len(ids) else 1, 1),
+        )
+
+    ga, _ = group(left)
+    gb, _ = group(right)
+    between = ga != gb
+    ga, gb = ga[between], gb[between]
+    nodes = np.unique(np.concatenate([ga, gb]))
+    _, node_size = group(nodes)  # a group's id is its smallest: in ids unless it is alone
+    ca, cb = np.searchsorted(nodes, ga), np.searchsorted(nodes, gb)
+    whole = connected_components(len(nodes), ca, cb)
+    whole_size = np.bincount(whole, weights=node_size, minlength=len(nodes))
+    cut = bridges(len(nodes), ca, cb) & (whole_size[whole[ca]] >= MIN_SIZE)
+    final = connected_components(len(nodes), ca[~cut], cb[~cut])
+    final_size = np.bincount(final, weights=node_size, minlength=len(nodes)).astype(np.int64)
+    every = np.unique(np.concatenate([ids, nodes]))  # nodes: strong groups or lone ids
+    g, size = group(every)
+    at = np.minimum(np.searchsorted(nodes, g), max(len(nodes) - 1, 0))
+    joined = (nodes[at] == g) if len(nodes) else np.zeros(len(g), bool)
+    entity = np.where(joined, nodes[final[at]] if len(nodes) else g, g)
+    size = np.where(joined, final_size[final[at]] if len(nodes) else size, size)
+    linked = size > 1
+    return (
+        pa.table(
+            {
+                "id": pa.array(every[linked], kind),
+                "entity_id": pa.array(entity[linked], kind),
+                "cluster_size": pa.array(size[linked], pa.int64()),
+            }
+        ),
+        int(cut.sum()),
+    )

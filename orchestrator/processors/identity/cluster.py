@@ -20,7 +20,7 @@ cutting weak bridges when ``split_bridges`` is on (``bridges.py``).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,8 +82,13 @@ def cluster(staging: str, records: int, config: MatchConfig | None = None) -> di
         clusters = components(table["id_l"].combine_chunks(), table["id_r"].combine_chunks())
     else:
         clusters = empty_clusters()
-    kept = [table] if table is not None else []
-    return write_clusters(staging, clusters, edges, records, split, lambda: iter(kept))
+    dropped: int | None = 0 if split else None
+    if split and table is not None:
+        from orchestrator.processors.identity.bridges import bridge_level, split_weak_bridges
+
+        level = bridge_level(staging)
+        clusters, dropped = split_weak_bridges(clusters, lambda: iter([table]), level)
+    return write_clusters(staging, clusters, edges, records, dropped)
 
 
 def empty_clusters() -> pa.Table:
@@ -97,21 +102,10 @@ def empty_clusters() -> pa.Table:
 
 
 def write_clusters(
-    staging: str,
-    clusters: pa.Table,
-    edges: int,
-    records: int,
-    split: bool,
-    edge_tables: Callable[[], Iterator[pa.Table]],
+    staging: str, clusters: pa.Table, edges: int, records: int, dropped: int | None
 ) -> dict[str, Any]:
-    """Cut weak bridges if asked, then write the clusters file and its figures
-    (both clustering paths end here, so they publish the same)."""
-    dropped = 0
-    if split:
-        from orchestrator.processors.identity.bridges import MARGIN_BITS, split_weak_bridges
-
-        level = float(read_json(model_path(staging))["threshold"]["weight"]) + MARGIN_BITS
-        clusters, dropped = split_weak_bridges(clusters, edge_tables, level)
+    """Write the clusters file and its figures (both clustering paths end
+    here, so they publish the same); ``dropped``: bridges cut (None: not asked)."""
     write_arrow(clusters_path(staging), clusters)
     first = pc.equal(clusters["id"], clusters["entity_id"])
     sizes = clusters["cluster_size"].filter(first).to_numpy()
@@ -127,7 +121,7 @@ def write_clusters(
         "largest_cluster": int(sizes.max()) if len(sizes) else 1,
         "cluster_size_histogram": [[k, histogram[k]] for k in sorted(histogram)],
     }
-    if split:
+    if dropped is not None:
         stats["bridges_split"] = dropped
     write_json(cluster_stats_path(staging), stats)
     return stats

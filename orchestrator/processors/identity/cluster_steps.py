@@ -38,6 +38,7 @@ from orchestrator.errors import ProcessorError
 from orchestrator.matching.config import MatchConfig
 from orchestrator.matching.stars import Rows, route, star_step, unique_rows
 from orchestrator.processors.base import ChunkContext
+from orchestrator.processors.identity.bridges import bridge_level, join_weak_edges
 from orchestrator.processors.identity.cluster import (
     cluster,
     empty_clusters,
@@ -109,10 +110,13 @@ def _edge_ids(table: pa.Table, column: str) -> np.ndarray:
     return np.asarray(values.cast(pa.int64()).to_numpy())
 
 
-def partition(staging: str, step: Mapping[str, Any], index: int) -> None:
-    """Edges part ``index`` as rows of each partition."""
+def partition(staging: str, step: Mapping[str, Any], index: int, config: MatchConfig) -> None:
+    """Edges part ``index`` as rows of each partition (with ``split_bridges``,
+    its strong edges only: the finish joins the weak ones)."""
     part = read_json(edges_list_path(staging))["parts"][index]
-    table = pq.read_table(part, columns=["id_l", "id_r"])
+    table = pq.read_table(part, columns=["id_l", "id_r", "match_weight"])
+    if config.split_bridges:
+        table = table.filter(pc.greater_equal(table["match_weight"], bridge_level(staging)))
     _write(staging, step, index, _edge_ids(table, "id_l"), _edge_ids(table, "id_r"))
 
 
@@ -161,17 +165,27 @@ def finish(staging: str, step: Mapping[str, Any], config: MatchConfig) -> None:
                 "cluster_size": pa.array(counts[inverse], pa.int64()),
             }
         )
-    split = config.split_bridges
-    parts = read_json(edges_list_path(staging))["parts"]
+    dropped = None
+    if config.split_bridges:
+        clusters, dropped = join_weak_edges(clusters, *_weak_edges(staging), kind)
+    write_clusters(staging, clusters, int(step["edges"]), trained_records(staging), dropped)
 
-    def edge_tables() -> Iterator[pa.Table]:
-        for part in parts:
-            table = pq.read_table(part, columns=["id_l", "id_r", "match_weight"])
-            yield table.filter(pc.not_equal(table["id_l"], table["id_r"]))
 
-    write_clusters(
-        staging, clusters, int(step["edges"]), trained_records(staging), split, edge_tables
-    )
+def _weak_edges(staging: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends of every weak edge (the partition step left them out)."""
+    level = bridge_level(staging)
+    left, right = [], []
+    for part in read_json(edges_list_path(staging))["parts"]:
+        table = pq.read_table(part, columns=["id_l", "id_r", "match_weight"])
+        weak = pc.and_(
+            pc.less(table["match_weight"], level), pc.not_equal(table["id_l"], table["id_r"])
+        )
+        table = table.filter(weak)
+        left.append(table["id_l"].to_numpy())
+        right.append(table["id_r"].to_numpy())
+    if not left:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(left), np.concatenate(right)
 
 
 def _named(
@@ -228,7 +242,7 @@ def run_step(staging: str, step: Mapping[str, Any], index: int, config: MatchCon
     """Chunk ``index`` of the phase whose step is ``step``; its ``ctx.result``."""
     kind = step["step"]
     if kind == "partition":
-        partition(staging, step, index)
+        partition(staging, step, index, config)
         return None
     if kind == "star":
         return star(staging, step, index)

@@ -181,3 +181,66 @@ def test_weak_bridges_after_contracting_strong_edges_equal_brute_force(
     expected = np.array(brute_bridges(13, left, right), bool) & weak
     got = weak_bridges(13, np.array(left, np.int64), np.array(right, np.int64), weak)
     assert got.tolist() == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edges=st.lists(
+        st.tuples(st.integers(0, 25), st.integers(0, 25), st.booleans()), min_size=1, max_size=45
+    )
+)
+def test_joining_weak_edges_to_strong_groups_cuts_what_the_one_worker_path_cuts(
+    edges: list[tuple[int, int, bool]],
+) -> None:
+    """The partitioned path clusters the strong edges, then joins the weak ones
+    (join_weak_edges); the one-worker path cuts in the whole clusters."""
+    from orchestrator.processors.identity.bridges import join_weak_edges
+
+    edges = [e for e in edges if e[0] != e[1]]
+    if not edges:
+        return
+    left = [a for a, _, _ in edges]
+    right = [b for _, b, _ in edges]
+    weights = [5.0 if weak else 20.0 for _, _, weak in edges]
+    whole, cut = split_weak_bridges(
+        clusters_of(left, right), lambda: iter([edges_table(left, right, weights)]), 8.0
+    )
+    strong = [(a, b) for a, b, weak in edges if not weak]
+    weak = np.array([w for _, _, w in edges], bool)
+    groups = clusters_of([a for a, _ in strong], [b for _, b in strong])
+    joined, cut_too = join_weak_edges(
+        groups, np.array(left)[weak], np.array(right)[weak], pa.int64()
+    )
+    assert cut_too == cut
+    assert joined.equals(whole), (joined.to_pydict(), whole.to_pydict())
+
+
+def test_joining_weak_edges_with_text_keys() -> None:
+    from orchestrator.processors.identity.bridges import join_weak_edges
+
+    def key(i: int) -> str:
+        return f"crm/{i:02d}"
+
+    weak = np.array([w < 8.0 for w in [20.0] * 6 + [5.0] + [5.0] + [20.0] * 3 + [5.0]])
+    left = [key(i) for i in LEFT]
+    right = [key(i) for i in RIGHT]
+    table = pa.table(
+        {
+            "id_l": pa.array(left),
+            "id_r": pa.array(right),
+            "match_weight": pa.array(np.where(weak, 5.0, 20.0)),
+        }
+    )
+    whole, cut = split_weak_bridges(
+        components(table["id_l"].combine_chunks(), table["id_r"].combine_chunks()),
+        lambda: iter([table]),
+        8.0,
+    )
+    strong = table.filter(pa.array(~weak))
+    groups = components(strong["id_l"].combine_chunks(), strong["id_r"].combine_chunks())
+    joined, cut_too = join_weak_edges(
+        groups, np.array(left, object)[weak], np.array(right, object)[weak], pa.string()
+    )
+    assert cut == cut_too == 2
+    assert joined.equals(whole)
+    assert whole["entity_id"].to_pylist()[:3] == [key(1)] * 3
