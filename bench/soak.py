@@ -139,6 +139,10 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in text.split()]
 
 
+#: an RSS below this is a process not yet exec'd into Python (4 KiB was seen)
+MIN_SAMPLED_RSS = 1024 * 1024
+
+
 class Soak:
     def __init__(self, root: Path, minutes: float, skew: bool, seed: int) -> None:
         self.root = root
@@ -312,10 +316,12 @@ class Soak:
             if now >= next_fault:
                 cut_done = self.fault(cut_done)
                 next_fault = now + self.rng.uniform(20, 40)
-            if now >= next_sample and self.serve is not None:
-                rss = rss_bytes(self.serve.pid)
-                if rss is not None:
-                    self.rss[self.serve.pid].append((now - self.t0, rss))
+            if now >= next_sample:
+                # the skewed serve is never killed: its samples span the whole soak
+                for proc in (self.serve, self.skewed):
+                    rss = rss_bytes(proc.pid) if proc is not None else None
+                    if rss is not None and rss >= MIN_SAMPLED_RSS:  # not before its exec
+                        self.rss[proc.pid].append((now - self.t0, rss))
                 next_sample = now + 10
             time.sleep(0.2)
         return self.finish()
@@ -374,6 +380,7 @@ class Soak:
             "rss_slope_after_warmup_bytes_per_minute": {
                 str(k): slope_per_minute(v[2:]) for k, v in self.rss.items()
             },
+            "rss_serve_pids": {"skewed (never killed)": self.skewed.pid if self.skewed else None},
             "rss_longest_serve": {
                 "samples": len(longest),
                 "first_mb": round(longest[0][1] / 2**20, 1) if longest else None,

@@ -78,6 +78,8 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
             at = param_location(written, job.source.line, param) or (job.source.line, None)
             field = f"{job.name}.params.{param}"
             found.append(SpecIssue(written, at[0], at[1], field, message))
+    if job.type == "identity_match" and job.params.get("mode") == "link" and not found:
+        found += [issue("params.datasets", problem) for problem in _link_problems(job)]
     if job.type == "report" and _pushes(job):
         found.append(
             issue(
@@ -91,6 +93,20 @@ def job_problems(spec_path: str, job: JobSpec) -> list[SpecIssue]:
         if problem is not None:
             found.append(issue("output.path", problem))
     return found
+
+
+def _link_problems(job: JobSpec) -> list[str]:
+    """How the input files fall into a link job's datasets (every file in one,
+    every dataset holding one): known before any chunk runs."""
+    from orchestrator.planning.discover import discover_inputs
+    from orchestrator.processors.identity import config_of
+    from orchestrator.processors.identity.datasets import unmatched_files
+
+    try:
+        paths = [path for path, _ in discover_inputs(job.input)]
+    except JobctlError:
+        return []  # the plan says what is wrong with the input itself
+    return unmatched_files(config_of(job.params), paths)[:5]
 
 
 def _processors(job: JobSpec, payload: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -14,8 +14,15 @@ land in one staging directory. So a worker started with
 rename's fsync to the coordinator, which makes every part directory of a batch
 of commits durable - one fsync per directory, :func:`sync_part_dirs` - before
 the transaction that records those parts. Exactly-once holds: no commit names
-a part whose rename could still be forgotten by a crash. The part's data is
-still fsynced by the worker before its rename, always.
+a part whose rename could still be forgotten by a crash.
+
+Who fsyncs a small part's data. On Linux the committer makes a batch durable
+with one ``syncfs`` per filesystem (the data and the renames of every part of
+the batch, whatever their number), so a local worker does not fsync a part
+under :data:`SMALL_PART_BYTES` itself: for one-row parts that fsync was a
+quarter of a chunk's cost in the worker (profile of 3,000 one-row Parquet
+chunks: 0.97 of 4.2 ms). Larger parts are still fsynced by their worker before
+the rename, in parallel, so that a commit never waits for a big part's data.
 
 While the part is encoded its bytes are handed to the kernel's writeback
 every few MB (:func:`start_writeback`), so the closing fsync waits for the
@@ -50,6 +57,12 @@ _HASH_BLOCK = 1024 * 1024
 #: fsync the directory after the rename; the committer must (:func:`sync_part_dirs`).
 DIR_SYNC_ENV = "JOBCTL_PART_DIR_SYNC"
 DIR_SYNC_BY_COMMITTER = "committer"
+
+#: A part under this size written by a local worker is left for the committer's
+#: ``syncfs`` (see the module docstring); larger ones the worker fsyncs.
+SMALL_PART_BYTES = 1024 * 1024
+
+_syncfs = linux_function("syncfs", [ctypes.c_int])
 
 #: While a part is encoded, each time this many more bytes were written the
 #: kernel is asked to start writing them to disk (see :func:`start_writeback`).
@@ -105,7 +118,12 @@ def write_part(
             _encode(table, stream, fmt, compression)
 
     sync_dir = os.environ.get(DIR_SYNC_ENV) != DIR_SYNC_BY_COMMITTER
-    final = _write_atomic(directory, name, encode, sync_dir=sync_dir)
+    defer_small = not sync_dir and _syncfs is not None
+
+    def sync_data() -> bool:
+        return not defer_small or sink is None or sink.size >= SMALL_PART_BYTES
+
+    final = _write_atomic(directory, name, encode, sync_dir=sync_dir, sync_data=sync_data)
     assert sink is not None
     return PartInfo(
         path=final,
@@ -192,11 +210,17 @@ def write_bytes_atomic(directory: str, name: str, data: bytes | memoryview) -> s
 
 
 def _write_atomic(
-    directory: str, name: str, fill: Callable[[int], None], *, sync_dir: bool = True
+    directory: str,
+    name: str,
+    fill: Callable[[int], None],
+    *,
+    sync_dir: bool = True,
+    sync_data: Callable[[], bool] | None = None,
 ) -> str:
     """``fill(fd)`` writes a hidden temp file, which then becomes ``directory/name``
     atomically and durably (see :func:`write_bytes_atomic`; without ``sync_dir``
-    the rename is durable only once the caller's committer fsyncs the directory)."""
+    the rename is durable only once the caller's committer syncs the directory,
+    and when ``sync_data()`` says False after the fill, the data too)."""
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, name)
     tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
@@ -204,7 +228,8 @@ def _write_atomic(
     try:
         try:
             fill(fd)
-            os.fsync(fd)
+            if sync_data is None or sync_data():
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, final)
@@ -302,14 +327,42 @@ def fsync_dir(path: str) -> None:
 
 
 def sync_part_dirs(part_files: Iterable[str]) -> list[tuple[str, OSError]]:
-    """fsync the directory of each part once (a batch's parts share one or a
-    few), so their renames are durable before a commit records them. Returns
-    the directories that could not be synced, with the error: the parts in
-    them must not be committed."""
+    """Make the parts' renames (and a small part's data, see the module
+    docstring) durable before a commit records them: one ``syncfs`` per
+    filesystem the parts are on, else one fsync per directory. Returns the
+    directories that could not be synced, with the error: the parts in them
+    must not be committed."""
     failed: list[tuple[str, OSError]] = []
-    for directory in sorted({os.path.dirname(os.path.abspath(p)) for p in part_files}):
+    directories = sorted({os.path.dirname(os.path.abspath(p)) for p in part_files})
+    if _syncfs is None:
+        for directory in directories:
+            try:
+                fsync_dir(directory)
+            except OSError as exc:
+                failed.append((directory, exc))
+        return failed
+    by_device: dict[int, list[str]] = {}
+    for directory in directories:
         try:
-            fsync_dir(directory)
+            by_device.setdefault(os.stat(directory).st_dev, []).append(directory)
         except OSError as exc:
             failed.append((directory, exc))
+    for on_device in by_device.values():
+        try:
+            syncfs_of(on_device[0])
+        except OSError as exc:
+            failed += [(directory, exc) for directory in on_device]
     return failed
+
+
+def syncfs_of(path: str) -> None:
+    """Flush the whole filesystem that holds ``path`` (Linux ``syncfs``): every
+    file's data and every rename on it is durable when this returns."""
+    assert _syncfs is not None
+    dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs(dfd) != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno), path)
+    finally:
+        os.close(dfd)

@@ -25,11 +25,22 @@ from orchestrator.errors import JobctlError
 from orchestrator.matching.comparisons import KINDS, Comparison, ComparisonError
 
 MODES = ("dedupe", "link")
-#: modes that run in this build (link is refused at validate until it lands)
-RUNNABLE_MODES = ("dedupe",)
 DERIVATIONS = ("soundex", "metaphone", "nysiis", "match_rating", "year")
 _PREFIX = re.compile(r"prefix([1-9][0-9]?)")
-KEYS = ("mode", "id", "fields", "blocking", "threshold", "model", "max_block", "random_pairs")
+KEYS = (
+    "mode",
+    "id",
+    "datasets",
+    "fields",
+    "blocking",
+    "threshold",
+    "model",
+    "max_block",
+    "random_pairs",
+    "split_bridges",
+)
+#: a dataset's name: it prefixes its records' ids in link mode (``crm/17``)
+_DATASET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 FIELD_KEYS = ("standardize", "compare", "term_frequency")
 DEFAULT_MAX_BLOCK = 2000
 DEFAULT_RANDOM_PAIRS = 200_000
@@ -78,14 +89,32 @@ class MatchConfig:
     fields: tuple[FieldConfig, ...]
     rules: tuple[tuple[Term, ...], ...]
     threshold: float | str = "auto"
+    #: link mode: each dataset's name and the path glob of its files, in order
+    datasets: tuple[tuple[str, str], ...] = ()
     model: str | None = None
     max_block: int = DEFAULT_MAX_BLOCK
     random_pairs: int = DEFAULT_RANDOM_PAIRS
+    #: drop weak bridge edges inside clusters (processors/identity/bridges.py)
+    split_bridges: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
+
+    @property
+    def linking(self) -> bool:
+        """Link mode: only pairs of records from different datasets are compared."""
+        return self.mode == "link"
+
+    def dataset_of(self, path: str) -> int | None:
+        """The index of the first dataset whose glob matches ``path`` (None: none does)."""
+        import fnmatch
+
+        for index, (_, pattern) in enumerate(self.datasets):
+            if fnmatch.fnmatchcase(path, pattern):
+                return index
+        return None
 
     def rule_label(self, index: int) -> str:
         return "+".join(t.label + ("~" if t.swapped else "") for t in self.rules[index])
@@ -117,14 +146,7 @@ def collect_errors(params: Mapping[str, Any]) -> list[ConfigError]:
     mode = params.get("mode", "dedupe")
     if mode not in MODES:
         errors.append(ConfigError(("mode",), f"mode must be one of {', '.join(MODES)}"))
-    elif mode not in RUNNABLE_MODES:
-        errors.append(
-            ConfigError(
-                ("mode",),
-                f"mode '{mode}' is not available in this build (available: "
-                f"{', '.join(RUNNABLE_MODES)})",
-            )
-        )
+    errors.extend(_dataset_errors(mode, params.get("datasets")))
     if not isinstance(params.get("id"), str) or not params.get("id"):
         errors.append(ConfigError(("id",), "id must name the column that identifies a record"))
     fields = params.get("fields")
@@ -169,6 +191,35 @@ def collect_errors(params: Mapping[str, Any]) -> list[ConfigError]:
             isinstance(value, bool) or not isinstance(value, int) or value < minimum
         ):
             errors.append(ConfigError((key,), f"{key} must be an integer >= {minimum}"))
+    if not isinstance(params.get("split_bridges", False), bool):
+        errors.append(ConfigError(("split_bridges",), "split_bridges must be true or false"))
+    return errors
+
+
+def _dataset_errors(mode: Any, datasets: Any) -> list[ConfigError]:
+    """``datasets`` (link mode only): at least two names, each with a path glob."""
+    if mode != "link":
+        if datasets is not None:
+            return [ConfigError(("datasets",), "datasets are for mode: link (remove it)")]
+        return []
+    if not isinstance(datasets, Mapping) or len(datasets) < 2:
+        return [
+            ConfigError(
+                ("datasets",) if datasets is not None else ("mode",),
+                "mode: link needs datasets: at least two names, each with the files it holds "
+                "(e.g. {crm: data/crm/*.parquet, billing: data/billing.csv})",
+            )
+        ]
+    errors = []
+    for name, pattern in datasets.items():
+        if not isinstance(name, str) or not _DATASET_NAME.fullmatch(name):
+            errors.append(
+                ConfigError(("datasets", str(name)), "a dataset name is letters, digits, _ . -")
+            )
+        elif not isinstance(pattern, str) or not pattern:
+            errors.append(
+                ConfigError(("datasets", name), "a dataset is the path or glob of its files")
+            )
     return errors
 
 
@@ -287,7 +338,9 @@ def _build(params: Mapping[str, Any]) -> MatchConfig:
         fields=tuple(fields),
         rules=rules,
         threshold=threshold if threshold == "auto" else float(threshold),
+        datasets=tuple((str(k), str(v)) for k, v in (params.get("datasets") or {}).items()),
         model=params.get("model"),
         max_block=int(params.get("max_block") or DEFAULT_MAX_BLOCK),
         random_pairs=int(params.get("random_pairs") or DEFAULT_RANDOM_PAIRS),
+        split_bridges=bool(params.get("split_bridges", False)),
     )

@@ -10,7 +10,11 @@ edges side output is Parquet and one output has one format).
 
 from __future__ import annotations
 
+import dataclasses
+
 from orchestrator.spec.checks import Checker
+from orchestrator.spec.local_paths import resolve_path
+from orchestrator.spec.model import JobSpec
 from orchestrator.spec.yaml_nodes import YMap, YNode, YScalar, YSeq, to_plain
 
 
@@ -25,6 +29,24 @@ def _node_at(root: YNode, path: tuple[str | int, ...]) -> YNode:
         else:
             break
     return node
+
+
+def identity_job(c: Checker, job: JobSpec, node: YMap, path: str, base_dir: str) -> JobSpec:
+    """``job`` checked (problems recorded on ``c``), with the paths its workers
+    read resolved against the spec's folder: a saved ``model`` and each of
+    link mode's ``datasets`` globs."""
+    check_identity_job(c, node.get("params"), path, node.get("strategy"), node.get("output"), node)
+    params = dict(job.params)
+    if isinstance(model := params.get("model"), str) and model:
+        params["model"] = resolve_path(model, base_dir)
+    if isinstance(datasets := params.get("datasets"), dict):
+        params["datasets"] = {
+            name: resolve_path(pattern, base_dir)
+            if isinstance(pattern, str) and pattern
+            else pattern
+            for name, pattern in datasets.items()
+        }
+    return dataclasses.replace(job, params=params)
 
 
 def check_identity_job(

@@ -116,15 +116,9 @@ class JobReader:
             source=SourceLocation(self.source_file, node.line),
         )
         if type_ == "identity_match":
-            from orchestrator.spec.identity_params import check_identity_job
+            from orchestrator.spec.identity_params import identity_job
 
-            check_identity_job(
-                c, get("params"), f"{p}.params", get("strategy"), get("output"), node
-            )
-            if isinstance(model := job.params.get("model"), str) and model:
-                # a saved model is read by the workers: resolved against the spec's folder
-                params = {**job.params, "model": resolve_path(model, self.base_dir)}
-                job = dataclasses.replace(job, params=params)
+            job = identity_job(c, job, node, f"{p}.params", self.base_dir)
         c.job_prefix = ""
         return job
 

@@ -6,7 +6,12 @@ Phase 1 ``compare``: one chunk per partition range (the map_reduce reduce
 planning: small partitions coalesced, big ones split), pairs and patterns.
 Phase 2 ``train``: one chunk over every compare chunk's statistics.
 Phase 3 ``score``: one chunk per compare part; its parts are the edges (Parquet).
-Phase 4 ``cluster``: one chunk over every edges part.
+Phase 4 ``cluster``: one chunk over every edges part; or, past
+``cluster_max_edges`` edges (a planned fact), the partitioned clustering:
+phase 4 hash-partitions the edges, then one phase per large- or small-star
+step (one chunk per partition) until no partition has a node left to move,
+then one ``finish`` phase (``processors/identity/cluster_steps.py``); every
+phase after 4 is then one index later than below.
 Phase 5 ``entities``: the input chunks again, each row with its ``entity_id``;
 these parts are the job's output. Before it, the planner moves the edges
 parts and the model into ``<staging>/side/`` and names them in
@@ -39,7 +44,10 @@ from orchestrator.processors.identity.files import (
     PREPARE,
     SCORE,
     TRAIN,
+    cc_dir,
     cluster_stats_path,
+    cluster_step,
+    cluster_step_path,
     edges_list_path,
     identity_dir,
     model_path,
@@ -70,6 +78,16 @@ from orchestrator.strategies.map_reduce import _map_output
 PARTITION_BYTES = 32 * 1024 * 1024
 #: the prepare phase emits a record about once per blocking rule
 ROWS_PER_RECORD = 4
+#: the one-worker cluster chunk's peak RSS per edge over an idle worker
+#: (bench/cluster_paths.py: 3.75M edges of 1M generated people, 725 MiB
+#: against 103 MiB: ~170 bytes per edge)
+CLUSTER_BYTES_PER_EDGE = 170
+#: past this many edges the cluster phase is partitioned (a planned fact, so a
+#: test can plant a small one): what the worker memory budget (1 GiB) holds
+#: at the one-worker path's rate, ~6.3M edges (~1.7M generated people)
+CLUSTER_MAX_EDGES = WORKER_MEMORY_BUDGET // CLUSTER_BYTES_PER_EDGE
+#: phases of star steps at most (a chain of n records takes ~2 log2 n)
+MAX_STAR_STEPS = 200
 #: what the planner tells publish to move into the output folder
 SIDE_DIR = "side"
 SIDE_LIST = "side.json"
@@ -84,9 +102,14 @@ class IdentityMatch(Strategy):
         super().__init__(spec)
 
     def planned_facts(self, est_input_bytes: int) -> dict[str, Any]:
-        return {"partitions": choose_partitions(est_input_bytes * ROWS_PER_RECORD, PARTITION_BYTES)}
+        return {
+            "partitions": choose_partitions(est_input_bytes * ROWS_PER_RECORD, PARTITION_BYTES),
+            "cluster_max_edges": CLUSTER_MAX_EDGES,
+        }
 
     def phase(self, index: int, planned: Mapping[str, Any]) -> PhaseSpec | None:
+        if ENTITIES < index <= ENTITIES + MAX_STAR_STEPS + 1:  # a partitioned clustering's
+            return PhaseSpec(index=index, name="cluster step or entities")
         if not 0 <= index < len(PHASE_NAMES):
             return None
         name, of = PHASE_NAMES[index], len(PHASE_NAMES)
@@ -127,10 +150,19 @@ class IdentityMatch(Strategy):
         if done == SCORE:
             edges = [p for o in ordered for p in o.parts]
             write_json(edges_list_path(staging), {"parts": edges})
-            return [ChunkDescriptor(seq, "sequence", None, 0, 1, 0, phase=CLUSTER)]
-        if done == CLUSTER:
+            count = sum(o.rows_out for o in ordered)
+            limit = int(ctx.planned.get("cluster_max_edges") or CLUSTER_MAX_EDGES)
+            if count <= limit:
+                return [ChunkDescriptor(seq, "sequence", None, 0, 1, 0, phase=CLUSTER)]
+            partitions = max(2, -(-2 * count // limit))
+            step0 = {"step": "partition", "partitions": partitions, "edges": count, "write": "s000"}
+            return _step_chunks(staging, seq, CLUSTER, step0, len(edges))
+        step = cluster_step(staging, done)
+        if step is not None and step["step"] != "finish":
+            return _next_step(staging, seq, done, step, ordered)
+        if done == CLUSTER or step is not None:  # clustered: the entities
             _stage_side_outputs(staging)
-            return renumber(ctx.input_chunks, seq, ENTITIES)
+            return renumber(ctx.input_chunks, seq, done + 1)
         return None
 
     def _compare_chunks(
@@ -147,6 +179,40 @@ class IdentityMatch(Strategy):
         return [
             reduce_descriptor(ctx.next_seq + i, COMPARE, path, rng) for i, rng in enumerate(ranges)
         ]
+
+
+def _step_chunks(
+    staging: str, seq: int, phase: int, step: dict[str, Any], chunks: int
+) -> list[ChunkDescriptor]:
+    """Name ``phase``'s clustering step (the file its chunks read), and its chunks."""
+    write_json(cluster_step_path(staging, phase), step)
+    return [
+        ChunkDescriptor(seq + i, "sequence", None, i, i + 1, 0, phase=phase) for i in range(chunks)
+    ]
+
+
+def _next_step(
+    staging: str, seq: int, done: int, step: dict[str, Any], ordered: Sequence[CommittedChunk]
+) -> list[ChunkDescriptor]:
+    """After a partition or star step: the next star step, or the finish when
+    no partition had a node left to move (that step changed nothing)."""
+    partitions = int(step["partitions"])
+    if step.get("read"):  # no later step reads it (a stale attempt's read fails: harmless)
+        shutil.rmtree(cc_dir(staging) / str(step["read"]), ignore_errors=True)
+    common = {"partitions": partitions, "edges": step["edges"], "read": step["write"]}
+    sources = partitions if step["step"] == "star" else len(ordered)
+    moving = sum(int(o.result.get("value") or 0) for o in ordered)
+    if step["step"] == "star" and moving == 0:
+        return _step_chunks(
+            staging, seq, done + 1, {**common, "step": "finish", "sources": sources}, 1
+        )
+    index = int(step["index"]) + 1 if step["step"] == "star" else 0
+    if index >= MAX_STAR_STEPS:
+        raise PlanningError(f"identity_match: clustering did not converge in {index} steps")
+    following = {**common, "step": "star", "index": index, "sources": sources}
+    return _step_chunks(
+        staging, seq, done + 1, {**following, "write": f"s{index + 1:03d}"}, partitions
+    )
 
 
 def _stage_side_outputs(staging: str) -> None:

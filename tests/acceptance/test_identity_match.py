@@ -114,6 +114,28 @@ def test_identity_match_finds_the_generated_people(tmp_path: Path, env: dict[str
     assert np.allclose(total, edges["match_weight"].to_numpy())
     assert (edges["match_weight"].to_numpy() >= model["threshold"]["weight"]).all()
     assert model["threshold"]["probability"] >= 0.95  # auto never cuts lower (train.py)
+    # the label-free estimate of blocking recall is near the true one
+    estimate = summary["blocking_recall"]["estimated"]
+    assert abs(estimate - true_blocking_recall(truth)) < 0.05, summary["blocking_recall"]
+
+
+def true_blocking_recall(people: pa.Table) -> float:
+    """The share of true pairs (same ``cluster_id``) some blocking rule's key agrees on."""
+    import textwrap
+
+    import yaml
+
+    from orchestrator.processors.identity import config_of
+    from orchestrator.processors.identity.prepare import rule_keys, standardized
+
+    config = config_of(yaml.safe_load(textwrap.dedent(PARAMS))["params"])
+    keys = [k.to_pylist() for k in rule_keys(config.rules, standardized(people, config))]
+    groups: dict[int, list[int]] = {}
+    for row, cluster in enumerate(people["cluster_id"].to_pylist()):
+        groups.setdefault(cluster, []).append(row)
+    pairs = [(a, b) for rows in groups.values() for i, a in enumerate(rows) for b in rows[i + 1 :]]
+    caught = sum(any(k[a] is not None and k[a] == k[b] for k in keys) for a, b in pairs)
+    return caught / len(pairs)
 
 
 def test_a_saved_model_scores_a_later_run_without_training(tmp_path: Path, sqlite_url: str) -> None:

@@ -44,7 +44,7 @@ def identity_match(table: pa.Table, ctx: ChunkContext) -> pa.Table | None:
     if phase == files.PREPARE:
         from orchestrator.processors.identity.prepare import prepare
 
-        return prepare(table, config)
+        return prepare(table, config, ctx.chunk.path)
     staging = ctx.staging_dir
     if staging is None:
         raise ProcessorError("identity_match needs an output (its staging area)")
@@ -69,15 +69,13 @@ def identity_match(table: pa.Table, ctx: ChunkContext) -> pa.Table | None:
         from orchestrator.processors.identity.score import score
 
         return score(table, config, staging)
-    if phase == files.CLUSTER:
-        from orchestrator.processors.identity.cluster import cluster
-        from orchestrator.processors.identity.train import model_path
+    if phase == files.CLUSTER or files.cluster_step(staging, phase) is not None:
+        from orchestrator.processors.identity.cluster_steps import cluster_chunk
 
-        records = int(files.read_json(model_path(staging))["training"]["records"])
-        cluster(staging, records)
+        cluster_chunk(ctx, config)
         return None
-    if phase == files.ENTITIES:
+    if phase >= files.ENTITIES:  # after a partitioned clustering: a later phase
         from orchestrator.processors.identity.entities import entities
 
-        return entities(table, config, staging)
+        return entities(table, config, staging, ctx.chunk.path)
     raise ProcessorError(f"identity_match has no phase {phase}")

@@ -4,20 +4,23 @@ Union-find as vectorized min-label propagation (``matching/clusters.py``) over
 the edge list loaded into this one worker: the ids of the records that have an
 edge are ranked (sorted distinct values), so a component's label is its
 smallest id, which is the record's ``entity_id`` (stable: the same records give
-the same id, whichever partition or run found the edges). Memory bound:
-measured at about 100 bytes per edge on top of the worker (3.7M edges of 1M
-generated people: 370 MiB more, 4 s), so past :data:`MAX_EDGES` (about
-1.6 GiB) the chunk fails with a message instead of outgrowing a 2 GiB worker.
-An iterative label-propagation phase for edge lists that do not fit one
-worker is not built: 10M people (~37M edges) need it.
+the same id, whichever partition or run found the edges). Memory: measured at
+about 170 bytes per edge on top of the worker (3.75M edges of 1M generated
+people: 725 MiB peak in a process that idles at 103 MiB, 4.9 s). Past the
+planner's ``cluster_max_edges`` (``strategies/identity_match.py``) the edges
+are clustered in partitions instead, over several phases (``cluster_steps.py``), which end in
+:func:`write_clusters` as this one does: the same file, the same figures.
+An edge from a record to itself (a duplicated id) links nothing.
 
 Writes ``identity/clusters.arrow`` (``id``, ``entity_id``, ``cluster_size`` of
-every linked record) and ``identity/clusters.json`` (clusters, sizes).
+every linked record) and ``identity/clusters.json`` (clusters, sizes), after
+cutting weak bridges when ``split_bridges`` is on (``bridges.py``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,18 +28,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestrator.errors import ProcessorError
 from orchestrator.matching.clusters import connected_components
+from orchestrator.matching.config import MatchConfig
 from orchestrator.processors.identity.files import (
     cluster_stats_path,
     clusters_path,
     edges_list_path,
+    model_path,
     read_json,
     write_arrow,
     write_json,
 )
-
-MAX_EDGES = 15_000_000
 
 
 def components(id_l: pa.Array, id_r: pa.Array) -> pa.Table:
@@ -57,27 +59,53 @@ def components(id_l: pa.Array, id_r: pa.Array) -> pa.Table:
     )
 
 
-def cluster(staging: str, records: int) -> dict[str, Any]:
+def trained_records(staging: str) -> int:
+    return int(read_json(model_path(staging))["training"]["records"])
+
+
+def _edge_tables(parts: Sequence[str], columns: list[str]) -> Iterator[pa.Table]:
+    for part in parts:
+        yield pq.read_table(part, columns=columns)
+
+
+def cluster(staging: str, records: int, config: MatchConfig | None = None) -> dict[str, Any]:
     """Cluster every edge part the planner listed; write the clusters; their figures."""
     parts = read_json(edges_list_path(staging))["parts"]
-    tables = [pq.read_table(p, columns=["id_l", "id_r"]) for p in parts]
+    split = config is not None and config.split_bridges
+    columns = ["id_l", "id_r", "match_weight"] if split else ["id_l", "id_r"]
+    tables = list(_edge_tables(parts, columns))
     edges = sum(t.num_rows for t in tables)
-    if edges > MAX_EDGES:
-        raise ProcessorError(
-            f"identity_match: {edges} edges exceed what one worker clusters ({MAX_EDGES}); "
-            "raise the threshold or tighten the blocking rules"
-        )
-    if tables and edges:
-        table = pa.concat_tables(tables).combine_chunks()
+    table = pa.concat_tables(tables).combine_chunks() if tables else None
+    if table is not None:
+        table = table.filter(pc.not_equal(table["id_l"], table["id_r"]))  # a duplicated id
+    if table is not None and table.num_rows:
         clusters = components(table["id_l"].combine_chunks(), table["id_r"].combine_chunks())
     else:
-        clusters = pa.table(
-            {
-                "id": pa.array([], pa.int64()),
-                "entity_id": pa.array([], pa.int64()),
-                "cluster_size": pa.array([], pa.int64()),
-            }
-        )
+        clusters = empty_clusters()
+    dropped: int | None = 0 if split else None
+    if split and table is not None:
+        from orchestrator.processors.identity.bridges import bridge_level, split_weak_bridges
+
+        level = bridge_level(staging)
+        clusters, dropped = split_weak_bridges(clusters, lambda: iter([table]), level)
+    return write_clusters(staging, clusters, edges, records, dropped)
+
+
+def empty_clusters() -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([], pa.int64()),
+            "entity_id": pa.array([], pa.int64()),
+            "cluster_size": pa.array([], pa.int64()),
+        }
+    )
+
+
+def write_clusters(
+    staging: str, clusters: pa.Table, edges: int, records: int, dropped: int | None
+) -> dict[str, Any]:
+    """Write the clusters file and its figures (both clustering paths end
+    here, so they publish the same); ``dropped``: bridges cut (None: not asked)."""
     write_arrow(clusters_path(staging), clusters)
     first = pc.equal(clusters["id"], clusters["entity_id"])
     sizes = clusters["cluster_size"].filter(first).to_numpy()
@@ -93,5 +121,7 @@ def cluster(staging: str, records: int) -> dict[str, Any]:
         "largest_cluster": int(sizes.max()) if len(sizes) else 1,
         "cluster_size_histogram": [[k, histogram[k]] for k in sorted(histogram)],
     }
+    if dropped is not None:
+        stats["bridges_split"] = dropped
     write_json(cluster_stats_path(staging), stats)
     return stats

@@ -5,8 +5,11 @@ share its key is generated (``matching/blocking.py``); a pair on which an
 earlier rule's key already agrees is dropped, because that rule produced it
 (in whichever partition its block went), so across all partitions no pair is
 compared twice. A block larger than ``max_block`` records is not expanded
-whole: a deterministic sample of ``max_block`` of its records is paired, and
-a warning names the block (never a silent quadratic blow-up).
+whole: it is split on a sub-key, and what is still too large sampled, with a
+warning naming the block (``oversized.py``: never a silent quadratic blow-up). In link mode
+only pairs of records from different datasets are kept (the random pairs
+too), and the records are counted per dataset: all possible pairs are then
+the cross-dataset ones.
 
 The chunk's part is the candidate pairs (``id_l``, ``id_r``, ``rule``,
 ``pattern``, and for term-frequency fields the agreed value), plus sampled
@@ -26,12 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestrator.matching.blocking import BlockedPairs, block_pairs, drop_found_earlier
+from orchestrator.matching.blocking_recall import rule_masks
 from orchestrator.matching.comparisons import compare_pairs
 from orchestrator.matching.config import MatchConfig
 from orchestrator.matching.patterns import count_patterns, pack
 from orchestrator.matching.term_frequency import value_counts
 from orchestrator.processors.identity.files import (
     BLOCK,
+    DATASET_INDEX,
     PRIMARY,
     RANDOM,
     RULE,
@@ -41,6 +46,7 @@ from orchestrator.processors.identity.files import (
     write_arrow,
     write_json,
 )
+from orchestrator.processors.identity.oversized import limit_blocks
 
 #: random pairs sampled per record of the partition (for u), at least MIN_RANDOM
 RANDOM_PER_RECORD = 2
@@ -52,38 +58,14 @@ def radices(config: MatchConfig) -> list[int]:
     return [f.comparison.level_count for f in config.fields]
 
 
-def _sampled(keys: pa.Array, max_block: int, log: logging.Logger, rule: str) -> pa.Array:
-    """``keys`` with the records of each block past its first ``max_block`` set to null."""
-    codes = pc.fill_null(keys.dictionary_encode().indices, -1).to_numpy(zero_copy_only=False)
-    sizes = np.bincount(codes[codes >= 0]) if (codes >= 0).any() else np.zeros(0, np.int64)
-    big = np.flatnonzero(sizes > max_block)
-    if not len(big):
-        return keys
-    order = np.argsort(codes, kind="stable")
-    rank = np.empty(len(codes), np.int64)
-    starts = np.searchsorted(codes[order], codes[order], side="left")
-    rank[order] = np.arange(len(codes)) - starts
-    drop = np.isin(codes, big) & (rank >= max_block)
-    for code in big[:LARGEST_BLOCKS]:
-        example = keys[int(np.flatnonzero(codes == code)[0])].as_py()
-        log.warning(
-            "identity_match: block %r of rule %s has %d records; comparing a sample of %d "
-            "(add a blocking term or raise max_block)",
-            example,
-            rule,
-            int(sizes[code]),
-            max_block,
-        )
-    return pc.if_else(pa.array(drop), pa.scalar(None, keys.type), keys)
-
-
 def candidate_pairs(
     table: pa.Table, config: MatchConfig, log: logging.Logger
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Row pairs of ``table`` (left, right, rule), each pair once, and blocking statistics."""
     rules = table[RULE].to_numpy()
+    origin = table[DATASET_INDEX].to_numpy() if config.linking else None
     lefts, rights, which = [], [], []
-    per_rule, largest, sampled = [], [], 0
+    per_rule, largest, sampled, split = [], [], 0, 0
     for index in range(len(config.rules)):
         rows = np.flatnonzero(rules == index)
         sub = table.take(pa.array(rows))
@@ -92,11 +74,20 @@ def candidate_pairs(
         if len(counts):
             top = np.argsort(-counts.field("counts").to_numpy())[:LARGEST_BLOCKS]
             largest += [(int(counts.field("counts")[int(t)].as_py()), index) for t in top]
-        limited = _sampled(keys, config.max_block, log, config.rule_label(index))
-        sampled += int(limited.null_count)
-        pairs = block_pairs(limited)
+        in_rule = {t.field for t in config.rules[index]}
+        subs = [
+            (f.name, sub[f.name].combine_chunks()) for f in config.fields if f.name not in in_rule
+        ]
+        limited = limit_blocks(keys, subs, config.max_block, log, config.rule_label(index))
+        sampled += limited.sampled_records
+        split += limited.split_blocks
+        pairs = block_pairs(limited.keys)
         earlier = [sub[key_column(j)] for j in range(index)]
         pairs = drop_found_earlier(BlockedPairs(pairs.left, pairs.right), earlier)
+        if origin is not None:  # link: records of one dataset are never paired
+            sub_origin = origin[rows]
+            cross = sub_origin[pairs.left] != sub_origin[pairs.right]
+            pairs = BlockedPairs(pairs.left[cross], pairs.right[cross])
         per_rule.append(len(pairs))
         lefts.append(rows[pairs.left])
         rights.append(rows[pairs.right])
@@ -105,6 +96,7 @@ def candidate_pairs(
         "pairs_by_rule": per_rule,
         "largest_blocks": sorted(largest, reverse=True)[:LARGEST_BLOCKS],
         "records_not_paired_in_oversized_blocks": sampled,
+        "oversized_blocks_split": split,
     }
     return np.concatenate(lefts), np.concatenate(rights), np.concatenate(which), stats
 
@@ -116,6 +108,24 @@ def _random_pairs(primary: np.ndarray, count: int, seed: int) -> tuple[np.ndarra
     i = rng.integers(0, len(primary), count)
     j = (i + rng.integers(1, len(primary), count)) % len(primary)
     return primary[i], primary[j]
+
+
+def _pattern_rules(
+    table: pa.Table, config: MatchConfig, codes: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> list[list[int]]:
+    """Compared pairs counted by (pattern, mask of the rules whose key agrees on
+    them): what the train phase estimates the blocking's recall from."""
+    keys = []
+    for rule in range(len(config.rules)):
+        column = table[key_column(rule)].combine_chunks().dictionary_encode()
+        keys.append(pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False))
+    masks = rule_masks(keys, left, right)
+    if not len(codes):
+        return []
+    shift = len(config.rules)  # one number per (pattern, mask): a 1-D unique is 10x a 2-D one
+    grouped, counts = np.unique((codes.astype(np.int64) << shift) | masks, return_counts=True)
+    low = (1 << shift) - 1
+    return [[int(g >> shift), int(g & low), int(c)] for g, c in zip(grouped, counts, strict=True)]
 
 
 def compare(
@@ -137,6 +147,11 @@ def compare(
         if len(ri)
         else np.zeros(0, bool)
     )
+    by_dataset: list[int] = []
+    if config.linking:
+        origin = table[DATASET_INDEX].to_numpy()
+        keep &= origin[ri] != origin[rj]
+        by_dataset = np.bincount(origin[primary], minlength=len(config.datasets)).tolist()
     ri, rj = ri[keep], rj[keep]
     all_left = np.concatenate([left, ri]).astype(np.int64)
     all_right = np.concatenate([right, rj]).astype(np.int64)
@@ -171,8 +186,10 @@ def compare(
         {
             "seq": seq,
             "records": len(primary),
+            "records_by_dataset": [int(n) for n in by_dataset],
             "patterns": [[int(p), int(c)] for p, c in zip(patterns, pattern_counts, strict=True)],
             "random_patterns": [[int(p), int(c)] for p, c in zip(rpatterns, rcounts, strict=True)],
+            "pattern_rules": _pattern_rules(table, config, codes[blocked], left, right),
         }
     )
     if tf_tables:

@@ -14,6 +14,9 @@ pattern codes, per-partition statistics), ``train`` (one chunk: EM on the
 summed pattern counts, the model file), ``score`` (one chunk per pairs part:
 edges above the threshold), ``cluster`` (one chunk: connected components),
 ``entities`` (one chunk per input chunk: the input rows with ``entity_id``).
+When the edges exceed what one worker clusters, ``cluster`` is a run of
+phases instead (``cluster_steps.py``): each one's step is named in
+``identity/cc/phase-NNN.json`` and its files are under ``identity/cc/``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ PHASE_NAMES = ("prepare", "compare", "train", "score", "cluster", "entities")
 BLOCK = "_block"
 RULE = "_rule"
 PRIMARY = "_primary"
+#: link mode: the index of the record's dataset in ``params.datasets``
+DATASET_INDEX = "_dataset"
 #: rule index of a record no rule blocks (counted, never paired)
 UNBLOCKED = -1
 #: rule index of a sampled random pair in a compare part (u estimation, never scored)
@@ -75,6 +80,24 @@ def cluster_stats_path(staging: str) -> Path:
     return identity_dir(staging) / "clusters.json"
 
 
+def cc_dir(staging: str) -> Path:
+    """The files of the partitioned clustering (``cluster_steps.py``)."""
+    return identity_dir(staging) / "cc"
+
+
+def cluster_step_path(staging: str, phase: int) -> Path:
+    return cc_dir(staging) / f"phase-{phase:03d}.json"
+
+
+def cluster_step(staging: str | None, phase: int) -> dict[str, Any] | None:
+    """The partitioned clustering's step of ``phase`` (written by the planner),
+    or None: the phase is not one (the one-worker cluster phase, entities)."""
+    if staging is None or phase < CLUSTER:
+        return None
+    path = cluster_step_path(staging, phase)
+    return read_json(path) if path.exists() else None
+
+
 def _atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -101,6 +124,15 @@ def write_arrow(path: Path, table: pa.Table) -> None:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
+    _atomic(path, sink.getvalue().to_pybytes())
+
+
+def write_arrow_batches(path: Path, schema: pa.Schema, batches: list[pa.RecordBatch]) -> None:
+    """An Arrow IPC file of exactly these batches (batch ``q``: partition ``q``)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
     _atomic(path, sink.getvalue().to_pybytes())
 
 

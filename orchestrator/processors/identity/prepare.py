@@ -9,6 +9,9 @@ rule's key (``_k0``, ``_k1``, ...), so the compare phase can tell that an
 earlier rule already produced a pair without any global pair set. Exactly one
 row per record is ``_primary`` (the first rule that blocks it, or a row of its
 own when none does): term-frequency counts and the record count use those.
+In link mode (``datasets.py``) the id column holds each record's key
+``<dataset>/<id>`` and ``_dataset`` its dataset's index, so the compare phase
+pairs records of different datasets only.
 """
 
 from __future__ import annotations
@@ -19,9 +22,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestrator.errors import ProcessorError
+from orchestrator.errors import PermanentError, ProcessorError
 from orchestrator.matching.config import MatchConfig, Term
-from orchestrator.processors.identity.files import BLOCK, PRIMARY, RULE, UNBLOCKED, key_column
+from orchestrator.processors.identity.datasets import DATASET, dataset_index, record_keys
+from orchestrator.processors.identity.files import (
+    BLOCK,
+    DATASET_INDEX,
+    PRIMARY,
+    RULE,
+    UNBLOCKED,
+    key_column,
+)
 from orchestrator.standardize import StandardizeError, apply_step, apply_steps
 
 _SEP = "\x1f"
@@ -71,8 +82,10 @@ def rule_keys(rules: Sequence[Sequence[Term]], clean: dict[str, pa.Array]) -> li
     return keys
 
 
-def prepare(table: pa.Table, config: MatchConfig) -> pa.Table:
-    """The rows this input chunk sends to the shuffle (see the module docstring)."""
+def prepare(table: pa.Table, config: MatchConfig, path: str | None = None) -> pa.Table:
+    """The rows this input chunk (of the file ``path``) sends to the shuffle
+    (see the module docstring)."""
+    dataset = dataset_index(config, path) if config.linking else None
     clean = standardized(table, config)
     ids = table[config.id].combine_chunks()
     if ids.null_count:
@@ -90,7 +103,16 @@ def prepare(table: pa.Table, config: MatchConfig) -> pa.Table:
     n = table.num_rows
     has_key = np.stack([k.is_valid().to_numpy(zero_copy_only=False) for k in keys])
     first = np.where(has_key.any(axis=0), has_key.argmax(axis=0), UNBLOCKED)
-    base = {config.id: ids, **clean, **{key_column(i): k for i, k in enumerate(keys)}}
+    origin: dict[str, pa.Array] = {}
+    if dataset is not None:
+        if DATASET in table.column_names:
+            raise PermanentError(
+                f"identity_match: mode link adds a column {DATASET!r} and the input "
+                "already has one: rename it in the input"
+            )
+        ids = record_keys(config, ids, dataset)
+        origin[DATASET_INDEX] = pa.array(np.full(n, dataset, np.int16))
+    base = {config.id: ids, **origin, **clean, **{key_column(i): k for i, k in enumerate(keys)}}
     pieces = []
     for index, key in enumerate(keys):
         rows = pa.array(np.flatnonzero(has_key[index]))

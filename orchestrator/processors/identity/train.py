@@ -3,7 +3,8 @@
 ``m`` and the blocked-set prior λ come from EM on the candidate pairs' pattern
 counts with ``u`` free; the ``u`` used for scoring comes from the random pairs
 every compare chunk sampled; the prior is corrected from the blocked pairs to
-all N(N-1)/2 pairs (``matching/model.py`` says why). ``threshold: auto`` is
+all N(N-1)/2 pairs (in link mode, all pairs across datasets; ``matching/model.py``
+says why). ``threshold: auto`` is
 the weight cut that maximizes the expected pairwise F1 of the edges under the
 model (``matching/threshold.py``), but never below match probability
 :data:`AUTO_MIN_PROBABILITY`: connected components turn every false edge into
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestrator.errors import ProcessorError
+from orchestrator.matching.blocking_recall import estimate_recall
 from orchestrator.matching.config import MatchConfig
 from orchestrator.matching.model import (
     Model,
@@ -37,6 +39,7 @@ from orchestrator.matching.model import (
     initial_m,
     level_distribution,
     prior_over_all_pairs,
+    probability,
     total_pairs,
 )
 from orchestrator.matching.patterns import merge_counts, unpack
@@ -94,7 +97,7 @@ def train(config: MatchConfig, staging: str, seqs: range) -> dict[str, Any]:
     if config.model:
         doc = _previous(config, Path(config.model))
     else:
-        doc = _fit(config, rad, patterns, counts, rpatterns, rcounts, records)
+        doc = _fit(config, rad, patterns, counts, rpatterns, rcounts, _possible_pairs(stats))
     doc["term_frequency"] = u_exact
     doc["training"] = {
         "records": records,
@@ -114,11 +117,43 @@ def train(config: MatchConfig, staging: str, seqs: range) -> dict[str, Any]:
                 (tuple(b) for s in stats for b in s["largest_blocks"]), reverse=True
             )[:5]
         ],
+        "oversized_blocks_split": sum(int(s.get("oversized_blocks_split", 0)) for s in stats),
+        "records_not_paired_in_oversized_blocks": sum(
+            int(s.get("records_not_paired_in_oversized_blocks", 0)) for s in stats
+        ),
+        "blocking_recall": _blocking_recall(config, doc, stats),
     }
     if tf_tables:
         write_arrow(tf_path(staging), pa.concat_tables(tf_tables))
     write_json(model_path(staging), doc)
     return doc
+
+
+def _blocking_recall(
+    config: MatchConfig, doc: dict[str, Any], stats: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The blocking's estimated recall (``matching/blocking_recall.py``), each
+    compared pair counted with its match probability among the blocked pairs."""
+    rows = [row for s in stats for row in s.get("pattern_rules", [])]
+    labels = [config.rule_label(i) for i in range(len(config.rules))]
+    if not rows:
+        return estimate_recall(np.zeros(0), np.zeros(0, np.int64), np.zeros(0), labels)
+    grouped = np.array(rows, dtype=np.int64)
+    model = Model.from_dict(doc)
+    share = float(doc.get("lambda_blocked") or model.prior)
+    blocked_prior = math.log2(share / (1.0 - share)) if 0.0 < share < 1.0 else 0.0
+    weights = model.pattern_weights(grouped[:, 0]) - model.prior_weight + blocked_prior
+    return estimate_recall(probability(weights), grouped[:, 1], grouped[:, 2], labels)
+
+
+def _possible_pairs(stats: list[dict[str, Any]]) -> int:
+    """Every pair a matcher could compare: N(N-1)/2 records when deduplicating,
+    the pairs of records of different datasets when linking."""
+    by_dataset = [s.get("records_by_dataset") or [] for s in stats]
+    if not any(by_dataset):
+        return total_pairs(sum(int(s["records"]) for s in stats))
+    sizes = np.sum([row for row in by_dataset if row], axis=0).astype(object)
+    return int((sum(sizes) ** 2 - sum(n * n for n in sizes)) // 2)
 
 
 def _fit(
@@ -128,13 +163,13 @@ def _fit(
     counts: np.ndarray,
     rpatterns: np.ndarray,
     rcounts: np.ndarray,
-    records: int,
+    possible: int,
 ) -> dict[str, Any]:
     u = _random_u(rpatterns, rcounts, rad)
     if not len(patterns):
         raise ProcessorError("identity_match: blocking produced no candidate pairs to train on")
     em = expectation_maximisation(patterns, counts, rad, initial_m(rad), u, START_LAMBDA)
-    prior = prior_over_all_pairs(em.lambda_, int(counts.sum()), total_pairs(records))
+    prior = prior_over_all_pairs(em.lambda_, int(counts.sum()), possible)
     model = Model(config.names, tuple(rad), em.m, u, prior)
     if config.threshold == "auto":
         cut = expected_f1_threshold(model.pattern_weights(patterns), counts)

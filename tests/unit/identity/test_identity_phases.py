@@ -3,12 +3,14 @@
 prepare per input chunk → the shuffle's own partitioning by ``_block`` →
 compare per partition: every pair that some blocking rule's key agrees on is
 compared exactly once (in whichever partition it lands), the same set one
-process finds by brute force; oversized blocks are sampled with a warning;
+process finds by brute force; oversized blocks are split on a sub-key, and
+sampled when that is not enough, with a warning;
 clusters of edges from many partitions equal a plain union-find.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from itertools import combinations
 from pathlib import Path
@@ -88,7 +90,7 @@ def test_every_blocked_pair_is_compared_once_across_partitions(tmp_path: Path) -
         assert rule == first
 
 
-def test_an_oversized_block_is_sampled_with_a_warning(
+def test_an_oversized_block_no_sub_key_splits_is_sampled_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = parse_config({**PARAMS, "max_block": 10, "blocking": [["email"]]})
@@ -106,7 +108,40 @@ def test_an_oversized_block_is_sampled_with_a_warning(
         pairs = compare(prepare(table, config), config, str(tmp_path), 0, 0, LOG)
     blocked = pairs.filter(pa.compute.greater_equal(pairs["rule"], 0))
     assert blocked.num_rows == 10 * 9 // 2
-    assert "has 40 records; comparing a sample of 10" in caplog.text
+    assert "has 40 records; split on the first 3 characters of first_name" in caplog.text
+    assert "pieces of up to 40 records still sampled to 10" in caplog.text
+
+
+def test_an_oversized_block_is_split_on_the_next_field_and_nothing_sampled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = parse_config({**PARAMS, "max_block": 10, "blocking": [["email"]]})
+    names = ["ann", "bob", "cat", "dan"]
+    n = 40
+    table = pa.table(
+        {
+            "person_id": pa.array(range(n), pa.int64()),
+            "first_name": [names[i % 4] for i in range(n)],
+            "last_name": ["lee"] * n,
+            "dob": ["1990-01-01"] * n,
+            "email": ["shared@example.com"] * n,
+        }
+    )
+    with caplog.at_level(logging.WARNING, logger="test.identity"):
+        pairs = compare(prepare(table, config), config, str(tmp_path), 0, 0, LOG)
+    blocked = pairs.filter(pa.compute.greater_equal(pairs["rule"], 0))
+    # four pieces of ten records, each paired whole: only pairs that share a first name
+    assert blocked.num_rows == 4 * (10 * 9 // 2)
+    first = dict(zip(table["person_id"].to_pylist(), table["first_name"].to_pylist(), strict=True))
+    assert all(
+        first[a] == first[b]
+        for a, b in zip(blocked["id_l"].to_pylist(), blocked["id_r"].to_pylist(), strict=True)
+    )
+    assert "has 40 records; split on the first 3 characters of first_name" in caplog.text
+    assert "sampled" not in caplog.text
+    stats = json.loads((tmp_path / "identity" / "compare-00000.json").read_text())
+    assert stats["oversized_blocks_split"] == 1
+    assert stats["records_not_paired_in_oversized_blocks"] == 0
 
 
 def test_components_equal_a_plain_union_find() -> None:

@@ -63,11 +63,13 @@ def test_a_good_spec_is_accepted_and_plans_its_own_phases() -> None:
          "unknown blocking term 'last_name_soundx'"),
         (BLOCKING,
          "      blocking: []\n", 13, "params.blocking", "needs at least one rule"),
-        ("mode: dedupe", "mode: link", 6, "params.mode", "mode 'link' is not available"),
+        ("mode: dedupe", "mode: link", 6, "params.mode", "mode: link needs datasets"),
         ("threshold: auto", "threshold: 1.5", 14, "params.threshold", "a probability in (0, 1)"),
         ("threshold: auto", "treshold: auto", 14, "params.treshold", "unknown key 'treshold'"),
         ("term_frequency: true}", "term_frequency: true, weight: 2}", 10, "last_name.weight",
          "unknown key 'weight'"),
+        ("threshold: auto", "threshold: auto\n      split_bridges: often", 15,
+         "params.split_bridges", "split_bridges must be true or false"),
     ],
 )  # fmt: skip
 def test_bad_params_are_refused_at_their_line(
