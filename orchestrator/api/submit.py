@@ -192,14 +192,19 @@ def submit_spec(
     spec_file: SpecFile,
     names: Sequence[str] | None = None,
     run_key: str | None = None,
+    *,
+    checked: bool = False,
 ) -> list[SubmitResult]:
     """Submit the selected jobs of a spec file, all under one run key, upstream
-    jobs first."""
+    jobs first. ``checked``: the caller has just run :func:`check_spec` on
+    these jobs (`jobctl run` does, before it starts workers), so it is not run
+    again: a keyed transform's check binds its SQL with DuckDB."""
     key = run_key or new_run_key()
     source = str(Path(spec_file.path).resolve())
     results: list[SubmitResult] = []
     submitted: dict[str, int] = {}
-    check_spec(spec_file, names)
+    if not checked:
+        check_spec(spec_file, names)
     for job in in_dependency_order(select_jobs(spec_file, names)):
         upstream = _upstream_ids(store, spec_file, job, submitted)
         result = submit_job(store, job, key, source, upstream)
@@ -214,6 +219,8 @@ def submit_scheduled(
     names: Sequence[str] | None = None,
     run_key: str | None = None,
     on_overlap: Callable[[str], None] | None = None,
+    *,
+    checked: bool = False,
 ) -> list[SubmitResult]:
     """Submit the selected jobs as a cron run: each under the run key of its
     schedule's last fire time, so a second invocation for the same fire
@@ -246,7 +253,8 @@ def submit_scheduled(
                 for job in unscheduled
             ]
         )
-    check_spec(spec_file, names)
+    if not checked:
+        check_spec(spec_file, names)
     say = on_overlap or (lambda line: None)
     source = str(Path(spec_file.path).resolve())
     results = []

@@ -132,9 +132,11 @@ def run(
     try:
         with cli_store(db) as store:
             if scheduled:
-                results = api.submit_scheduled(store, spec_file, job, run_key, on_overlap=log_line)
+                results = api.submit_scheduled(
+                    store, spec_file, job, run_key, on_overlap=log_line, checked=True
+                )
             else:
-                results = api.submit_spec(store, spec_file, job, run_key)
+                results = api.submit_spec(store, spec_file, job, run_key, checked=True)
             results = [result for result in results if result.skipped is None]
             if not results:
                 raise typer.Exit(0)  # every job skipped by its concurrency policy (logged)

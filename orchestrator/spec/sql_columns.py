@@ -30,8 +30,10 @@ def referenced_names(sql: str) -> frozenset[str] | None:
     columns it does not name (see the module docstring)."""
     import duckdb  # here: only a keyed transform's spec needs it
 
+    from orchestrator.processors.transform import scratch_connection  # one database per process
+
     try:
-        row = duckdb.connect(":memory:").execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+        row = scratch_connection().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     except duckdb.Error:
         return None
     tree = json.loads(row[0]) if row else {"error": True}
