@@ -321,7 +321,7 @@ class Soak:
                 for proc in (self.serve, self.skewed):
                     rss = rss_bytes(proc.pid) if proc is not None else None
                     if rss is not None and rss >= MIN_SAMPLED_RSS:  # not before its exec
-                        self.rss[proc.pid].append((now - self.t0, rss))
+                        self.rss.setdefault(proc.pid, []).append((now - self.t0, rss))
                 next_sample = now + 10
             time.sleep(0.2)
         return self.finish()
