@@ -50,6 +50,11 @@ JOBCTL_PARAMS: dict[str, Any] = {
 }
 
 
+#: row groups of the matchers' input as DuckDB writes them (pyarrow's default,
+#: one group of 1Mi rows, made jobctl's prepare phase one chunk on one worker)
+INPUT_ROW_GROUP_ROWS = 122_880
+
+
 def people_files(records: int, data_dir: Path) -> tuple[Path, Path]:
     """The people file without the truth (what the matchers read) and the truth file."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +70,12 @@ def people_files(records: int, data_dir: Path) -> tuple[Path, Path]:
     if not (source.exists() and truth.exists()):
         table = pq.read_table(full)
         pq.write_table(table.select(["person_id", "cluster_id"]), truth)
-        pq.write_table(table.drop_columns(["cluster_id"]), source, compression="zstd")
+        pq.write_table(
+            table.drop_columns(["cluster_id"]),
+            source,
+            compression="zstd",
+            row_group_size=INPUT_ROW_GROUP_ROWS,
+        )
     return source, truth
 
 
