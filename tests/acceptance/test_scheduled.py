@@ -54,13 +54,13 @@ def test_scheduled_needs_a_schedule(tmp_path: Path, env: dict[str, str]) -> None
     assert "schedule" in result.stderr
 
 
-def overlap_spec(tmp_path: Path, policy: str, log: Path) -> Path:
+def overlap_spec(tmp_path: Path, policy: str, log: Path, seconds: float = 1.0) -> Path:
     spec = tmp_path / "jobs.yaml"
     spec.write_text(
         "version: 1\njobs:\n"
         "  - name: nightly\n"
         "    python: tests.procs:log_start\n"
-        f"    params: {{log: '{log}', seconds: 1.0}}\n"
+        f"    params: {{log: '{log}', seconds: {seconds}}}\n"
         "    input: {sequence: 3}\n"
         '    schedule: "0 0 1 1 *"\n'
         f"    concurrency: {policy}\n"
@@ -88,7 +88,8 @@ def test_overlap_forbid_skips_while_the_previous_run_goes_on(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     log = tmp_path / "started.log"
-    spec = overlap_spec(tmp_path, "forbid", log)
+    # 3 chunks of 3 s: still running when a loaded machine has started the second run
+    spec = overlap_spec(tmp_path, "forbid", log, seconds=3.0)
     previous = start_previous_run(spec, log, env)
     result = jobctl("run", str(spec), "--scheduled", env=env)
     assert result.returncode == 0, result.stderr
@@ -102,7 +103,7 @@ def test_overlap_forbid_skips_while_the_previous_run_goes_on(
 
 def test_overlap_replace_cancels_the_previous_run(tmp_path: Path, env: dict[str, str]) -> None:
     log = tmp_path / "started.log"
-    spec = overlap_spec(tmp_path, "replace", log)
+    spec = overlap_spec(tmp_path, "replace", log, seconds=3.0)
     previous = start_previous_run(spec, log, env)
     result = jobctl("run", str(spec), "--scheduled", env=env)
     assert result.returncode == 0, result.stderr
