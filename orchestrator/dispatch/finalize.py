@@ -154,6 +154,7 @@ def publish(store: Store, job_id: int) -> dict[str, Any] | None:
     text = json.dumps(manifest, indent=2, sort_keys=True)
     if hold := installed().hold_publish:  # tests: a kill with the files ready, no _SUCCESS
         time.sleep(hold)
+    _remove_temp_files(ready)
     write_bytes_atomic(str(ready), MANIFEST_NAME, text.encode())
     _swap_into_place(ready, out, spec.output.mode, job_id)
     _remove_leftovers(record.output_path, job_id)
@@ -286,6 +287,15 @@ def _remove_leftovers(output_path: str, job_id: int) -> None:
     shutil.rmtree(staging_dir(output_path, job_id), ignore_errors=True)
     shutil.rmtree(_replaced_dir(output_dir(output_path), job_id), ignore_errors=True)
     _remove_if_empty(staging_root(output_path))
+
+
+def _remove_temp_files(ready: Path) -> None:
+    """Hidden temp files a killed publish left half-written in ``ready`` (a
+    ``._SUCCESS.tmp-<pid>-<hex>`` of ``write_bytes_atomic``): the publish that
+    finishes the job must not swap them into the output with its files."""
+    for leftover in ready.rglob(".*.tmp-*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def _remove_if_empty(path: Path) -> None:

@@ -64,6 +64,9 @@ def test_kill_during_a_laid_out_publish_then_resume(
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert not (tmp_path / "out" / "_SUCCESS").exists()
+    # what a kill in the middle of writing _SUCCESS leaves (seen in a soak)
+    (ready,) = [p for p in tmp_path.rglob("publish") if p.is_dir()]
+    (ready / "._SUCCESS.tmp-99999-deadbeef").write_text('{"half": ')
     store = open_store(pg_url)
     try:
         [job] = store.list_jobs()
@@ -73,6 +76,8 @@ def test_kill_during_a_laid_out_publish_then_resume(
     assert resumed.returncode == 0, resumed.stderr
     out, ref = tmp_path / "out", reference / "out"
     assert verify_output(out) == []
+    files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(ref)) for p in ref.rglob("*") if p.is_file())
     assert rows_of(out) == rows_of(ref)  # the same rows, each once
     manifest = json.loads((out / "_SUCCESS").read_text())
     expected = json.loads((ref / "_SUCCESS").read_text())
