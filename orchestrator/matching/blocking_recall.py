@@ -6,9 +6,9 @@ The estimate treats the rules as independent captures of the matches
 (capture-recapture, as Lincoln-Petersen counts animals from two catches): the
 recall of rule *r* is the share, among the expected matches that some *other*
 rule caught, of those *r* catches too; the share no rule catches is then the
-product of ``1 - recall`` over the rules. Expected matches come from the
-trained model: each compared pair counts with its match probability among the
-blocked pairs. Rules that catch the same kind of pair together (two rules on
+product of ``1 - recall`` over the rules. The matches are what the trained
+model links: each compared pair counts with the weight the caller gives it
+(train.py: 1 when its match weight clears the threshold). Rules that catch the same kind of pair together (two rules on
 the same field) are not independent, which makes the estimate optimistic; one
 rule alone cannot be estimated this way (None).
 """

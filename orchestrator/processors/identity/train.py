@@ -39,7 +39,6 @@ from orchestrator.matching.model import (
     initial_m,
     level_distribution,
     prior_over_all_pairs,
-    probability,
     total_pairs,
 )
 from orchestrator.matching.patterns import merge_counts, unpack
@@ -132,18 +131,19 @@ def train(config: MatchConfig, staging: str, seqs: range) -> dict[str, Any]:
 def _blocking_recall(
     config: MatchConfig, doc: dict[str, Any], stats: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """The blocking's estimated recall (``matching/blocking_recall.py``), each
-    compared pair counted with its match probability among the blocked pairs."""
+    """The blocking's estimated recall (``matching/blocking_recall.py``) over
+    the pairs the job links: those whose match weight clears its threshold.
+    (Weighting every compared pair by its match probability among the blocked
+    pairs instead overcounted at scale: on 1M people it expected 17.8M matches
+    among 33M pairs, where 3.7M were linked, and estimated recall 0.51.)"""
     rows = [row for s in stats for row in s.get("pattern_rules", [])]
     labels = [config.rule_label(i) for i in range(len(config.rules))]
     if not rows:
         return estimate_recall(np.zeros(0), np.zeros(0, np.int64), np.zeros(0), labels)
     grouped = np.array(rows, dtype=np.int64)
-    model = Model.from_dict(doc)
-    share = float(doc.get("lambda_blocked") or model.prior)
-    blocked_prior = math.log2(share / (1.0 - share)) if 0.0 < share < 1.0 else 0.0
-    weights = model.pattern_weights(grouped[:, 0]) - model.prior_weight + blocked_prior
-    return estimate_recall(probability(weights), grouped[:, 1], grouped[:, 2], labels)
+    weights = Model.from_dict(doc).pattern_weights(grouped[:, 0])
+    linked = (weights >= float(doc["threshold"]["weight"])).astype(np.float64)
+    return estimate_recall(linked, grouped[:, 1], grouped[:, 2], labels)
 
 
 def _possible_pairs(stats: list[dict[str, Any]]) -> int:
