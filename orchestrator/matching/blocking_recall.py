@@ -8,9 +8,10 @@ recall of rule *r* is the share, among the expected matches that some *other*
 rule caught, of those *r* catches too; the share no rule catches is then the
 product of ``1 - recall`` over the rules. The matches are what the trained
 model links: each compared pair counts with the weight the caller gives it
-(train.py: 1 when its match weight clears the threshold). Rules that catch the same kind of pair together (two rules on
-the same field) are not independent, which makes the estimate optimistic; one
-rule alone cannot be estimated this way (None).
+(train.py: 1 when its match weight clears the threshold). Rules that catch
+the same kind of pair together (two rules on the same field) are not
+independent, which makes the estimate optimistic; one rule alone cannot be
+estimated this way (None).
 """
 
 from __future__ import annotations
