@@ -28,6 +28,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.identity import JOBCTL_PARAMS  # noqa: E402  (the bench's own spec of the job)
+
 
 def chunk_main(staging: str, phase: int, index: int) -> None:
     """In the child: one chunk, then its seconds, result and peak RSS."""
@@ -117,7 +119,7 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/cluster-paths"))
     parser.add_argument("--split-bridges", action="store_true")
     args = parser.parse_args()
-    params = {**PARAMS, "split_bridges": args.split_bridges}
+    params = {**JOBCTL_PARAMS, "split_bridges": args.split_bridges}
     one = args.dir / "one"
     lay_out(args.out, one, params)
     print(json.dumps({"baseline_rss_mib": round(run_chunk(one, -1, 0)["rss"] / 2**20)}))
@@ -137,26 +139,6 @@ def main() -> int:
 
 
 CLUSTER_PHASE = 4
-#: scripts/measure_identity.py's params (the cluster phase reads split_bridges only)
-PARAMS: dict[str, Any] = {
-    "mode": "dedupe",
-    "id": "person_id",
-    "fields": {
-        "first_name": {"standardize": ["given_name"], "compare": "jaro_winkler"},
-        "last_name": {"standardize": ["name"], "compare": "jaro_winkler", "term_frequency": True},
-        "dob": {"standardize": ["date"], "compare": "date"},
-        "email": {"standardize": ["email"], "compare": "exact"},
-        "phone": {"standardize": ["phone"], "compare": "exact"},
-        "street": {"standardize": ["address"], "compare": "token_set"},
-    },
-    "blocking": [
-        ["last_name_soundex", "dob_year"],
-        ["email"],
-        ["phone"],
-        ["first_name", {"last_name": "swapped"}],
-    ],
-    "threshold": "auto",
-}
 
 if __name__ == "__main__":
     raise SystemExit(main())
