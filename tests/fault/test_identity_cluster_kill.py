@@ -14,10 +14,13 @@ from pathlib import Path
 
 from orchestrator.processors.identity.files import CLUSTER
 from tests.acceptance.cli import cli_env, jobctl
-from tests.acceptance.test_identity_match import people, write_job
-from tests.fault.test_identity_kill import kill_during, output, phase_in_progress
+from tests.fault.test_identity_kill import (
+    kill_during,
+    output,
+    phase_in_progress,
+    undisturbed_run,
+)
 
-ROWS = 4000
 #: the first star step: the phase after the one that partitions the edges
 FIRST_STAR = CLUSTER + 1
 
@@ -46,15 +49,8 @@ def kill_small_run_during(tmp: Path, env: dict[str, str], phase: int, key: str) 
 
 
 def test_kill_9_during_the_star_steps_then_resume(tmp_path: Path, pg_url: str) -> None:
-    people(tmp_path, rows=ROWS, seed=21)
-    reference_dir = tmp_path / "reference"
-    reference_dir.mkdir()
-    os.link(tmp_path / "people.parquet", reference_dir / "people.parquet")
-    write_job(reference_dir)
     env = cli_env(tmp_path, pg_url)
-    ran = jobctl("run", "jobs.yaml", env=env, cwd=reference_dir, timeout=240)
-    assert ran.returncode == 0, ran.stderr
-    write_job(tmp_path)
+    reference_dir = undisturbed_run(tmp_path, env)
     job_id = None
     for attempt in range(4):
         job_id = kill_small_run_during(tmp_path, env, FIRST_STAR, f"kill-{attempt}")

@@ -90,21 +90,28 @@ def kill_a_run_during(tmp: Path, env: dict[str, str], phase: int, tries: int = 4
     pytest.fail(f"could not catch phase {phase} in {tries} runs")
 
 
+def undisturbed_run(tmp: Path, env: dict[str, str]) -> Path:
+    """Generated people in ``tmp`` and the job written there, plus the same
+    job run to its end in ``tmp/reference`` (its folder: the output to match)."""
+    people(tmp, rows=ROWS, seed=21)
+    reference_dir = tmp / "reference"
+    reference_dir.mkdir()
+    os.link(tmp / "people.parquet", reference_dir / "people.parquet")
+    write_job(reference_dir)
+    ran = jobctl("run", "jobs.yaml", env=env, cwd=reference_dir, timeout=240)
+    assert ran.returncode == 0, ran.stderr
+    write_job(tmp)
+    return reference_dir
+
+
 def test_kill_9_during_compare_and_during_clustering_then_resume(
     tmp_path: Path, pg_url: str
 ) -> None:
     """The coordinator is killed while the compare phase runs, resumed, killed
     again while the cluster phase runs, resumed: the output is the one an
     undisturbed run publishes (entities, edges, model and summary)."""
-    people(tmp_path, rows=ROWS, seed=21)
-    reference_dir = tmp_path / "reference"
-    reference_dir.mkdir()
-    os.link(tmp_path / "people.parquet", reference_dir / "people.parquet")
-    write_job(reference_dir)
     env = cli_env(tmp_path, pg_url)
-    ran = jobctl("run", "jobs.yaml", env=env, cwd=reference_dir, timeout=240)
-    assert ran.returncode == 0, ran.stderr
-    write_job(tmp_path)
+    reference_dir = undisturbed_run(tmp_path, env)
     job_id = kill_a_run_during(tmp_path, env, COMPARE)
     assert not (tmp_path / "out").exists()  # nothing published by the dead run
     caught = None

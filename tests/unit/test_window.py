@@ -64,3 +64,9 @@ def test_a_date_column_falls_in_the_window_of_its_midnight() -> None:
 def test_a_column_that_holds_no_times_is_bad_data(table: pa.Table, words: str) -> None:
     with pytest.raises(PermanentError, match=words):
         _windows(table)
+
+
+def test_the_spec_names_the_column_the_map_step_adds() -> None:
+    from orchestrator.spec import key_chunking
+
+    assert key_chunking.WINDOW_COLUMN == WINDOW_COLUMN  # kept apart so validate loads no Arrow
