@@ -90,15 +90,17 @@ def test_every_blocked_pair_is_compared_once_across_partitions(tmp_path: Path) -
         assert rule == first
 
 
-def test_an_oversized_block_no_sub_key_splits_is_sampled_with_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def _one_email_block(
+    names: list[str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> tuple[pa.Table, pa.Table]:
+    """40 records sharing one email (first names cycling through ``names``),
+    compared with ``max_block`` 10: the input and its blocked pairs."""
     config = parse_config({**PARAMS, "max_block": 10, "blocking": [["email"]]})
     n = 40
     table = pa.table(
         {
             "person_id": pa.array(range(n), pa.int64()),
-            "first_name": ["ann"] * n,
+            "first_name": [names[i % len(names)] for i in range(n)],
             "last_name": ["lee"] * n,
             "dob": ["1990-01-01"] * n,
             "email": ["shared@example.com"] * n,
@@ -106,7 +108,13 @@ def test_an_oversized_block_no_sub_key_splits_is_sampled_with_a_warning(
     )
     with caplog.at_level(logging.WARNING, logger="test.identity"):
         pairs = compare(prepare(table, config), config, str(tmp_path), 0, 0, LOG)
-    blocked = pairs.filter(pa.compute.greater_equal(pairs["rule"], 0))
+    return table, pairs.filter(pa.compute.greater_equal(pairs["rule"], 0))
+
+
+def test_an_oversized_block_no_sub_key_splits_is_sampled_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, blocked = _one_email_block(["ann"], tmp_path, caplog)
     assert blocked.num_rows == 10 * 9 // 2
     assert "has 40 records; split on the first 3 characters of first_name" in caplog.text
     assert "pieces of up to 40 records still sampled to 10" in caplog.text
@@ -115,21 +123,7 @@ def test_an_oversized_block_no_sub_key_splits_is_sampled_with_a_warning(
 def test_an_oversized_block_is_split_on_the_next_field_and_nothing_sampled(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = parse_config({**PARAMS, "max_block": 10, "blocking": [["email"]]})
-    names = ["ann", "bob", "cat", "dan"]
-    n = 40
-    table = pa.table(
-        {
-            "person_id": pa.array(range(n), pa.int64()),
-            "first_name": [names[i % 4] for i in range(n)],
-            "last_name": ["lee"] * n,
-            "dob": ["1990-01-01"] * n,
-            "email": ["shared@example.com"] * n,
-        }
-    )
-    with caplog.at_level(logging.WARNING, logger="test.identity"):
-        pairs = compare(prepare(table, config), config, str(tmp_path), 0, 0, LOG)
-    blocked = pairs.filter(pa.compute.greater_equal(pairs["rule"], 0))
+    table, blocked = _one_email_block(["ann", "bob", "cat", "dan"], tmp_path, caplog)
     # four pieces of ten records, each paired whole: only pairs that share a first name
     assert blocked.num_rows == 4 * (10 * 9 // 2)
     first = dict(zip(table["person_id"].to_pylist(), table["first_name"].to_pylist(), strict=True))
