@@ -41,8 +41,13 @@ def test_case_and_whitespace_steps_equal_python_str_methods(values: list[str | N
     ]
 
 
+# characters this Python's Unicode tables know (Arrow's may be newer: U+1E030,
+# added in Unicode 15, normalizes there and is unassigned in Python 3.11's)
+KNOWN = st.characters(exclude_categories=("Cn", "Cs"))
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.text(max_size=10)), max_size=30))
+@given(st.lists(st.one_of(st.none(), st.text(KNOWN, max_size=10)), max_size=30))
 def test_nfkc_equals_unicodedata(values: list[str | None]) -> None:
     for form in ("NFKC", "NFC", "NFD", "NFKD"):
         expected = [None if v is None else unicodedata.normalize(form, v) for v in values]  # type: ignore[arg-type]
