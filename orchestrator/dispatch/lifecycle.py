@@ -35,6 +35,19 @@ def resume_job(store: Store, record: JobRecord) -> JobRecord:
     return record
 
 
+def _start_running(store: Store, job_id: int) -> JobRecord:
+    """A pending job set running, or as another coordinator left it: two
+    invocations of one scheduled run (one run key) open the same job at once,
+    and the second one's pending -> running finds it running already."""
+    try:
+        return store.set_job_state(job_id, JobState.RUNNING)
+    except IllegalTransition:
+        record = store.get_job(job_id)
+        if record.state == JobState.RUNNING or record.state in JOB_TERMINAL:
+            return record
+        raise
+
+
 def open_job(store: Store, job_id: int, resume: bool) -> ActiveJob | JobState:
     """The job ready to dispatch (running), or the final state it already has
     (or gets at once, when its processor cannot even be loaded)."""
@@ -49,11 +62,15 @@ def open_job(store: Store, job_id: int, resume: bool) -> ActiveJob | JobState:
             check_processor(payload)
     except JobctlError as exc:
         if record.state == JobState.PENDING:
-            store.set_job_state(job_id, JobState.RUNNING)
+            record = _start_running(store, job_id)
+            if record.state in JOB_TERMINAL:
+                return record.state
         store.set_job_state(job_id, JobState.FAILED, error=str(exc))
         return JobState.FAILED
     if record.state == JobState.PENDING:
-        job.record = store.set_job_state(job_id, JobState.RUNNING)
+        job.record = _start_running(store, job_id)
+        if job.record.state in JOB_TERMINAL:  # cancelled meanwhile
+            return job.record.state
     job.load_progress(store.job_progress(job_id))
     if job.spec.strategy != "parallel_chunks":
         chunks = store.list_chunks(job_id)
