@@ -1,8 +1,14 @@
 """Contact steps: ``phone`` to E.164 and ``email`` normalization.
 
 Phones go through Google's libphonenumber port (``phonenumbers``), once per
-distinct value: Arrow has no kernel for numbering plans. Emails are Arrow
-kernels only.
+distinct value: Arrow has no kernel for numbering plans. The exception is the
+bulk of North American data: with a NANP default region (US, CA, PR, ...), a
+plain 10-digit ``NXXXXXXXXX`` (N = 2-9), alone or after "1" or "+1", is decided
+by Arrow kernels alone (:mod:`orchestrator.standardize.nanp`), which apply the
+library's own metadata patterns in the order its ``parse`` and
+``is_valid_number`` apply them, so the answers are the library's
+(tests/unit/test_phone_fast_path.py checks them value by value). Emails are
+Arrow kernels only.
 
 Email rules, and why the provider rules are opt-in: lower-casing the whole
 address and trimming is always safe in practice (RFC 5321 lets the local part be
@@ -24,6 +30,7 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestrator.standardize import nanp
 from orchestrator.standardize._arrow import as_string, map_distinct
 from orchestrator.standardize.errors import StandardizeError
 from orchestrator.standardize.registry import register
@@ -58,7 +65,7 @@ def e164(text: str, region: str | None, require: str = "valid") -> str | None:
 
 
 _PLAIN_PHONE = r"^\s*\+?[0-9\s().\-/]+$"
-_PHONE_PUNCTUATION = r"[\s().\-/]"
+_PHONE_PUNCTUATION = r"[\s().\-/]+"  # runs at once: the same result, half the cost
 
 
 def collapse_phone_punctuation(text: pa.Array) -> pa.Array:
@@ -79,14 +86,28 @@ def collapse_phone_punctuation(text: pa.Array) -> pa.Array:
 def phone(values: pa.Array, options: Mapping[str, Any]) -> pa.Array:
     """Phone numbers to E.164 with a default region for national numbers; invalid ones null.
 
-    Cost: libphonenumber's validity check is ~40 µs per distinct number here (pure
-    Python); ``require: possible`` checks only the length (~8x cheaper) but keeps
-    numbers no operator issues.
+    Cost: plain North American numbers with a NANP region take the vectorized
+    path, ~1.5 µs per row (mostly collapsing the punctuation); everything else
+    pays libphonenumber's validity check, ~40-80 µs per distinct number (pure
+    Python). ``require: possible`` checks only the length but keeps numbers no
+    operator issues.
     """
     text = collapse_phone_punctuation(as_string(values, "phone"))
     region = None if options["region"] is None else str(options["region"]).upper()
     require = str(options["require"])
-    return map_distinct(text, lambda v: e164(v, region, require), pa.string())
+
+    def slow(part: pa.Array) -> pa.Array:
+        return map_distinct(part, lambda v: e164(v, region, require), pa.string())
+
+    national = nanp.national_numbers(text, region)
+    ok = None if national is None else nanp.accepted(pc.drop_null(national), require)
+    if national is None or ok is None:
+        return slow(text)
+    fast = pc.is_valid(national)
+    found = pc.binary_join_element_wise("+1", pc.drop_null(national), "").cast(pa.string())
+    found = pc.if_else(ok, found, pa.scalar(None, pa.string()))
+    out = pc.replace_with_mask(pa.nulls(len(text), pa.string()), fast, found)
+    return pc.replace_with_mask(out, pc.invert(fast), slow(text.filter(pc.invert(fast))))
 
 
 @register("email", {"plus": False, "gmail": False})
