@@ -865,6 +865,13 @@ def main() -> None:
         help="identity: which of splink,jobctl to run (default both)",
     )
     parser.add_argument(
+        "--identity-timeout",
+        type=float,
+        default=7200.0,
+        help="identity: seconds a contender may run before it is stopped and"
+        " reported as not finished (default 7200)",
+    )
+    parser.add_argument(
         "--shuffle-rows", default="", help="shuffle: rows (default 10000000; --quick: 200000)"
     )
     parser.add_argument(
@@ -946,7 +953,9 @@ def main() -> None:
 
         results["identity"] = []
         for records in (int(x) for x in args.records.split(",")):
-            done = identity.scenario_identity(records, tuple(args.contenders.split(",")))
+            done = identity.scenario_identity(
+                records, tuple(args.contenders.split(",")), args.identity_timeout
+            )
             results["identity"].append(done)
             extra += identity.markdown(done)
     if "realpath" in only:

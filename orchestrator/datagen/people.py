@@ -6,6 +6,11 @@ copy after the first is corrupted the ways real identity data is: typos
 misspellings, nicknames, first/last swapped, missing fields, a changed address
 or phone, other date and phone formats, case and whitespace noise. People are
 grouped in households that share an address, often with different surnames.
+A mailbox is personal: an email address is a name form, a number below
+:data:`EMAIL_NUMBERS` and a domain, so distinct people rarely share one even at
+tens of millions (with two-digit numbers, 1,064 people shared one address at
+10M, and email blocks grew with the square of the size); a changed address
+takes a number above that range, never the person's own.
 
 Generation is vectorized (numpy and Arrow kernels, no per-row Python) and runs
 block by block: block ``b`` draws from ``default_rng([seed, b])`` and holds
@@ -32,6 +37,8 @@ from orchestrator.standardize.names import nicknames
 
 BLOCK_ROWS = 250_000
 """Rows generated per block (bounded memory; a run's rows are a prefix of the stream)."""
+#: email numbers of a person are drawn below this (a changed email: above it)
+EMAIL_NUMBERS = 100_000
 
 _WIDTH = 32  # characters per name in the edit matrix
 
@@ -279,7 +286,7 @@ def _block(pool: _Pools, seed: int, block: int, rows: int, start: int, c: Corrup
     epoch = dt.date(1970, 1, 1)
     low, high = (dt.date(1930, 1, 1) - epoch).days, (dt.date(2006, 1, 1) - epoch).days
     days = rng.integers(low, high, entities)
-    email_no = rng.integers(1, 100, entities)
+    email_no = rng.integers(1, EMAIL_NUMBERS, entities)
     email_domain = rng.integers(0, len(pool.domain), entities)
     phone_area = pool.area[rng.integers(0, len(pool.area), entities)]
     phone_line = rng.integers(2_000_000, 9_999_999, entities)
@@ -316,7 +323,9 @@ def _block(pool: _Pools, seed: int, block: int, rows: int, start: int, c: Corrup
     new_line = rng.integers(2_000_000, 9_999_999, rows)
     line_r = np.where(dup & _pick(rng, c.new_phone, rows), new_line, phone_line[owner])
     email_r = np.where(
-        dup & _pick(rng, c.new_email, rows), rng.integers(100, 1000, rows), email_no[owner]
+        dup & _pick(rng, c.new_email, rows),
+        rng.integers(EMAIL_NUMBERS, 10 * EMAIL_NUMBERS, rows),
+        email_no[owner],
     )
 
     columns = {
