@@ -147,6 +147,8 @@ class SqliteStore(SqlStore):
     def _insert_chunks(self, tx: Tx, job_id: int, chunks: Sequence[ChunkDescriptor]) -> None:
         assert isinstance(tx, SqliteTx)
         tx.many("insert_chunk", [(*rows.chunk_row(job_id, c), tx.now) for c in chunks])
+        if chunks:  # counted here, not by a row trigger (migration 0008)
+            tx.run("count_inserted_chunks", {"job_id": job_id, "n": len(chunks)})
 
     def _run_script(self, tx: Tx, script: str) -> None:
         assert isinstance(tx, SqliteTx)

@@ -82,3 +82,18 @@ def test_a_new_store_counts_chunks_submitted_in_bulk(store: Store) -> None:
     job_id, _ = store.submit_job(new_job(name="bulk"), [], seq_chunks(2_500))
     assert store.job_progress(job_id).chunks == {ChunkState.PENDING: 2_500}
     assert store.job_progress(job_id).total == 2_500
+
+
+def test_chunks_added_later_are_counted_once(store: Store) -> None:
+    """Plans insert chunks at submit, when a phase starts and when a job grows;
+    each insert counts its own chunks (on SQLite by the statement, migration
+    0008), and a phase planned twice adds nothing the second time."""
+    job_id = running_job(store, n=3)
+    assert store.add_chunks(job_id, seq_chunks(4, start=3)) == 4
+    assert_counts_agree(store, job_id)
+    assert store.start_phase(job_id, 1, seq_chunks(5, start=7, phase=1), "phase 2/2")
+    assert not store.start_phase(job_id, 1, seq_chunks(5, start=7, phase=1), "phase 2/2")
+    assert_counts_agree(store, job_id)
+    assert store.job_progress(job_id).chunks == {ChunkState.PENDING: 12}
+    assert store.add_chunks(job_id, []) == 0
+    assert_counts_agree(store, job_id)

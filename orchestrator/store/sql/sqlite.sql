@@ -74,6 +74,11 @@ INSERT INTO chunks (job_id, seq, phase, kind, path, start, stop, est_rows, descr
                     state, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
 
+-- name: count_inserted_chunks
+-- The pending chunks just inserted by insert_chunk, counted (migration 0008).
+INSERT INTO chunk_counts VALUES (:job_id, 'pending', :n, 0, 0, 0, 0, 0)
+ON CONFLICT (job_id, state) DO UPDATE SET n = n + excluded.n
+
 -- name: insert_event
 -- Append one audit event.
 INSERT INTO events (at, kind, job_id, chunk_id, actor_user, actor_host, actor_pid, detail)
