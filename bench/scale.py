@@ -6,7 +6,10 @@ launch to exit, median of 7) beside the floor of any Python client of the
 same store in the same run - ``python -c "import psycopg; psycopg.connect(URL)
 .execute('select 1')"`` (``sqlite3`` for SQLite) - and ``jobctl list``; then
 the job is run to its end (``jobctl resume``, 2 local workers) and timed
-(``BENCH_SCALE_RUN=0`` in the environment skips that part).
+(``BENCH_SCALE_RUN=0`` in the environment skips that part). With
+``--scale-jobs N`` the store first gets N - 1 more jobs of as many chunks
+(not timed), and ``jobctl events JOB --limit 50`` and ``jobctl queue stats``
+are timed too.
 """
 
 from __future__ import annotations
@@ -40,38 +43,57 @@ def _floor_argv(url: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def scenario_scale(chunks: int) -> list[Result]:
+def _spec(name: str, chunks: int) -> Any:
+    from bench import suite
+
+    return suite.write_spec(
+        name,
+        f"""\
+        - name: {name}
+          type: noop
+          input: {{sequence: {chunks}}}
+          executor: {{local: {{workers: 2}}}}
+        """,
+    )
+
+
+def _median_ms(argv: list[str], env: dict[str, str], times: int = 5) -> float:
+    return statistics.median(_seconds(argv, env=env) for _ in range(times)) * 1000
+
+
+def scenario_scale(chunks: int, jobs: int = 1) -> list[Result]:
+    """On each backend: ``jobs - 1`` jobs of ``chunks`` submitted first (not
+    timed), then the measured one, so the reads run on a store of ``jobs`` x
+    ``chunks`` chunk rows."""
     from bench import suite
 
     results = []
     for backend in ("postgres", "sqlite"):
         url = suite.store_url(backend, "scale")
-        spec = suite.write_spec(
-            "scale",
-            f"""\
-            - name: scale
-              type: noop
-              input: {{sequence: {chunks}}}
-              executor: {{local: {{workers: 2}}}}
-            """,
-        )
+        for index in range(jobs - 1):
+            suite.run_jobctl(["submit", str(_spec(f"filler-{index}", chunks)), "--db", url])
+        spec = _spec("scale", chunks)
         submit_s, out, _ = suite.run_jobctl(["submit", str(spec), "--db", url, "--json"])
         job_id = json.loads(out)[0]["job_id"]
         env = suite.jobctl_env()
         status = [suite.status_seconds(job_id, url) for _ in range(7)]
-        listing = [
-            _seconds([suite.JOBCTL, "list", "--db", url, "--json"], env=env) for _ in range(5)
-        ]
-        floor = [_seconds(_floor_argv(url)) for _ in range(7)]
+        jobctl = [suite.JOBCTL]
         row: Result = {
             "name": f"jobctl ({backend})",
             "chunks": chunks,
+            "jobs_in_store": jobs,
             "submit_seconds": submit_s,
             "status_ms": statistics.median(status) * 1000,
-            "list_ms": statistics.median(listing) * 1000,
-            "client_floor_ms": statistics.median(floor) * 1000,
+            "list_ms": _median_ms([*jobctl, "list", "--db", url, "--json"], env),
+            "events_ms": _median_ms(
+                [*jobctl, "events", str(job_id), "--limit", "50", "--db", url, "--json"], env
+            ),
+            "queue_stats_ms": _median_ms([*jobctl, "queue", "stats", "--db", url, "--json"], env),
+            "client_floor_ms": statistics.median(_seconds(_floor_argv(url)) for _ in range(7))
+            * 1000,
             "command": f"jobctl submit {spec.relative_to(suite.REPO)}; jobctl status JOB --json; "
-            "jobctl list --json; python -c 'connect + select 1'",
+            "jobctl list --json; jobctl events JOB --limit 50 --json; jobctl queue stats --json; "
+            "python -c 'connect + select 1'",
         }
         row["status_over_floor"] = row["status_ms"] / row["client_floor_ms"]
         if os.environ.get("BENCH_SCALE_RUN", "1") != "0":
@@ -88,15 +110,16 @@ def scenario_scale(chunks: int) -> list[Result]:
 def markdown(results: list[Result]) -> list[str]:
     lines = ["", "### State at scale", ""]
     lines.append(
-        "| backend | chunks | plan + submit s | status ms | list ms | client floor ms "
-        "| status / floor | run s |"
+        "| backend | jobs x chunks in the store | plan + submit s | status ms | list ms "
+        "| events ms | queue stats ms | client floor ms | status / floor | run s |"
     )
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         run = f"{r['run_seconds']:.0f}" if "run_seconds" in r else "-"
         lines.append(
-            f"| {r['name']} | {r['chunks']:,} | {r['submit_seconds']:.1f} | {r['status_ms']:.0f} "
-            f"| {r['list_ms']:.0f} | {r['client_floor_ms']:.0f} | {r['status_over_floor']:.2f} "
-            f"| {run} |"
+            f"| {r['name']} | {r.get('jobs_in_store', 1)} x {r['chunks']:,} "
+            f"| {r['submit_seconds']:.1f} | {r['status_ms']:.0f} | {r['list_ms']:.0f} "
+            f"| {r['events_ms']:.0f} | {r['queue_stats_ms']:.0f} | {r['client_floor_ms']:.0f} "
+            f"| {r['status_over_floor']:.2f} | {run} |"
         )
     return lines

@@ -882,6 +882,12 @@ def main() -> None:
         default="duckdb,duckdb_1gb,polars,polars_streaming,pyarrow",
         help="shuffle: the single-process peers run beside jobctl (a big run may drop some)",
     )
+    parser.add_argument(
+        "--scale-jobs",
+        type=int,
+        default=1,
+        help="scale: jobs of that many chunks in the store when the reads are timed (default 1)",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument(
         "--data-rounds",
@@ -985,11 +991,13 @@ def main() -> None:
 
         chunks = 100_000 if args.quick else 1_000_000
         print(f"scale: a {chunks:,}-chunk no-op job on both backends", flush=True)
-        results["scale"] = scenario_scale(chunks)
+        results["scale"] = scenario_scale(chunks, args.scale_jobs)
         extra += scale_markdown(results["scale"])
     # a partial or quick run never overwrites the day's full results, nor the README
     full = not args.only and not args.quick
     stamp = results["date"] if full else f"{results['date']}-{'-'.join(sorted(only))}"
+    if "scale" in only and args.scale_jobs > 1:
+        stamp += f"-{args.scale_jobs}-jobs"
     if "identity" in only:  # one file per size list, so a small check keeps the big run
         stamp += "-" + args.records.replace(",", "-")
     if "shuffle" in only and results["shuffle"]["rows"] != 10_000_000:  # one file per size
