@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 Result = dict[str, Any]
@@ -43,7 +44,7 @@ def _floor_argv(url: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def _spec(name: str, chunks: int) -> Any:
+def _spec(name: str, chunks: int) -> Path:
     from bench import suite
 
     return suite.write_spec(
@@ -77,18 +78,19 @@ def scenario_scale(chunks: int, jobs: int = 1) -> list[Result]:
         job_id = json.loads(out)[0]["job_id"]
         env = suite.jobctl_env()
         status = [suite.status_seconds(job_id, url) for _ in range(7)]
-        jobctl = [suite.JOBCTL]
         row: Result = {
             "name": f"jobctl ({backend})",
             "chunks": chunks,
             "jobs_in_store": jobs,
             "submit_seconds": submit_s,
             "status_ms": statistics.median(status) * 1000,
-            "list_ms": _median_ms([*jobctl, "list", "--db", url, "--json"], env),
+            "list_ms": _median_ms([suite.JOBCTL, "list", "--db", url, "--json"], env),
             "events_ms": _median_ms(
-                [*jobctl, "events", str(job_id), "--limit", "50", "--db", url, "--json"], env
+                [suite.JOBCTL, "events", str(job_id), "--limit", "50", "--db", url, "--json"], env
             ),
-            "queue_stats_ms": _median_ms([*jobctl, "queue", "stats", "--db", url, "--json"], env),
+            "queue_stats_ms": _median_ms(
+                [suite.JOBCTL, "queue", "stats", "--db", url, "--json"], env
+            ),
             "client_floor_ms": statistics.median(_seconds(_floor_argv(url)) for _ in range(7))
             * 1000,
             "command": f"jobctl submit {spec.relative_to(suite.REPO)}; jobctl status JOB --json; "

@@ -3,6 +3,7 @@ through every kind of change a job's chunks go through, on both backends."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from orchestrator.states import ChunkState, JobState
@@ -97,3 +98,17 @@ def test_chunks_added_later_are_counted_once(store: Store) -> None:
     assert store.job_progress(job_id).chunks == {ChunkState.PENDING: 12}
     assert store.add_chunks(job_id, []) == 0
     assert_counts_agree(store, job_id)
+
+
+def test_sqlite_inserts_chunks_through_the_one_counted_statement() -> None:
+    """SQLite has no row trigger on insert (migration 0008): the store counts
+    what ``insert_chunk`` inserts. A second statement inserting chunk rows
+    would go uncounted, so there is none."""
+    from orchestrator.store.queries import load_queries
+
+    inserting = sorted(
+        name
+        for name, sql in load_queries("sqlite").items()
+        if re.search(r"\bINSERT\s+(?:OR\s+\w+\s+)?INTO\s+chunks\b", sql, re.IGNORECASE)
+    )
+    assert inserting == ["insert_chunk"]
